@@ -1,0 +1,294 @@
+//! The engine: parse once, then for each segment of the pipeline either run it on the whole
+//! module or split, optimize the chunks on worker threads, and merge; then emit.
+use crate::error::{Error, Result};
+use crate::llvm::{self, TargetOptions};
+use crate::merge::Merger;
+use crate::pipeline::{self, PipelineRequest, Segment};
+use crate::plan::PlanOptions;
+use crate::split;
+use crate::worker::{self, Done, Job, WorkerConfig};
+use inkwell::context::Context;
+use inkwell::module::Module;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmitKind {
+    Bitcode,
+    Ir,
+    Asm,
+    Object,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub pipeline: PipelineRequest,
+    pub threads: usize,
+    pub target: TargetOptions,
+    /// Verify every intermediate module (chunks, merged modules), not only input and output.
+    pub verify_each: bool,
+    pub plan: PlanOptions,
+    pub emit: EmitKind,
+    /// Where to keep every chunk's bitcode, before and after its passes (`--save-temps`).
+    pub save_temps: Option<std::path::PathBuf>,
+}
+
+/// Where the time went, for `--stats`.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    /// (phase, wall time) in the order they ran; phases that repeat are summed.
+    pub phases: Vec<(&'static str, Duration)>,
+    pub chunks: usize,
+    pub largest_chunk_cost: u64,
+    pub largest_chunk: String,
+    pub total_cost: u64,
+    /// Wall time of the parallel phases (from the first job handed out to the last chunk merged).
+    pub parallel_wall: Duration,
+    /// Sum of the workers' busy time.
+    pub worker_busy: Duration,
+    pub wall: Duration,
+    pub pipeline_segments: Vec<String>,
+}
+
+impl Stats {
+    fn add(&mut self, phase: &'static str, d: Duration) {
+        match self.phases.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, total)) => *total += d,
+            None => self.phases.push((phase, d)),
+        }
+    }
+}
+
+/// Optimizes `input` (bitcode or textual IR, named `input_name` in messages) and returns the
+/// output bytes in the requested form.
+pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>, Stats)> {
+    llvm::initialize();
+    let start = Instant::now();
+    let mut stats = Stats::default();
+    let context = Context::create();
+
+    let t = Instant::now();
+    llvm::set_current_work(format!("parsing {input_name}"));
+    let module = llvm::parse(&context, input, input_name).map_err(|e| {
+        Error::failure(if e.starts_with(input_name) {
+            e
+        } else {
+            format!("{input_name}: {e}")
+        })
+    })?;
+    llvm::verify(&module).map_err(|e| {
+        Error::failure(format!(
+            "{input_name}: input module fails the verifier: {e}"
+        ))
+    })?;
+    stats.add("parse", t.elapsed());
+
+    if let Some(triple) = &options.target.triple {
+        module.set_triple(&inkwell::targets::TargetTriple::create(triple));
+    }
+    let triple = llvm::module_triple(&module);
+    let machine = llvm::target_machine(&options.target, &triple).map_err(Error::failure)?;
+    let pipeline_text = match &options.pipeline {
+        PipelineRequest::Level { speed, size } => {
+            llvm::default_pipeline(machine.as_ref(), *speed, *size)
+        }
+        PipelineRequest::Text(text) => {
+            pipeline::check_parses(text)
+                .map_err(|e| Error::failure(format!("invalid pipeline '{text}': {e}")))?;
+            text.clone()
+        }
+    };
+    let segments = pipeline::segment(&pipeline_text).map_err(Error::failure)?;
+
+    for segment in &segments {
+        match segment {
+            Segment::WholeModule(passes) => {
+                stats.pipeline_segments.push(format!("serial: {passes}"));
+                let t = Instant::now();
+                llvm::set_current_work(format!(
+                    "{input_name}: running '{passes}' on the whole module"
+                ));
+                llvm::run_passes(&module, passes, machine.as_ref()).map_err(|e| {
+                    Error::failure(format!("{input_name}: pipeline '{passes}': {e}"))
+                })?;
+                stats.add("module passes", t.elapsed());
+            }
+            Segment::PerChunk(passes) => {
+                stats.pipeline_segments.push(format!("parallel: {passes}"));
+                let config = WorkerConfig {
+                    pipeline: passes.clone(),
+                    target: options.target.clone(),
+                    triple: triple.clone(),
+                    verify: options.verify_each,
+                };
+                run_per_chunk(&context, &module, &config, options, input_name, &mut stats)?;
+            }
+        }
+        if options.verify_each {
+            llvm::verify(&module).map_err(|e| {
+                Error::failure(format!(
+                    "{input_name}: module fails the verifier after '{segment:?}': {e}"
+                ))
+            })?;
+        }
+    }
+
+    let t = Instant::now();
+    llvm::set_current_work(format!("{input_name}: verifying the output"));
+    llvm::verify(&module).map_err(|e| {
+        Error::failure(format!(
+            "{input_name}: output module fails the verifier: {e}"
+        ))
+    })?;
+    llvm::set_current_work(format!("{input_name}: emitting"));
+    let bytes = match options.emit {
+        EmitKind::Bitcode => llvm::write_bitcode(&module),
+        EmitKind::Ir => llvm::print_ir(&module).into_bytes(),
+        EmitKind::Asm | EmitKind::Object => {
+            let machine = machine.as_ref().ok_or_else(|| {
+                Error::failure(format!(
+                    "{input_name}: no target triple to generate code for (use --mtriple)"
+                ))
+            })?;
+            llvm::emit(&module, machine, options.emit == EmitKind::Object)
+                .map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")))?
+        }
+    };
+    stats.add("emit", t.elapsed());
+    stats.wall = start.elapsed();
+    Ok((bytes, stats))
+}
+
+/// Splits `module`, runs `config.pipeline` on every chunk on `options.threads` workers, and merges
+/// the results back into `module`.
+fn run_per_chunk<'c>(
+    context: &'c Context,
+    module: &Module<'c>,
+    config: &WorkerConfig,
+    options: &Options,
+    input_name: &str,
+    stats: &mut Stats,
+) -> Result<()> {
+    let t = Instant::now();
+    llvm::set_current_work(format!("{input_name}: splitting"));
+    let split = split::prepare(module, options.plan);
+    stats.add("split", t.elapsed());
+    if split.chunks.is_empty() {
+        return Ok(());
+    }
+    stats.chunks = stats.chunks.max(split.chunks.len());
+    stats.total_cost = split.chunks.iter().map(|c| c.cost).sum();
+    if let Some((i, c)) = split
+        .chunks
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, c)| (c.cost, std::cmp::Reverse(*i)))
+    {
+        if c.cost >= stats.largest_chunk_cost {
+            stats.largest_chunk_cost = c.cost;
+            let names = split.chunk_function_names(i);
+            stats.largest_chunk = format!(
+                "chunk {i}: {} functions, first {}",
+                names.len(),
+                names.first().cloned().unwrap_or_default()
+            );
+        }
+    }
+
+    let parallel_start = Instant::now();
+    let threads = options.threads.max(1).min(split.chunks.len());
+    // Bounded so that extracted chunks waiting for a worker do not pile up in memory.
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
+    let mut results: Vec<Option<std::result::Result<Vec<u8>, String>>> =
+        (0..split.chunks.len()).map(|_| None).collect();
+    let mut extract_time = Duration::ZERO;
+    let mut merge_time = Duration::ZERO;
+    let mut first_error: Option<(usize, String)> = None;
+
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let (jobs, done) = (job_rx.clone(), done_tx.clone());
+            scope.spawn(move || worker::work(config, jobs, done));
+        }
+        drop(done_tx);
+        drop(job_rx);
+        // Extract every chunk (while the workers already optimize the first ones), then merge in
+        // chunk order as results arrive (while the workers finish the last ones).
+        // Largest chunks first, so that the last ones to finish are small; the merge order does
+        // not depend on this.
+        let mut dispatch: Vec<usize> = (0..split.chunks.len()).collect();
+        dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
+        for index in dispatch {
+            let t = Instant::now();
+            llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
+            let chunk = split.extract(module, index);
+            extract_time += t.elapsed();
+            if let Some(dir) = &options.save_temps {
+                if let Err(e) = save_temp(dir, &format!("chunk{index}.bc"), &chunk.bitcode) {
+                    first_error = Some((index, e.message));
+                    break;
+                }
+            }
+            let job = Job {
+                index: chunk.index,
+                bitcode: chunk.bitcode,
+                description: format!("{input_name}: {}", chunk.description),
+            };
+            if job_tx.send(job).is_err() {
+                break;
+            }
+        }
+        drop(job_tx);
+        split.remove_chunked_bodies();
+        let mut merger = Merger::new(context, module, &split.restore);
+        for done in done_rx.iter() {
+            stats.worker_busy += done.busy;
+            results[done.index] = Some(done.result);
+            // Merge what is ready, in order; stop merging (but keep collecting) after an error.
+            while first_error.is_none() && merger.linked() < results.len() {
+                let next = merger.linked();
+                match results[next].take() {
+                    None => break,
+                    Some(Err(e)) => first_error = Some((next, e)),
+                    Some(Ok(bitcode)) => {
+                        if let Some(dir) = &options.save_temps {
+                            if let Err(e) = save_temp(dir, &format!("chunk{next}.opt.bc"), &bitcode)
+                            {
+                                first_error = Some((next, e.message));
+                                continue;
+                            }
+                        }
+                        let t = Instant::now();
+                        llvm::set_current_work(format!("{input_name}: merging chunk {next}"));
+                        if let Err(e) = merger.accept(next, bitcode) {
+                            first_error = Some((next, format!("{input_name}: {e}")));
+                        }
+                        merge_time += t.elapsed();
+                    }
+                }
+            }
+        }
+    });
+    if let Some((_, e)) = first_error {
+        return Err(Error::failure(e));
+    }
+    let t = Instant::now();
+    split.restore.apply(module);
+    merge_time += t.elapsed();
+    stats.add("split", extract_time);
+    stats.add("merge", merge_time);
+    stats.parallel_wall += parallel_start.elapsed();
+    stats.add(
+        "parallel passes",
+        parallel_start
+            .elapsed()
+            .saturating_sub(extract_time + merge_time),
+    );
+    Ok(())
+}
+
+fn save_temp(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .and_then(|_| std::fs::write(dir.join(name), bytes))
+        .map_err(|e| Error::failure(format!("{}: cannot write: {e}", dir.join(name).display())))
+}

@@ -1,0 +1,411 @@
+// The few LLVM entry points llpar needs that LLVM's C API does not offer. See README.md for the rules.
+#include "llvm-c/Core.h"
+#include "llvm-c/TargetMachine.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/IR/DebugInfoMetadata.h"
+#include "llvm/IR/DiagnosticInfo.h"
+#include "llvm/IR/DiagnosticPrinter.h"
+#include "llvm/IR/TypeFinder.h"
+#include "llvm/Linker/Linker.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/IR/Function.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/PassInstrumentation.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Transforms/Utils/Cloning.h"
+#include "llvm/Transforms/Utils/ValueMapper.h"
+
+#include <cstring>
+#include <unordered_map>
+#include <unordered_set>
+
+using namespace llvm;
+
+static char *copy_message(const std::string &s) { return strdup(s.c_str()); }
+
+namespace {
+
+// Creates, on first sight, the counterpart in the chunk module of a global value of the home
+// module: a definition for the chunk's own functions (filled in later) and for copyable
+// variables (as `available_externally`), a declaration for everything else.
+class ChunkMaterializer final : public ValueMaterializer {
+public:
+  ChunkMaterializer(Module &chunk, const std::unordered_set<const GlobalValue *> &functions,
+                    const std::unordered_set<const GlobalValue *> &copyable)
+      : chunk_(chunk), functions_(functions), copyable_(copyable) {}
+
+  Value *materialize(Value *v) override {
+    auto *gv = dyn_cast<GlobalValue>(v);
+    if (!gv)
+      return nullptr;
+    GlobalValue *made = nullptr;
+    if (auto *f = dyn_cast<Function>(gv)) {
+      Function *nf = Function::Create(f->getFunctionType(), GlobalValue::ExternalLinkage,
+                                      f->getAddressSpace(), f->getName(), &chunk_);
+      nf->copyAttributesFrom(f);
+      // Personality, prefix and prologue belong to bodies; the cloner maps them for ours.
+      nf->setPersonalityFn(nullptr);
+      nf->setPrefixData(nullptr);
+      nf->setPrologueData(nullptr);
+      nf->setComdat(nullptr);
+      if (functions_.count(f))
+        nf->setLinkage(f->getLinkage());
+      else
+        nf->setDLLStorageClass(f->getDLLStorageClass());
+      made = nf;
+    } else if (auto *var = dyn_cast<GlobalVariable>(gv)) {
+      auto *nv = new GlobalVariable(chunk_, var->getValueType(), var->isConstant(),
+                                    GlobalValue::ExternalLinkage, nullptr, var->getName(), nullptr,
+                                    var->getThreadLocalMode(), var->getAddressSpace());
+      nv->copyAttributesFrom(var);
+      nv->setComdat(nullptr);
+      if (copyable_.count(var))
+        pending_initializers_.push_back({nv, var});
+      made = nv;
+    } else {
+      // An alias or ifunc: the chunk sees it as what it stands for, a function or a variable.
+      Type *value_type = gv->getValueType();
+      if (auto *fty = dyn_cast<FunctionType>(value_type)) {
+        made = Function::Create(fty, GlobalValue::ExternalLinkage, gv->getAddressSpace(),
+                                gv->getName(), &chunk_);
+      } else {
+        made = new GlobalVariable(chunk_, value_type, false, GlobalValue::ExternalLinkage, nullptr,
+                                  gv->getName(), nullptr, gv->getThreadLocalMode(),
+                                  gv->getAddressSpace());
+      }
+      made->setVisibility(gv->getVisibility());
+      made->setDSOLocal(gv->isDSOLocal());
+    }
+    return made;
+  }
+
+  // Gives copyable variables their initializers, which may bring in more globals.
+  void finish(ValueToValueMapTy &vmap) {
+    while (!pending_initializers_.empty()) {
+      auto [nv, var] = pending_initializers_.back();
+      pending_initializers_.pop_back();
+      nv->setInitializer(MapValue(var->getInitializer(), vmap, RF_None, nullptr, this));
+      nv->setLinkage(GlobalValue::AvailableExternallyLinkage);
+    }
+  }
+
+private:
+  Module &chunk_;
+  const std::unordered_set<const GlobalValue *> &functions_;
+  const std::unordered_set<const GlobalValue *> &copyable_;
+  std::vector<std::pair<GlobalVariable *, const GlobalVariable *>> pending_initializers_;
+};
+
+// Gives `copy`'s use list the relative order of `original`'s, for the uses that were copied.
+void copy_use_list_order(const Value *original, Value *copy, ValueToValueMapTy &vmap) {
+  if (!copy || copy->hasOneUse() || copy->use_empty())
+    return;
+  DenseMap<std::pair<const User *, unsigned>, unsigned> rank;
+  unsigned i = 0;
+  for (const Use &u : original->uses()) {
+    ++i;
+    auto it = vmap.find(u.getUser());
+    if (it != vmap.end() && it->second)
+      rank[{cast<User>(it->second), u.getOperandNo()}] = i;
+  }
+  auto rank_of = [&](const Use &u) {
+    auto it = rank.find({u.getUser(), u.getOperandNo()});
+    return it == rank.end() ? ~0u : it->second;
+  };
+  copy->sortUseList([&](const Use &l, const Use &r) { return rank_of(l) < rank_of(r); });
+}
+
+// Collects error diagnostics as text instead of printing them.
+struct CapturingDiagnosticHandler final : DiagnosticHandler {
+  std::string *text;
+  explicit CapturingDiagnosticHandler(std::string *text) : text(text) {}
+  bool handleDiagnostics(const DiagnosticInfo &info) override {
+    if (info.getSeverity() == DS_Error) {
+      raw_string_ostream os(*text);
+      DiagnosticPrinterRawOStream printer(os);
+      if (!text->empty())
+        os << "; ";
+      info.print(printer);
+    }
+    return true;
+  }
+};
+
+} // namespace
+
+extern "C" {
+
+// Extracts a chunk of `M` as a new module of the same context: definitions of `functions`, with
+// use lists in the same relative order as in `M` (so passes behave as they would on `M`), and
+// only the globals they reach, as declarations or, for `copyable` variables, as
+// `available_externally` copies. Debug compile units come along; module flags too.
+LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, LLVMValueRef *functions, size_t n_functions,
+                                  LLVMValueRef *copyable, size_t n_copyable) {
+  Module &home = *unwrap(M);
+  auto chunk = std::make_unique<Module>(home.getModuleIdentifier(), home.getContext());
+  chunk->setSourceFileName(home.getSourceFileName());
+  chunk->setDataLayout(home.getDataLayout());
+  chunk->setTargetTriple(home.getTargetTriple());
+  std::unordered_set<const GlobalValue *> function_set, copyable_set;
+  for (size_t i = 0; i < n_functions; ++i)
+    function_set.insert(cast<GlobalValue>(unwrap(functions[i])));
+  for (size_t i = 0; i < n_copyable; ++i)
+    copyable_set.insert(cast<GlobalValue>(unwrap(copyable[i])));
+  ChunkMaterializer materializer(*chunk, function_set, copyable_set);
+  ValueToValueMapTy vmap;
+  std::vector<std::pair<Function *, Function *>> pairs;
+  for (size_t i = 0; i < n_functions; ++i) {
+    Function *f = cast<Function>(unwrap(functions[i]));
+    Function *nf = cast<Function>(MapValue(f, vmap, RF_None, nullptr, &materializer));
+    pairs.push_back({f, nf});
+  }
+  for (auto [f, nf] : pairs) {
+    auto arg = nf->arg_begin();
+    for (const Argument &a : f->args()) {
+      arg->setName(a.getName());
+      vmap[&a] = &*arg++;
+    }
+    SmallVector<ReturnInst *, 8> returns;
+    CloneFunctionInto(nf, f, vmap, CloneFunctionChangeType::DifferentModule, returns, "", nullptr,
+                      nullptr, &materializer);
+  }
+  materializer.finish(vmap);
+  // The cloner adds `llvm.dbg.cu` even when there is no debug info; an empty one would make the
+  // bitcode reader warn and strip.
+  if (NamedMDNode *cus = chunk->getNamedMetadata("llvm.dbg.cu"); cus && cus->getNumOperands() == 0)
+    chunk->eraseNamedMetadata(cus);
+  if (NamedMDNode *flags = home.getModuleFlagsMetadata()) {
+    NamedMDNode *copy = chunk->getOrInsertModuleFlagsMetadata();
+    for (MDNode *op : flags->operands())
+      copy->addOperand(MapMetadata(op, vmap, RF_None, nullptr, &materializer));
+  }
+  // Use lists: function-local values first, then the globals the chunk reaches.
+  for (auto [f, nf] : pairs) {
+    for (const Argument &a : f->args())
+      copy_use_list_order(&a, vmap.lookup(&a), vmap);
+    for (const BasicBlock &bb : *f) {
+      copy_use_list_order(&bb, vmap.lookup(&bb), vmap);
+      for (const Instruction &inst : bb)
+        copy_use_list_order(&inst, vmap.lookup(&inst), vmap);
+    }
+  }
+  for (GlobalValue &gv : home.global_values())
+    if (auto it = vmap.find(&gv); it != vmap.end() && it->second)
+      copy_use_list_order(&gv, it->second, vmap);
+  return wrap(chunk.release());
+}
+
+// Bitcode of `M` with its use-list order recorded, as `opt` writes it.
+LLVMMemoryBufferRef llpar_write_bitcode(LLVMModuleRef M) {
+  std::string bytes;
+  raw_string_ostream os(bytes);
+  WriteBitcodeToFile(*unwrap(M), os, /*ShouldPreserveUseListOrder=*/true);
+  os.flush();
+  return wrap(MemoryBuffer::getMemBufferCopy(bytes, "").release());
+}
+
+// A linker that links many modules into one destination, computing the destination's type set
+// once (LLVMLinkModules2 recomputes it on every call).
+void *llpar_linker_create(LLVMModuleRef dest) { return new Linker(*unwrap(dest)); }
+
+void llpar_linker_dispose(void *linker) { delete static_cast<Linker *>(linker); }
+
+// Links `Src` (consumed) into the linker's destination. Declarations that `Src` holds but does
+// not use, and the destination lacks, are added too (a pass may have left them, as in `opt`).
+// Returns 0, or 1 with `*error` set.
+int llpar_linker_link(void *linker, LLVMModuleRef dest, LLVMModuleRef Src, char **error) {
+  std::unique_ptr<Module> src(unwrap(Src));
+  Module &dst = *unwrap(dest);
+  std::vector<Function *> unused;
+  for (Function &f : *src)
+    if (f.isDeclaration() && f.use_empty() && !dst.getNamedValue(f.getName()))
+      unused.push_back(&f);
+  std::vector<std::tuple<std::string, FunctionType *, AttributeList, unsigned>> keep;
+  for (Function *f : unused)
+    keep.emplace_back(f->getName().str(), f->getFunctionType(), f->getAttributes(), f->getAddressSpace());
+  LLVMContext &ctx = dst.getContext();
+  std::string captured;
+  auto old_handler = ctx.getDiagnosticHandler();
+  ctx.setDiagnosticHandler(std::make_unique<CapturingDiagnosticHandler>(&captured));
+  bool failed = static_cast<Linker *>(linker)->linkInModule(std::move(src));
+  ctx.setDiagnosticHandler(std::move(old_handler));
+  if (failed) {
+    *error = copy_message(captured.empty() ? "the linker failed" : captured);
+    return 1;
+  }
+  for (auto &[name, type, attributes, address_space] : keep)
+    if (!dst.getNamedValue(name)) {
+      Function *f = Function::Create(type, GlobalValue::ExternalLinkage, address_space, name, &dst);
+      f->setAttributes(attributes);
+    }
+  return 0;
+}
+
+// Struct types reached from `M`, so that copies made while merging can get their names back.
+size_t llpar_struct_types(LLVMModuleRef M, LLVMTypeRef *out, size_t capacity) {
+  TypeFinder types;
+  types.run(*unwrap(M), /*onlyNamed=*/true);
+  size_t n = 0;
+  for (StructType *t : types) {
+    if (n < capacity)
+      out[n] = wrap(t);
+    ++n;
+  }
+  return n;
+}
+
+// Parsing a chunk into the home context renames its named struct types (`%struct.S` becomes
+// `%struct.S.12`) when the name is taken. For each such copy in the merged module whose original
+// (one of `originals`, the input's named structs) is no longer used, the original gives up its
+// name to the copy, so the output spells types as the input did.
+void llpar_restore_struct_names(LLVMModuleRef M, LLVMTypeRef *originals, size_t n) {
+  std::unordered_set<StructType *> original_set;
+  for (size_t i = 0; i < n; ++i)
+    original_set.insert(cast<StructType>(unwrap(originals[i])));
+  TypeFinder used;
+  used.run(*unwrap(M), /*onlyNamed=*/true);
+  std::unordered_set<StructType *> used_set(used.begin(), used.end());
+  LLVMContext &ctx = unwrap(M)->getContext();
+  for (StructType *t : used) {
+    if (original_set.count(t))
+      continue;
+    StringRef name = t->getName();
+    size_t dot = name.rfind('.');
+    if (dot == StringRef::npos || dot + 1 == name.size() ||
+        name.drop_front(dot + 1).find_first_not_of("0123456789") != StringRef::npos)
+      continue;
+    StructType *original = StructType::getTypeByName(ctx, name.take_front(dot));
+    if (!original || !original_set.count(original) || used_set.count(original))
+      continue;
+    if (original->isOpaque() != t->isOpaque() ||
+        (!t->isOpaque() && !original->isLayoutIdentical(t)))
+      continue;
+    std::string base = original->getName().str();
+    original->setName("");
+    t->setName(base);
+  }
+}
+
+// Turns a function definition into a declaration: a declaration has no comdat.
+void llpar_delete_body(LLVMValueRef F) {
+  Function *f = cast<Function>(unwrap(F));
+  f->deleteBody();
+  f->setComdat(nullptr);
+}
+
+// Any global value (function, variable, alias, ifunc) by name, or null.
+LLVMValueRef llpar_named_global_value(LLVMModuleRef M, const char *name, size_t len) {
+  return wrap(unwrap(M)->getNamedValue(StringRef(name, len)));
+}
+
+// Erases a global value of any kind; the C API has no eraser for aliases.
+void llpar_erase_global_value(LLVMValueRef V) { cast<GlobalValue>(unwrap(V))->eraseFromParent(); }
+
+// Puts the functions listed in `order` first, in that order, followed by the others in their
+// current order. Moving within one list keeps names and uses untouched.
+void llpar_order_functions(LLVMModuleRef M, LLVMValueRef *order, size_t n) {
+  Module::FunctionListType &list = unwrap(M)->getFunctionList();
+  std::unordered_set<Function *> listed;
+  std::vector<Function *> rest;
+  for (size_t i = 0; i < n; ++i)
+    listed.insert(cast<Function>(unwrap(order[i])));
+  for (Function &f : list)
+    if (!listed.count(&f))
+      rest.push_back(&f);
+  for (size_t i = 0; i < n; ++i) {
+    Function *f = cast<Function>(unwrap(order[i]));
+    list.splice(list.end(), list, f->getIterator());
+  }
+  for (Function *f : rest)
+    list.splice(list.end(), list, f->getIterator());
+}
+
+// After linking, `llvm.dbg.cu` holds the `n_original` compile units of the input followed by
+// the copies the chunks brought along. Points every subprogram at the original unit its copy was
+// made from (same file, producer and DWO id) and drops the copies.
+int llpar_fold_debug_units(LLVMModuleRef M, size_t n_original, char **error) {
+  Module *m = unwrap(M);
+  NamedMDNode *cus = m->getNamedMetadata("llvm.dbg.cu");
+  if (!cus || cus->getNumOperands() <= n_original)
+    return 0;
+  std::vector<DICompileUnit *> originals;
+  std::unordered_map<MDNode *, DICompileUnit *> to_original;
+  for (size_t i = 0; i < cus->getNumOperands(); ++i) {
+    auto *cu = dyn_cast<DICompileUnit>(cus->getOperand(i));
+    if (!cu) {
+      *error = copy_message("llvm.dbg.cu holds something that is not a compile unit");
+      return 1;
+    }
+    if (i < n_original) {
+      originals.push_back(cu);
+      continue;
+    }
+    DICompileUnit *match = nullptr;
+    for (DICompileUnit *o : originals)
+      if (o->getFile() == cu->getFile() && o->getProducer() == cu->getProducer() &&
+          o->getDWOId() == cu->getDWOId()) {
+        match = o;
+        break;
+      }
+    if (!match) {
+      *error = copy_message("a merged chunk carries a debug compile unit the input does not have");
+      return 1;
+    }
+    to_original[cu] = match;
+  }
+  for (Function &f : *m)
+    if (DISubprogram *sp = f.getSubprogram())
+      if (DICompileUnit *unit = sp->getUnit()) {
+        auto it = to_original.find(unit);
+        if (it != to_original.end())
+          sp->replaceUnit(it->second);
+      }
+  cus->clearOperands();
+  for (DICompileUnit *cu : originals)
+    cus->addOperand(cu);
+  return 0;
+}
+
+// Prints the new pass manager's default pipeline for `-O<level>` (`size_level` 1 for -Os, 2 for
+// -Oz) in textual form, as `opt -passes='default<O2>' -print-pipeline-passes` does. The caller
+// frees the result with LLVMDisposeMessage.
+char *llpar_print_default_pipeline(LLVMTargetMachineRef TM, unsigned level, unsigned size_level) {
+  OptimizationLevel opt_level = OptimizationLevel::O2;
+  if (size_level == 1)
+    opt_level = OptimizationLevel::Os;
+  else if (size_level == 2)
+    opt_level = OptimizationLevel::Oz;
+  else if (level == 0)
+    opt_level = OptimizationLevel::O0;
+  else if (level == 1)
+    opt_level = OptimizationLevel::O1;
+  else if (level == 3)
+    opt_level = OptimizationLevel::O3;
+  PassInstrumentationCallbacks pic;
+  PassBuilder pb(reinterpret_cast<TargetMachine *>(TM), PipelineTuningOptions(), std::nullopt,
+                 &pic);
+  LoopAnalysisManager lam;
+  FunctionAnalysisManager fam;
+  CGSCCAnalysisManager cgam;
+  ModuleAnalysisManager mam;
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  ModulePassManager mpm = opt_level == OptimizationLevel::O0
+                              ? pb.buildO0DefaultPipeline(opt_level)
+                              : pb.buildPerModuleDefaultPipeline(opt_level);
+  std::string text;
+  raw_string_ostream os(text);
+  mpm.printPipeline(os, [&pic](StringRef class_name) {
+    StringRef pass_name = pic.getPassNameForClassName(class_name);
+    return pass_name.empty() ? class_name : pass_name;
+  });
+  os.flush();
+  return copy_message(text);
+}
+
+} // extern "C"

@@ -1,0 +1,44 @@
+//! Declarations of the C++ shim's entry points (backend/llvm-shim/shim.cpp). Nothing else in llpar
+//! declares foreign functions; everything else comes from llvm-sys.
+use llvm_sys::prelude::{LLVMMemoryBufferRef, LLVMModuleRef, LLVMTypeRef, LLVMValueRef};
+use llvm_sys::target_machine::LLVMTargetMachineRef;
+use std::os::raw::{c_char, c_int, c_uint, c_void};
+
+extern "C" {
+    pub fn llpar_extract_chunk(
+        m: LLVMModuleRef,
+        functions: *const LLVMValueRef,
+        n_functions: usize,
+        copyable: *const LLVMValueRef,
+        n_copyable: usize,
+    ) -> LLVMModuleRef;
+    pub fn llpar_write_bitcode(m: LLVMModuleRef) -> LLVMMemoryBufferRef;
+    pub fn llpar_linker_create(dest: LLVMModuleRef) -> *mut c_void;
+    pub fn llpar_linker_dispose(linker: *mut c_void);
+    pub fn llpar_linker_link(
+        linker: *mut c_void,
+        dest: LLVMModuleRef,
+        src: LLVMModuleRef,
+        error: *mut *mut c_char,
+    ) -> c_int;
+    pub fn llpar_struct_types(m: LLVMModuleRef, out: *mut LLVMTypeRef, capacity: usize) -> usize;
+    pub fn llpar_restore_struct_names(m: LLVMModuleRef, originals: *const LLVMTypeRef, n: usize);
+    pub fn llpar_delete_body(f: LLVMValueRef);
+    pub fn llpar_named_global_value(
+        m: LLVMModuleRef,
+        name: *const c_char,
+        len: usize,
+    ) -> LLVMValueRef;
+    pub fn llpar_erase_global_value(v: LLVMValueRef);
+    pub fn llpar_order_functions(m: LLVMModuleRef, order: *const LLVMValueRef, n: usize);
+    pub fn llpar_fold_debug_units(
+        m: LLVMModuleRef,
+        n_original: usize,
+        error: *mut *mut c_char,
+    ) -> c_int;
+    pub fn llpar_print_default_pipeline(
+        tm: LLVMTargetMachineRef,
+        level: c_uint,
+        size_level: c_uint,
+    ) -> *mut c_char;
+}

@@ -1,0 +1,537 @@
+//! The LLVM boundary: every `unsafe` call into LLVM (llvm-sys, inkwell's raw handles, the C++ shim)
+//! lives in this module. Values are referred to by `GlobalRef`, a raw handle that is only valid while
+//! the module that owns it is alive and the value has not been erased; callers keep the module
+//! borrowed for as long as they hold handles to it, and LLVM objects never leave their thread.
+mod ffi;
+
+use inkwell::context::Context;
+use inkwell::memory_buffer::MemoryBuffer;
+use inkwell::module::Module;
+use inkwell::targets::{
+    CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple,
+};
+use inkwell::OptimizationLevel;
+use llvm_sys::comdat::{LLVMGetComdat, LLVMSetComdat};
+use llvm_sys::core::*;
+use llvm_sys::prelude::*;
+use llvm_sys::{LLVMLinkage, LLVMVisibility};
+use std::cell::RefCell;
+use std::ffi::{CStr, CString};
+use std::os::raw::c_char;
+use std::sync::Once;
+
+pub use llvm_sys::LLVMLinkage as Linkage;
+pub use llvm_sys::LLVMVisibility as Visibility;
+
+/// A global value (function, variable, alias, ifunc) of a module that the caller keeps alive.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct GlobalRef(LLVMValueRef);
+
+/// A comdat of a module that the caller keeps alive.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ComdatRef(LLVMComdatRef);
+
+thread_local! {
+    /// What this thread is doing, named in the message when LLVM reports a fatal error.
+    static CURRENT_WORK: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Names what the current thread works on (a chunk, a phase) for LLVM's fatal error messages.
+pub fn set_current_work(what: impl Into<String>) {
+    CURRENT_WORK.with(|w| *w.borrow_mut() = what.into());
+}
+
+extern "C" fn on_fatal_error(reason: *const c_char) {
+    // SAFETY: LLVM passes a NUL-terminated message that lives for the duration of the call.
+    let reason = unsafe { CStr::from_ptr(reason) }
+        .to_string_lossy()
+        .into_owned();
+    let work = CURRENT_WORK.with(|w| w.borrow().clone());
+    let work = if work.is_empty() {
+        "llpar".to_string()
+    } else {
+        work
+    };
+    eprintln!(
+        "llpar: error: {work}: LLVM fatal error: {}",
+        reason.trim_end()
+    );
+    // Other threads may be inside LLVM: leave without running static destructors under them.
+    // SAFETY: _exit ends the process immediately; no Rust state is observed afterwards.
+    unsafe { libc::_exit(1) }
+}
+
+/// Initializes LLVM's targets and installs the fatal error handler; idempotent, call before threads.
+pub fn initialize() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        Target::initialize_all(&InitializationConfig::default());
+        // SAFETY: the handler is a plain function with the signature LLVM expects.
+        unsafe { llvm_sys::error_handling::LLVMInstallFatalErrorHandler(Some(on_fatal_error)) };
+    });
+}
+
+fn take_message(ptr: *mut c_char) -> String {
+    if ptr.is_null() {
+        return String::new();
+    }
+    // SAFETY: the pointer is a NUL-terminated message LLVM allocated; we free it once, here.
+    unsafe {
+        let s = CStr::from_ptr(ptr).to_string_lossy().into_owned();
+        LLVMDisposeMessage(ptr);
+        s
+    }
+}
+
+/// Parses bitcode or textual IR (told apart by content) into `context`. The error is LLVM's own
+/// diagnostic, which names `name` and, for textual IR, the line and column.
+pub fn parse<'c>(context: &'c Context, bytes: &[u8], name: &str) -> Result<Module<'c>, String> {
+    let buffer = MemoryBuffer::create_from_memory_range_copy(bytes, name);
+    context
+        .create_module_from_ir(buffer)
+        .map_err(|e| e.to_string().trim_end().to_string())
+}
+
+/// Bitcode of `module`, with its use-list order recorded (as `opt` writes it), so that a module
+/// read back behaves under the passes exactly as the one written.
+pub fn write_bitcode(module: &Module) -> Vec<u8> {
+    // SAFETY: the module is alive; the shim returns a memory buffer that MemoryBuffer owns.
+    let buffer = unsafe { MemoryBuffer::new(ffi::llpar_write_bitcode(module.as_mut_ptr())) };
+    buffer.as_slice().to_vec()
+}
+
+pub fn print_ir(module: &Module) -> String {
+    module.print_to_string().to_string()
+}
+
+pub fn verify(module: &Module) -> Result<(), String> {
+    module.verify().map_err(|e| first_line(&e.to_string()))
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+/// Runs a pipeline in the new pass manager's textual syntax on `module`.
+pub fn run_passes(
+    module: &Module,
+    pipeline: &str,
+    machine: Option<&TargetMachine>,
+) -> Result<(), String> {
+    let pipeline =
+        CString::new(pipeline).map_err(|_| "pipeline contains a NUL byte".to_string())?;
+    // SAFETY: module and machine are live handles owned by the caller; the options object is
+    // created and disposed here.
+    unsafe {
+        let options = llvm_sys::transforms::pass_builder::LLVMCreatePassBuilderOptions();
+        let tm = machine.map_or(std::ptr::null_mut(), |m| m.as_mut_ptr());
+        let err = llvm_sys::transforms::pass_builder::LLVMRunPasses(
+            module.as_mut_ptr(),
+            pipeline.as_ptr(),
+            tm,
+            options,
+        );
+        llvm_sys::transforms::pass_builder::LLVMDisposePassBuilderOptions(options);
+        if err.is_null() {
+            Ok(())
+        } else {
+            Err(take_message(llvm_sys::error::LLVMGetErrorMessage(err)))
+        }
+    }
+}
+
+/// Links many modules, one after another, into one destination module.
+pub struct Linker<'m, 'c> {
+    dest: &'m Module<'c>,
+    raw: *mut std::os::raw::c_void,
+}
+
+impl<'m, 'c> Linker<'m, 'c> {
+    pub fn new(dest: &'m Module<'c>) -> Self {
+        // SAFETY: the linker refers to `dest`, which the borrow keeps alive longer than the linker.
+        Linker {
+            dest,
+            raw: unsafe { ffi::llpar_linker_create(dest.as_mut_ptr()) },
+        }
+    }
+
+    /// Links `source` (consumed) into the destination.
+    pub fn link(&mut self, source: Module<'c>) -> Result<(), String> {
+        let raw_source = source.as_mut_ptr();
+        // The shim takes ownership of the source module and disposes of it.
+        std::mem::forget(source);
+        let mut error = std::ptr::null_mut();
+        // SAFETY: both modules belong to the same live context; ownership of the source has been
+        // handed over above.
+        let rc = unsafe {
+            ffi::llpar_linker_link(self.raw, self.dest.as_mut_ptr(), raw_source, &mut error)
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(take_message_malloc(error))
+        }
+    }
+}
+
+impl Drop for Linker<'_, '_> {
+    fn drop(&mut self) {
+        // SAFETY: created by llpar_linker_create and disposed exactly once.
+        unsafe { ffi::llpar_linker_dispose(self.raw) }
+    }
+}
+
+/// The named struct types a module uses, to tell them from the copies merging makes.
+#[derive(Debug)]
+pub struct StructTypes(Vec<LLVMTypeRef>);
+
+pub fn struct_types(m: &Module) -> StructTypes {
+    // SAFETY: the module is alive; the first call counts, the second fills a buffer that large.
+    unsafe {
+        let n = ffi::llpar_struct_types(m.as_mut_ptr(), std::ptr::null_mut(), 0);
+        let mut types = vec![std::ptr::null_mut(); n];
+        ffi::llpar_struct_types(m.as_mut_ptr(), types.as_mut_ptr(), n);
+        StructTypes(types)
+    }
+}
+
+/// Gives struct types copied while merging the names of the originals they replace.
+pub fn restore_struct_names(m: &Module, originals: &StructTypes) {
+    // SAFETY: the types belong to the module's context, which outlives both.
+    unsafe {
+        ffi::llpar_restore_struct_names(m.as_mut_ptr(), originals.0.as_ptr(), originals.0.len())
+    }
+}
+
+/// What a target machine is built from: `llc`'s `-mtriple`, `-mcpu`, `-mattr`, `-relocation-model`.
+#[derive(Clone, Debug, Default)]
+pub struct TargetOptions {
+    pub triple: Option<String>,
+    pub cpu: String,
+    pub features: String,
+    pub reloc: RelocModel,
+    pub codegen_level: u8,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RelocModel {
+    #[default]
+    Pic,
+    Static,
+    DynamicNoPic,
+}
+
+pub fn module_triple(module: &Module) -> String {
+    module.get_triple().as_str().to_string_lossy().into_owned()
+}
+
+/// A target machine for `triple`, or `None` when there is no triple at all (as `opt` does).
+pub fn target_machine(
+    options: &TargetOptions,
+    module_triple: &str,
+) -> Result<Option<TargetMachine>, String> {
+    let triple = options
+        .triple
+        .clone()
+        .unwrap_or_else(|| module_triple.to_string());
+    if triple.is_empty() {
+        return Ok(None);
+    }
+    let triple = TargetTriple::create(&triple);
+    let target = Target::from_triple(&triple)
+        .map_err(|e| format!("target '{}': {}", triple, e.to_string().trim()))?;
+    let level = match options.codegen_level {
+        0 => OptimizationLevel::None,
+        1 => OptimizationLevel::Less,
+        3 => OptimizationLevel::Aggressive,
+        _ => OptimizationLevel::Default,
+    };
+    let reloc = match options.reloc {
+        RelocModel::Pic => RelocMode::PIC,
+        RelocModel::Static => RelocMode::Static,
+        RelocModel::DynamicNoPic => RelocMode::DynamicNoPic,
+    };
+    target
+        .create_target_machine(
+            &triple,
+            &options.cpu,
+            &options.features,
+            level,
+            reloc,
+            CodeModel::Default,
+        )
+        .map(Some)
+        .ok_or_else(|| format!("cannot create a target machine for '{}'", triple))
+}
+
+/// Generates assembly or an object file for `module` in memory.
+pub fn emit(module: &Module, machine: &TargetMachine, object: bool) -> Result<Vec<u8>, String> {
+    let kind = if object {
+        FileType::Object
+    } else {
+        FileType::Assembly
+    };
+    machine
+        .write_to_memory_buffer(module, kind)
+        .map(|b| b.as_slice().to_vec())
+        .map_err(|e| first_line(&e.to_string()))
+}
+
+/// The textual `default<On>` pipeline, as `opt -print-pipeline-passes` prints it.
+pub fn default_pipeline(machine: Option<&TargetMachine>, level: u8, size_level: u8) -> String {
+    let tm = machine.map_or(std::ptr::null_mut(), |m| m.as_mut_ptr());
+    // SAFETY: the shim only reads the target machine, and returns a message we free.
+    take_message_malloc(unsafe {
+        ffi::llpar_print_default_pipeline(tm, level as u32, size_level as u32)
+    })
+}
+
+// ---- Global values --------------------------------------------------------------------------
+
+fn collect(
+    first: LLVMValueRef,
+    next: unsafe extern "C" fn(LLVMValueRef) -> LLVMValueRef,
+) -> Vec<GlobalRef> {
+    let mut out = Vec::new();
+    let mut v = first;
+    while !v.is_null() {
+        out.push(GlobalRef(v));
+        // SAFETY: v is a live global of a module the caller keeps alive.
+        v = unsafe { next(v) };
+    }
+    out
+}
+
+// SAFETY (for the four below): the module is alive for the duration of the call.
+pub fn functions(m: &Module) -> Vec<GlobalRef> {
+    collect(
+        unsafe { LLVMGetFirstFunction(m.as_mut_ptr()) },
+        LLVMGetNextFunction,
+    )
+}
+pub fn variables(m: &Module) -> Vec<GlobalRef> {
+    collect(
+        unsafe { LLVMGetFirstGlobal(m.as_mut_ptr()) },
+        LLVMGetNextGlobal,
+    )
+}
+pub fn aliases(m: &Module) -> Vec<GlobalRef> {
+    collect(
+        unsafe { LLVMGetFirstGlobalAlias(m.as_mut_ptr()) },
+        LLVMGetNextGlobalAlias,
+    )
+}
+pub fn ifuncs(m: &Module) -> Vec<GlobalRef> {
+    collect(
+        unsafe { LLVMGetFirstGlobalIFunc(m.as_mut_ptr()) },
+        LLVMGetNextGlobalIFunc,
+    )
+}
+
+/// Every global value: functions, variables, aliases, ifuncs, in that order.
+pub fn global_values(m: &Module) -> Vec<GlobalRef> {
+    let mut all = functions(m);
+    all.extend(variables(m));
+    all.extend(aliases(m));
+    all.extend(ifuncs(m));
+    all
+}
+
+pub fn named_global(m: &Module, name: &[u8]) -> Option<GlobalRef> {
+    // SAFETY: the name is passed with its length; the module is alive.
+    let v = unsafe {
+        ffi::llpar_named_global_value(m.as_mut_ptr(), name.as_ptr() as *const c_char, name.len())
+    };
+    (!v.is_null()).then_some(GlobalRef(v))
+}
+
+// SAFETY (for the accessors below): a GlobalRef is only used while its module is alive and the
+// value has not been erased, which is the contract stated on the type.
+impl GlobalRef {
+    pub fn name(self) -> Vec<u8> {
+        let mut len = 0usize;
+        let ptr = unsafe { LLVMGetValueName2(self.0, &mut len) };
+        if ptr.is_null() || len == 0 {
+            return Vec::new();
+        }
+        unsafe { std::slice::from_raw_parts(ptr as *const u8, len) }.to_vec()
+    }
+    pub fn set_name(self, name: &[u8]) {
+        unsafe { LLVMSetValueName2(self.0, name.as_ptr() as *const c_char, name.len()) }
+    }
+    pub fn display_name(self) -> String {
+        String::from_utf8_lossy(&self.name()).into_owned()
+    }
+    pub fn is_function(self) -> bool {
+        unsafe { !LLVMIsAFunction(self.0).is_null() }
+    }
+    pub fn is_variable(self) -> bool {
+        unsafe { !LLVMIsAGlobalVariable(self.0).is_null() }
+    }
+    pub fn is_declaration(self) -> bool {
+        unsafe { LLVMIsDeclaration(self.0) != 0 }
+    }
+    pub fn linkage(self) -> LLVMLinkage {
+        unsafe { LLVMGetLinkage(self.0) }
+    }
+    pub fn set_linkage(self, linkage: LLVMLinkage) {
+        unsafe { LLVMSetLinkage(self.0, linkage) }
+    }
+    pub fn visibility(self) -> LLVMVisibility {
+        unsafe { LLVMGetVisibility(self.0) }
+    }
+    pub fn set_visibility(self, visibility: LLVMVisibility) {
+        unsafe { LLVMSetVisibility(self.0, visibility) }
+    }
+    pub fn has_local_linkage(self) -> bool {
+        matches!(
+            self.linkage(),
+            LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage
+        )
+    }
+    pub fn is_intrinsic(self) -> bool {
+        self.is_function() && unsafe { LLVMGetIntrinsicID(self.0) } != 0
+    }
+    pub fn comdat(self) -> Option<ComdatRef> {
+        if self.is_function() || self.is_variable() {
+            let c = unsafe { LLVMGetComdat(self.0) };
+            (!c.is_null()).then_some(ComdatRef(c))
+        } else {
+            None
+        }
+    }
+    pub fn set_comdat(self, comdat: Option<ComdatRef>) {
+        unsafe { LLVMSetComdat(self.0, comdat.map_or(std::ptr::null_mut(), |c| c.0)) }
+    }
+    /// A variable whose contents are constant.
+    pub fn is_constant_variable(self) -> bool {
+        self.is_variable() && unsafe { LLVMIsGlobalConstant(self.0) } != 0
+    }
+    pub fn is_used(self) -> bool {
+        unsafe { !LLVMGetFirstUse(self.0).is_null() }
+    }
+    pub fn erase(self) {
+        unsafe { ffi::llpar_erase_global_value(self.0) }
+    }
+    /// Turns a function definition into a declaration (and drops its comdat).
+    pub fn delete_body(self) {
+        unsafe { ffi::llpar_delete_body(self.0) }
+    }
+    /// Does the initializer of this variable mention a `blockaddress`, at any depth?
+    pub fn initializer_has_blockaddress(self) -> bool {
+        let init = unsafe { LLVMGetInitializer(self.0) };
+        !init.is_null() && constant_has_blockaddress(init, 0)
+    }
+
+    /// The function's instruction count, and the other functions whose `blockaddress` it uses
+    /// (those must stay in the same module as it).
+    pub fn body_summary(self) -> (u64, Vec<GlobalRef>) {
+        let mut count = 0u64;
+        let mut block_address_of = Vec::new();
+        unsafe {
+            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            while !bb.is_null() {
+                let mut inst = LLVMGetFirstInstruction(bb);
+                while !inst.is_null() {
+                    count += 1;
+                    for i in 0..LLVMGetNumOperands(inst).max(0) as u32 {
+                        let op = LLVMGetOperand(inst, i);
+                        if !op.is_null() && !LLVMIsABlockAddress(op).is_null() {
+                            let f = LLVMGetOperand(op, 0);
+                            if f != self.0 {
+                                block_address_of.push(GlobalRef(f));
+                            }
+                        }
+                    }
+                    inst = LLVMGetNextInstruction(inst);
+                }
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+        }
+        (count, block_address_of)
+    }
+}
+
+fn constant_has_blockaddress(c: LLVMValueRef, depth: u32) -> bool {
+    // SAFETY: c is a constant owned by the live module's context.
+    unsafe {
+        if !LLVMIsABlockAddress(c).is_null() {
+            return true;
+        }
+        if depth > 16 || !LLVMIsAGlobalValue(c).is_null() {
+            return false;
+        }
+        let n = LLVMGetNumOperands(c);
+        (0..n.max(0) as u32).any(|i| {
+            let op = LLVMGetOperand(c, i);
+            !op.is_null()
+                && !LLVMIsAConstant(op).is_null()
+                && constant_has_blockaddress(op, depth + 1)
+        })
+    }
+}
+
+// ---- Whole-module edits ---------------------------------------------------------------------
+
+/// A new module of `m`'s context holding `functions`' definitions, what they reach as
+/// declarations, and `copyable` variables they reach as `available_externally` copies.
+pub fn extract_chunk<'c>(
+    m: &Module<'c>,
+    functions: &[GlobalRef],
+    copyable: &[GlobalRef],
+) -> Module<'c> {
+    let functions: Vec<LLVMValueRef> = functions.iter().map(|g| g.0).collect();
+    let copyable: Vec<LLVMValueRef> = copyable.iter().map(|g| g.0).collect();
+    // SAFETY: the handles belong to `m`; the shim returns a fresh module of m's context, which
+    // the returned Module owns and disposes.
+    unsafe {
+        Module::new(ffi::llpar_extract_chunk(
+            m.as_mut_ptr(),
+            functions.as_ptr(),
+            functions.len(),
+            copyable.as_ptr(),
+            copyable.len(),
+        ))
+    }
+}
+
+pub fn named_metadata_len(m: &Module, name: &CStr) -> usize {
+    // SAFETY: the module is alive.
+    unsafe { LLVMGetNamedMetadataNumOperands(m.as_mut_ptr(), name.as_ptr()) as usize }
+}
+
+/// Points the subprograms of merged functions back at the input's compile units, whose number
+/// is `original_units`, and drops the copies each chunk brought along.
+pub fn fold_debug_units(m: &Module, original_units: usize) -> Result<(), String> {
+    let mut error = std::ptr::null_mut();
+    // SAFETY: the module is alive; the error message, if any, is ours to free.
+    let rc = unsafe { ffi::llpar_fold_debug_units(m.as_mut_ptr(), original_units, &mut error) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(take_message_malloc(error))
+    }
+}
+
+fn take_message_malloc(ptr: *mut c_char) -> String {
+    if ptr.is_null() {
+        return String::new();
+    }
+    // SAFETY: the shim allocates its messages with strdup (malloc); we free it once, here.
+    unsafe {
+        let s = CStr::from_ptr(ptr).to_string_lossy().into_owned();
+        libc::free(ptr as *mut libc::c_void);
+        s
+    }
+}
+
+/// Puts `order` first in the module's function list, in that order.
+pub fn order_functions(m: &Module, order: &[GlobalRef]) {
+    let raw: Vec<LLVMValueRef> = order.iter().map(|g| g.0).collect();
+    // SAFETY: every handle is a function of `m`.
+    unsafe { ffi::llpar_order_functions(m.as_mut_ptr(), raw.as_ptr(), raw.len()) }
+}

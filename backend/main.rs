@@ -1,0 +1,300 @@
+//! The `llpar` command: `opt`'s and `llc`'s conventions, run in parallel.
+use clap::{Parser, ValueEnum};
+use llpar::engine::{self, EmitKind, Options, Stats};
+use llpar::error::Error;
+use llpar::llvm::{RelocModel, TargetOptions};
+use llpar::pipeline::PipelineRequest;
+use llpar::plan::PlanOptions;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Emit {
+    Bc,
+    Ll,
+    Asm,
+    Obj,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Reloc {
+    Pic,
+    Static,
+    DynamicNoPic,
+}
+
+/// Optimize an LLVM module (.bc or .ll) with its function passes running in parallel.
+#[derive(Parser, Debug)]
+#[command(name = "llpar", version, about, long_about = None)]
+struct Cli {
+    /// Input bitcode or textual IR; `-` or nothing reads standard input.
+    input: Option<String>,
+    /// Output file; `-` (the default) writes to standard output.
+    #[arg(short = 'o', value_name = "FILE")]
+    output: Option<String>,
+    /// Write textual IR (or, with --emit=asm, assembly).
+    #[arg(short = 'S')]
+    text: bool,
+    /// What to write: bitcode (default), IR, assembly or an object file.
+    #[arg(long, value_enum)]
+    emit: Option<Emit>,
+    /// Optimization level: 0, 1, 2, 3, s, z (`-O2`), the `default<On>` pipeline.
+    #[arg(short = 'O', value_name = "LEVEL", value_parser = ["0", "1", "2", "3", "s", "z"])]
+    level: Option<String>,
+    /// A pass pipeline in the new pass manager's syntax; its function(...) parts run in parallel.
+    #[arg(long = "passes", value_name = "PIPELINE")]
+    passes: Option<String>,
+    /// Worker threads (default: all cores). The output never depends on it.
+    #[arg(short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// Target triple (overrides the module's).
+    #[arg(long)]
+    mtriple: Option<String>,
+    /// Target CPU.
+    #[arg(long, default_value = "")]
+    mcpu: String,
+    /// Target features, e.g. +avx2,-sse4.1.
+    #[arg(long, default_value = "")]
+    mattr: String,
+    /// Relocation model for code generation (default: pic, as clang on Linux).
+    #[arg(
+        long = "relocation-model",
+        alias = "reloc-model",
+        value_enum,
+        default_value = "pic"
+    )]
+    reloc: Reloc,
+    /// Verify the input, every chunk and every intermediate module (input and output always are).
+    #[arg(long)]
+    verify: bool,
+    /// Print phase timings, chunk count, the largest chunk and the serial share on stderr.
+    #[arg(long)]
+    stats: bool,
+    /// Keep every chunk's bitcode, before (chunkN.bc) and after (chunkN.opt.bc) its passes, in DIR.
+    #[arg(long, value_name = "DIR")]
+    save_temps: Option<PathBuf>,
+    /// The most chunks a module is split into.
+    #[arg(long, default_value_t = PlanOptions::default().max_chunks)]
+    max_chunks: usize,
+    /// The smallest chunk worth making, in instructions.
+    #[arg(long, default_value_t = PlanOptions::default().min_chunk_cost)]
+    min_chunk_cost: u64,
+}
+
+/// `opt` and `llc` spell long options with one dash (`-passes=`, `-mtriple=`); accept that too.
+fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
+    const LONG: &[&str] = &[
+        "passes",
+        "mtriple",
+        "mcpu",
+        "mattr",
+        "relocation-model",
+        "reloc-model",
+        "emit",
+        "verify",
+        "stats",
+        "max-chunks",
+        "min-chunk-cost",
+        "save-temps",
+    ];
+    args.map(|a| {
+        let single = a.strip_prefix('-').filter(|r| !r.starts_with('-'));
+        match single {
+            Some(rest)
+                if LONG
+                    .iter()
+                    .any(|l| rest == *l || rest.starts_with(&format!("{l}="))) =>
+            {
+                format!("-{a}")
+            }
+            _ => a,
+        }
+    })
+    .collect()
+}
+
+fn main() {
+    let cli = Cli::parse_from(normalize_args(std::env::args()));
+    match run(cli) {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("llpar: error: {e}");
+            std::process::exit(e.exit_code());
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let pipeline = match (&cli.level, &cli.passes) {
+        (Some(level), Some(_)) => return Err(Error::usage(format!(
+            "-O{level} and --passes cannot be used together; use --passes='default<O{level}>,...'"
+        ))),
+        (Some(level), None) => {
+            let (speed, size) = match level.as_str() {
+                "s" => (2, 1),
+                "z" => (2, 2),
+                n => (n.parse().expect("clap checked the level"), 0),
+            };
+            PipelineRequest::Level { speed, size }
+        }
+        (None, Some(p)) => PipelineRequest::Text(p.clone()),
+        (None, None) => PipelineRequest::Text(String::new()),
+    };
+    let emit = match (cli.emit, cli.text) {
+        (Some(Emit::Bc), _) => EmitKind::Bitcode,
+        (Some(Emit::Ll), _) | (None, true) => EmitKind::Ir,
+        (Some(Emit::Asm), _) => EmitKind::Asm,
+        (Some(Emit::Obj), _) => EmitKind::Object,
+        (None, false) => EmitKind::Bitcode,
+    };
+    let input_name = cli.input.clone().unwrap_or_else(|| "-".into());
+    let output = cli.output.clone().unwrap_or_else(|| "-".into());
+    if output == "-"
+        && matches!(emit, EmitKind::Bitcode | EmitKind::Object)
+        && std::io::stdout().is_terminal()
+    {
+        return Err(Error::usage(
+            "refusing to write binary output to a terminal; use -o FILE, -o - with a pipe, or -S",
+        ));
+    }
+    if output != "-" {
+        check_output_dir(Path::new(&output))?;
+    }
+    let input = read_input(&input_name)?;
+    let threads = cli
+        .jobs
+        .map(|j| j as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let options = Options {
+        pipeline,
+        threads,
+        target: TargetOptions {
+            triple: cli.mtriple.clone(),
+            cpu: cli.mcpu.clone(),
+            features: cli.mattr.clone(),
+            reloc: match cli.reloc {
+                Reloc::Pic => RelocModel::Pic,
+                Reloc::Static => RelocModel::Static,
+                Reloc::DynamicNoPic => RelocModel::DynamicNoPic,
+            },
+            codegen_level: match cli.level.as_deref() {
+                Some("0") => 0,
+                Some("1") => 1,
+                Some("3") => 3,
+                _ => 2,
+            },
+        },
+        verify_each: cli.verify,
+        plan: PlanOptions {
+            min_chunk_cost: cli.min_chunk_cost,
+            max_chunks: cli.max_chunks,
+        },
+        emit,
+        save_temps: cli.save_temps.clone(),
+    };
+    let display_name = if input_name == "-" {
+        "<stdin>".to_string()
+    } else {
+        input_name.clone()
+    };
+    let (bytes, stats) = engine::run(&input, &display_name, &options)?;
+    write_output(&output, &bytes)?;
+    if cli.stats {
+        print_stats(&stats, threads);
+    }
+    Ok(())
+}
+
+fn read_input(name: &str) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    if name == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::failure(format!("<stdin>: cannot read: {e}")))?;
+    } else {
+        bytes =
+            std::fs::read(name).map_err(|e| Error::failure(format!("{name}: cannot read: {e}")))?;
+    }
+    Ok(bytes)
+}
+
+fn check_output_dir(path: &Path) -> Result<(), Error> {
+    let dir = parent_dir(path);
+    if !dir.is_dir() {
+        return Err(Error::failure(format!(
+            "{}: cannot write: no such directory '{}'",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(Error::failure(format!(
+            "{}: cannot write: is a directory",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes `bytes` to `output` atomically: a temporary file in the same directory, then a rename,
+/// so a failed run never leaves a partial output file.
+fn write_output(output: &str, bytes: &[u8]) -> Result<(), Error> {
+    if output == "-" {
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(bytes)
+            .and_then(|_| out.flush())
+            .map_err(|e| Error::failure(format!("<stdout>: cannot write: {e}")));
+    }
+    let path = Path::new(output);
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = parent_dir(path).join(format!(".{file_name}.llpar-{}.tmp", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::failure(format!("{output}: cannot write: {e}")));
+    }
+    Ok(())
+}
+
+fn print_stats(stats: &Stats, threads: usize) {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    eprintln!(
+        "llpar: {} worker thread(s), {} chunk(s), total cost {} instructions",
+        threads, stats.chunks, stats.total_cost
+    );
+    if stats.chunks > 0 {
+        eprintln!(
+            "llpar: largest chunk: cost {} ({})",
+            stats.largest_chunk_cost, stats.largest_chunk
+        );
+    }
+    for s in &stats.pipeline_segments {
+        let shown: String = s.chars().take(160).collect();
+        eprintln!(
+            "llpar: segment {shown}{}",
+            if s.len() > 160 { "..." } else { "" }
+        );
+    }
+    for (phase, d) in &stats.phases {
+        eprintln!("llpar: {:<16} {:>9.1} ms", phase, ms(*d));
+    }
+    let outside = stats.wall.saturating_sub(stats.parallel_wall);
+    eprintln!(
+        "llpar: wall {:.1} ms; parallel phases {:.1} ms (workers busy {:.1} ms); outside the parallel phases {:.1}%",
+        ms(stats.wall),
+        ms(stats.parallel_wall),
+        ms(stats.worker_busy),
+        100.0 * outside.as_secs_f64() / stats.wall.as_secs_f64().max(1e-9)
+    );
+}

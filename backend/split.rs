@@ -1,0 +1,256 @@
+//! Splitting: plans chunks of a parsed module and extracts each as a standalone module (bitcode).
+//!
+//! Architecture invariant: the module being split (the "home" module) keeps every global variable,
+//! alias and declaration; a chunk carries only its functions' bodies plus what they need to be
+//! optimized alone:
+//! - local (`internal`/`private`) symbols are promoted, in the home module before cloning, to
+//!   external hidden symbols under collision-free names, so chunks can refer to them and the linker
+//!   can match them up; `Restore` makes them local again under their names after the merge;
+//! - global variables that the chunk's code uses keep their initializers as `available_externally`
+//!   copies, so loads from constants still fold and alias analysis still knows object sizes
+//!   (unless the linkage lets the definition be replaced at link time, or the initializer holds a
+//!   `blockaddress`, which would tie it to a function the chunk may not have);
+//! - a chunk holds only the globals its code reaches: appending globals (`llvm.global_ctors`,
+//!   `llvm.used`, ...), module inline asm and named metadata other than the debug units and module
+//!   flags stay at home, so merging never duplicates them; comdats stay at home too and are
+//!   re-attached after the merge;
+//! - use lists keep their relative order from the home module and travel in the bitcode, so the
+//!   passes see what they would see in the whole module (some transformations depend on it).
+use crate::llvm::{self, ComdatRef, GlobalRef, Linkage, Visibility};
+use crate::plan::{self, Chunk, FunctionCost, PlanOptions};
+use inkwell::module::Module;
+use std::collections::HashMap;
+
+/// Prefix of promoted local symbols; never kept in llpar's output.
+pub const PROMOTED_PREFIX: &str = "__llpar.local.";
+
+/// A local symbol made external for the duration of a split, and how to make it local again.
+#[derive(Clone, Debug)]
+struct Promotion {
+    promoted_name: Vec<u8>,
+    original_name: Vec<u8>,
+    linkage: Linkage,
+}
+
+/// Everything needed to turn the merged module back into the input's shape.
+#[derive(Debug)]
+pub struct Restore {
+    promotions: Vec<Promotion>,
+    /// Every function of the home module, in order, by its (possibly promoted) name.
+    function_order: Vec<Vec<u8>>,
+    /// The comdat of each chunked function, by (possibly promoted) name.
+    comdats: Vec<(Vec<u8>, ComdatRef)>,
+    /// Number of debug compile units of the input.
+    pub debug_units: usize,
+    /// The input's named struct types, whose names copies made by merging take back.
+    struct_types: llvm::StructTypes,
+}
+
+/// One chunk as it leaves the home module.
+pub struct ChunkModule {
+    pub index: usize,
+    pub bitcode: Vec<u8>,
+    /// A short description for messages: the chunk's first functions.
+    pub description: String,
+}
+
+/// The split of one module: its plan and how to restore it.
+pub struct Split {
+    pub chunks: Vec<Chunk>,
+    pub restore: Restore,
+    /// The function definitions of the home module, by index in its function list.
+    functions: Vec<GlobalRef>,
+    /// Global variables whose definitions chunks may copy as `available_externally`.
+    copyable_variables: Vec<GlobalRef>,
+}
+
+fn copyable_linkage(l: Linkage) -> bool {
+    use Linkage::*;
+    matches!(
+        l,
+        LLVMExternalLinkage
+            | LLVMInternalLinkage
+            | LLVMPrivateLinkage
+            | LLVMAvailableExternallyLinkage
+            | LLVMLinkOnceODRLinkage
+            | LLVMWeakODRLinkage
+    )
+}
+
+fn is_llvm_reserved(name: &[u8]) -> bool {
+    name.starts_with(b"llvm.")
+}
+
+/// Plans the chunks of `home` and promotes its local symbols. `home` must stay alive and untouched
+/// (but for `extract`, `remove_chunked_bodies` and the merge) until `Restore` has been applied.
+pub fn prepare(home: &Module, options: PlanOptions) -> Split {
+    let functions = llvm::functions(home);
+    let mut costs = Vec::new();
+    let mut together = Vec::new();
+    let mut position_of: HashMap<GlobalRef, usize> = HashMap::new();
+    let mut first_in_comdat: HashMap<ComdatRef, usize> = HashMap::new();
+    let mut block_address_uses = Vec::new();
+    for (index, &f) in functions.iter().enumerate() {
+        if f.is_declaration() {
+            continue;
+        }
+        let pos = costs.len();
+        position_of.insert(f, pos);
+        let (cost, uses) = f.body_summary();
+        costs.push(FunctionCost { index, cost });
+        if let Some(c) = f.comdat() {
+            let first = *first_in_comdat.entry(c).or_insert(pos);
+            together.push((first, pos));
+        }
+        block_address_uses.extend(uses.into_iter().map(|g| (pos, g)));
+    }
+    for (pos, target) in block_address_uses {
+        if let Some(&other) = position_of.get(&target) {
+            together.push((pos, other));
+        }
+    }
+    let chunks = plan::plan(&costs, &together, options);
+
+    let debug_units = llvm::named_metadata_len(home, c"llvm.dbg.cu");
+    let mut promotions = Vec::new();
+    let mut counter = 0usize;
+    for g in llvm::global_values(home) {
+        if !g.has_local_linkage() {
+            continue;
+        }
+        let promoted_name = loop {
+            let candidate = format!("{PROMOTED_PREFIX}{counter}").into_bytes();
+            counter += 1;
+            if llvm::named_global(home, &candidate).is_none() {
+                break candidate;
+            }
+        };
+        promotions.push(Promotion {
+            promoted_name: promoted_name.clone(),
+            original_name: g.name(),
+            linkage: g.linkage(),
+        });
+        g.set_linkage(Linkage::LLVMExternalLinkage);
+        g.set_visibility(Visibility::LLVMHiddenVisibility);
+        g.set_name(&promoted_name);
+    }
+    let function_order = functions.iter().map(|f| f.name()).collect();
+    let chunked: Vec<GlobalRef> = chunks
+        .iter()
+        .flat_map(|c| c.functions.iter().map(|&i| functions[i]))
+        .collect();
+    let comdats = chunked
+        .iter()
+        .filter_map(|f| f.comdat().map(|c| (f.name(), c)))
+        .collect();
+    let copyable_variables = llvm::variables(home)
+        .into_iter()
+        .filter(|v| {
+            !v.is_declaration()
+                && copyable_linkage(v.linkage())
+                && !is_llvm_reserved(&v.name())
+                && !v.initializer_has_blockaddress()
+        })
+        .collect();
+    Split {
+        chunks,
+        restore: Restore {
+            promotions,
+            function_order,
+            comdats,
+            debug_units,
+            struct_types: llvm::struct_types(home),
+        },
+        functions,
+        copyable_variables,
+    }
+}
+
+impl Split {
+    /// The functions of chunk `index`, by name, for messages and reports.
+    pub fn chunk_function_names(&self, index: usize) -> Vec<String> {
+        self.chunks[index]
+            .functions
+            .iter()
+            .map(|&i| self.display_name(self.functions[i]))
+            .collect()
+    }
+
+    fn display_name(&self, f: GlobalRef) -> String {
+        let name = f.name();
+        match self
+            .restore
+            .promotions
+            .iter()
+            .find(|p| p.promoted_name == name)
+        {
+            Some(p) => String::from_utf8_lossy(&p.original_name).into_owned(),
+            None => String::from_utf8_lossy(&name).into_owned(),
+        }
+    }
+
+    /// Extracts chunk `index` of `home` as a standalone module, in bitcode.
+    pub fn extract(&self, home: &Module, index: usize) -> ChunkModule {
+        let functions: Vec<GlobalRef> = self.chunks[index]
+            .functions
+            .iter()
+            .map(|&i| self.functions[i])
+            .collect();
+        let chunk = llvm::extract_chunk(home, &functions, &self.copyable_variables);
+        let names = self.chunk_function_names(index);
+        let mut description = format!(
+            "chunk {index} ({} function{}: ",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" }
+        );
+        description.push_str(&names.iter().take(3).cloned().collect::<Vec<_>>().join(", "));
+        if names.len() > 3 {
+            description.push_str(", ...");
+        }
+        description.push(')');
+        ChunkModule {
+            index,
+            bitcode: llvm::write_bitcode(&chunk),
+            description,
+        }
+    }
+
+    /// Turns every chunked function of `home` into a declaration, ready to receive the optimized
+    /// bodies. Call once every chunk has been extracted.
+    pub fn remove_chunked_bodies(&self) {
+        for chunk in &self.chunks {
+            for &i in &chunk.functions {
+                self.functions[i].delete_body();
+            }
+        }
+    }
+}
+
+impl Restore {
+    /// Puts the merged module back into the input's shape: function order, comdats, and local
+    /// symbols under their own names.
+    pub fn apply(&self, merged: &Module) {
+        llvm::restore_struct_names(merged, &self.struct_types);
+        let order: Vec<GlobalRef> = self
+            .function_order
+            .iter()
+            .filter_map(|n| llvm::named_global(merged, n))
+            .filter(|g| g.is_function())
+            .collect();
+        llvm::order_functions(merged, &order);
+        for (name, comdat) in &self.comdats {
+            if let Some(f) = llvm::named_global(merged, name) {
+                if !f.is_declaration() {
+                    f.set_comdat(Some(*comdat));
+                }
+            }
+        }
+        for p in &self.promotions {
+            if let Some(g) = llvm::named_global(merged, &p.promoted_name) {
+                g.set_visibility(Visibility::LLVMDefaultVisibility);
+                g.set_linkage(p.linkage);
+                g.set_name(&p.original_name);
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Workers: threads that each optimize whole chunks, one at a time, in a fresh LLVM context.
+//!
+//! Architecture invariant: only bytes cross threads. A job is a chunk's bitcode, a result is the
+//! optimized chunk's bitcode (or an error message); every LLVM object a worker creates lives and
+//! dies on its thread. A fresh context per chunk keeps a chunk's output independent of which
+//! chunks the same thread handled before, so the bytes never depend on scheduling.
+use crate::llvm::{self, TargetOptions};
+use crossbeam_channel::{Receiver, Sender};
+use inkwell::context::Context;
+use std::time::{Duration, Instant};
+
+pub struct Job {
+    pub index: usize,
+    pub bitcode: Vec<u8>,
+    pub description: String,
+}
+
+pub struct Done {
+    pub index: usize,
+    pub result: Result<Vec<u8>, String>,
+    /// Time spent on this chunk (parse, passes, write).
+    pub busy: Duration,
+}
+
+/// What every worker does to a chunk.
+#[derive(Clone)]
+pub struct WorkerConfig {
+    pub pipeline: String,
+    pub target: TargetOptions,
+    /// The triple the target machine is built for (the module's, or `--mtriple`).
+    pub triple: String,
+    /// Verify each chunk before and after its passes.
+    pub verify: bool,
+}
+
+/// Runs jobs from `jobs` until the channel closes, sending one `Done` per job.
+pub fn work(config: &WorkerConfig, jobs: Receiver<Job>, results: Sender<Done>) {
+    let machine = llvm::target_machine(&config.target, &config.triple);
+    for job in jobs {
+        let start = Instant::now();
+        llvm::set_current_work(format!("{} running '{}'", job.description, config.pipeline));
+        let result = match &machine {
+            Ok(machine) => optimize_chunk(config, machine.as_ref(), &job),
+            Err(e) => Err(e.clone()),
+        };
+        llvm::set_current_work("");
+        let done = Done {
+            index: job.index,
+            result: result.map_err(|e| format!("{}: {e}", job.description)),
+            busy: start.elapsed(),
+        };
+        if results.send(done).is_err() {
+            return;
+        }
+    }
+}
+
+fn optimize_chunk(
+    config: &WorkerConfig,
+    machine: Option<&inkwell::targets::TargetMachine>,
+    job: &Job,
+) -> Result<Vec<u8>, String> {
+    let context = Context::create();
+    let module = llvm::parse(&context, &job.bitcode, &format!("chunk{}", job.index))?;
+    if config.verify {
+        llvm::verify(&module).map_err(|e| format!("extracted module fails the verifier: {e}"))?;
+    }
+    llvm::run_passes(&module, &config.pipeline, machine)
+        .map_err(|e| format!("pipeline '{}': {e}", config.pipeline))?;
+    if config.verify {
+        llvm::verify(&module).map_err(|e| format!("optimized module fails the verifier: {e}"))?;
+    }
+    Ok(llvm::write_bitcode(&module))
+}
