@@ -170,7 +170,7 @@ fn run_per_chunk<'c>(
 ) -> Result<()> {
     let t = Instant::now();
     llvm::set_current_work(format!("{input_name}: splitting"));
-    let split = split::prepare(module, options.plan);
+    let mut split = split::prepare(module, options.plan);
     stats.add("split", t.elapsed());
     if split.chunks.is_empty() {
         return Ok(());

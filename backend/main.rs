@@ -126,9 +126,11 @@ fn main() {
 
 fn run(cli: Cli) -> Result<(), Error> {
     let pipeline = match (&cli.level, &cli.passes) {
-        (Some(level), Some(_)) => return Err(Error::usage(format!(
+        (Some(level), Some(_)) => {
+            return Err(Error::usage(format!(
             "-O{level} and --passes cannot be used together; use --passes='default<O{level}>,...'"
-        ))),
+        )))
+        }
         (Some(level), None) => {
             let (speed, size) = match level.as_str() {
                 "s" => (2, 1),

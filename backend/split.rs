@@ -62,6 +62,8 @@ pub struct Split {
     functions: Vec<GlobalRef>,
     /// Global variables whose definitions chunks may copy as `available_externally`.
     copyable_variables: Vec<GlobalRef>,
+    /// Dropped once bodies are removed, which invalidates it.
+    use_ranks: Option<llvm::UseRanks>,
 }
 
 fn copyable_linkage(l: Linkage) -> bool {
@@ -163,6 +165,7 @@ pub fn prepare(home: &Module, options: PlanOptions) -> Split {
         },
         functions,
         copyable_variables,
+        use_ranks: Some(llvm::UseRanks::new(home)),
     }
 }
 
@@ -196,7 +199,14 @@ impl Split {
             .iter()
             .map(|&i| self.functions[i])
             .collect();
-        let chunk = llvm::extract_chunk(home, &functions, &self.copyable_variables);
+        let chunk = llvm::extract_chunk(
+            home,
+            self.use_ranks
+                .as_ref()
+                .expect("chunks are extracted before bodies are removed"),
+            &functions,
+            &self.copyable_variables,
+        );
         let names = self.chunk_function_names(index);
         let mut description = format!(
             "chunk {index} ({} function{}: ",
@@ -217,7 +227,8 @@ impl Split {
 
     /// Turns every chunked function of `home` into a declaration, ready to receive the optimized
     /// bodies. Call once every chunk has been extracted.
-    pub fn remove_chunked_bodies(&self) {
+    pub fn remove_chunked_bodies(&mut self) {
+        self.use_ranks = None;
         for chunk in &self.chunks {
             for &i in &chunk.functions {
                 self.functions[i].delete_body();

@@ -98,23 +98,63 @@ private:
   std::vector<std::pair<GlobalVariable *, const GlobalVariable *>> pending_initializers_;
 };
 
-// Gives `copy`'s use list the relative order of `original`'s, for the uses that were copied.
-void copy_use_list_order(const Value *original, Value *copy, ValueToValueMapTy &vmap) {
-  if (!copy || copy->hasOneUse() || copy->use_empty())
-    return;
-  DenseMap<std::pair<const User *, unsigned>, unsigned> rank;
-  unsigned i = 0;
-  for (const Use &u : original->uses()) {
-    ++i;
+// Positions of the uses of global values by instructions, in each value's use list, computed
+// once per split so that extracting a chunk does not walk the use lists of popular globals.
+struct GlobalUseRanks {
+  DenseMap<const Use *, unsigned> rank;
+};
+
+// Gives the uses in a chunk the relative order their originals have in the home module: for
+// function-local values by walking their (short) use lists, for globals from `global_ranks`.
+void copy_use_list_orders(const std::vector<std::pair<Function *, Function *>> &pairs,
+                          ValueToValueMapTy &vmap, const GlobalUseRanks &global_ranks) {
+  DenseMap<const Use *, unsigned> rank;
+  std::vector<Value *> to_sort;
+  auto copy_use = [&](const Use &u) -> const Use * {
     auto it = vmap.find(u.getUser());
-    if (it != vmap.end() && it->second)
-      rank[{cast<User>(it->second), u.getOperandNo()}] = i;
-  }
-  auto rank_of = [&](const Use &u) {
-    auto it = rank.find({u.getUser(), u.getOperandNo()});
-    return it == rank.end() ? ~0u : it->second;
+    if (it == vmap.end() || !it->second)
+      return nullptr;
+    return &cast<User>(it->second)->getOperandUse(u.getOperandNo());
   };
-  copy->sortUseList([&](const Use &l, const Use &r) { return rank_of(l) < rank_of(r); });
+  auto local = [&](const Value *v) {
+    if (v->hasNUsesOrMore(2)) {
+      unsigned i = 0;
+      for (const Use &u : v->uses())
+        if (const Use *c = copy_use(u))
+          rank[c] = i++;
+      to_sort.push_back(vmap.lookup(v));
+    }
+  };
+  SmallPtrSet<const Value *, 32> globals;
+  for (auto [f, nf] : pairs) {
+    for (const Argument &a : f->args())
+      local(&a);
+    for (const BasicBlock &bb : *f) {
+      local(&bb);
+      for (const Instruction &inst : bb) {
+        local(&inst);
+        for (const Use &op : inst.operands())
+          if (isa<GlobalValue>(op.get())) {
+            auto it = global_ranks.rank.find(&op);
+            if (const Use *c = copy_use(op); c && it != global_ranks.rank.end()) {
+              rank[c] = it->second;
+              if (globals.insert(op.get()).second)
+                to_sort.push_back(vmap.lookup(op.get()));
+            }
+          }
+      }
+    }
+  }
+  for (Value *v : to_sort) {
+    if (!v || !v->hasNUsesOrMore(2))
+      continue;
+    v->sortUseList([&](const Use &l, const Use &r) {
+      auto li = rank.find(&l), ri = rank.find(&r);
+      unsigned lr = li == rank.end() ? ~0u : li->second;
+      unsigned rr = ri == rank.end() ? ~0u : ri->second;
+      return lr < rr;
+    });
+  }
 }
 
 // Collects error diagnostics as text instead of printing them.
@@ -141,8 +181,21 @@ extern "C" {
 // use lists in the same relative order as in `M` (so passes behave as they would on `M`), and
 // only the globals they reach, as declarations or, for `copyable` variables, as
 // `available_externally` copies. Debug compile units come along; module flags too.
-LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, LLVMValueRef *functions, size_t n_functions,
-                                  LLVMValueRef *copyable, size_t n_copyable) {
+void *llpar_use_ranks_create(LLVMModuleRef M) {
+  auto *ranks = new GlobalUseRanks;
+  for (GlobalValue &gv : unwrap(M)->global_values()) {
+    unsigned i = 0;
+    for (const Use &u : gv.uses())
+      if (isa<Instruction>(u.getUser()))
+        ranks->rank[&u] = i++;
+  }
+  return ranks;
+}
+
+void llpar_use_ranks_dispose(void *ranks) { delete static_cast<GlobalUseRanks *>(ranks); }
+
+LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef *functions,
+                                  size_t n_functions, LLVMValueRef *copyable, size_t n_copyable) {
   Module &home = *unwrap(M);
   auto chunk = std::make_unique<Module>(home.getModuleIdentifier(), home.getContext());
   chunk->setSourceFileName(home.getSourceFileName());
@@ -181,19 +234,7 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, LLVMValueRef *functions, size
     for (MDNode *op : flags->operands())
       copy->addOperand(MapMetadata(op, vmap, RF_None, nullptr, &materializer));
   }
-  // Use lists: function-local values first, then the globals the chunk reaches.
-  for (auto [f, nf] : pairs) {
-    for (const Argument &a : f->args())
-      copy_use_list_order(&a, vmap.lookup(&a), vmap);
-    for (const BasicBlock &bb : *f) {
-      copy_use_list_order(&bb, vmap.lookup(&bb), vmap);
-      for (const Instruction &inst : bb)
-        copy_use_list_order(&inst, vmap.lookup(&inst), vmap);
-    }
-  }
-  for (GlobalValue &gv : home.global_values())
-    if (auto it = vmap.find(&gv); it != vmap.end() && it->second)
-      copy_use_list_order(&gv, it->second, vmap);
+  copy_use_list_orders(pairs, vmap, *static_cast<GlobalUseRanks *>(use_ranks));
   return wrap(chunk.release());
 }
 

@@ -5,8 +5,11 @@ use llvm_sys::target_machine::LLVMTargetMachineRef;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 
 extern "C" {
+    pub fn llpar_use_ranks_create(m: LLVMModuleRef) -> *mut c_void;
+    pub fn llpar_use_ranks_dispose(ranks: *mut c_void);
     pub fn llpar_extract_chunk(
         m: LLVMModuleRef,
+        use_ranks: *mut c_void,
         functions: *const LLVMValueRef,
         n_functions: usize,
         copyable: *const LLVMValueRef,

@@ -477,10 +477,39 @@ fn constant_has_blockaddress(c: LLVMValueRef, depth: u32) -> bool {
 
 // ---- Whole-module edits ---------------------------------------------------------------------
 
+/// Where each use of a global value sits in that value's use list, computed once per split.
+pub struct UseRanks {
+    raw: *mut std::os::raw::c_void,
+}
+
+impl UseRanks {
+    /// Valid for as long as `m`'s instructions are not changed; `Split` guarantees that.
+    pub fn new(m: &Module) -> Self {
+        // SAFETY: the module is alive; the shim returns an object we dispose exactly once.
+        UseRanks {
+            raw: unsafe { ffi::llpar_use_ranks_create(m.as_mut_ptr()) },
+        }
+    }
+}
+
+impl Drop for UseRanks {
+    fn drop(&mut self) {
+        // SAFETY: created by llpar_use_ranks_create, disposed once.
+        unsafe { ffi::llpar_use_ranks_dispose(self.raw) }
+    }
+}
+
+impl std::fmt::Debug for UseRanks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UseRanks")
+    }
+}
+
 /// A new module of `m`'s context holding `functions`' definitions, what they reach as
 /// declarations, and `copyable` variables they reach as `available_externally` copies.
 pub fn extract_chunk<'c>(
     m: &Module<'c>,
+    ranks: &UseRanks,
     functions: &[GlobalRef],
     copyable: &[GlobalRef],
 ) -> Module<'c> {
@@ -491,6 +520,7 @@ pub fn extract_chunk<'c>(
     unsafe {
         Module::new(ffi::llpar_extract_chunk(
             m.as_mut_ptr(),
+            ranks.raw,
             functions.as_ptr(),
             functions.len(),
             copyable.as_ptr(),
