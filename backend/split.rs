@@ -40,6 +40,8 @@ pub struct Restore {
     function_order: Vec<Vec<u8>>,
     /// The comdat of each chunked function, by (possibly promoted) name.
     comdats: Vec<(Vec<u8>, ComdatRef)>,
+    /// Variables a chunk owns while it is optimized (block address tables): name, linkage, comdat.
+    moved_variables: Vec<(Vec<u8>, Linkage, Option<ComdatRef>)>,
     /// Number of debug compile units of the input.
     pub debug_units: usize,
     /// The input's named struct types, whose names copies made by merging take back.
@@ -62,6 +64,8 @@ pub struct Split {
     functions: Vec<GlobalRef>,
     /// Global variables whose definitions chunks may copy as `available_externally`.
     copyable_variables: Vec<GlobalRef>,
+    /// Per chunk, the variables it owns while optimized (tables of its functions' block addresses).
+    owned_variables: Vec<Vec<GlobalRef>>,
     /// Dropped once bodies are removed, which invalidates it.
     use_ranks: Option<llvm::UseRanks>,
 }
@@ -111,7 +115,36 @@ pub fn prepare(home: &Module, options: PlanOptions) -> Split {
             together.push((pos, other));
         }
     }
+    // A variable holding block addresses (a computed-goto table) goes with the functions whose
+    // blocks it names, and so do the functions that use it: the blocks must stay address-taken
+    // where they are optimized, and loads from the table can still fold.
+    let mut block_address_tables = Vec::new();
+    for v in llvm::variables(home) {
+        let targets = v.block_address_functions();
+        if targets.is_empty() || v.is_declaration() {
+            continue;
+        }
+        let group: Vec<usize> = targets
+            .iter()
+            .chain(v.user_functions().iter())
+            .filter_map(|f| position_of.get(f).copied())
+            .collect();
+        together.extend(group.windows(2).map(|w| (w[0], w[1])));
+        if let Some(&owner) = targets.iter().find_map(|f| position_of.get(f)) {
+            block_address_tables.push((v, owner));
+        }
+    }
     let chunks = plan::plan(&costs, &together, options);
+    let mut chunk_of_function = HashMap::new();
+    for (c, chunk) in chunks.iter().enumerate() {
+        for &i in &chunk.functions {
+            chunk_of_function.insert(i, c);
+        }
+    }
+    let mut owned_variables = vec![Vec::new(); chunks.len()];
+    for (v, owner) in block_address_tables {
+        owned_variables[chunk_of_function[&costs[owner].index]].push(v);
+    }
 
     let debug_units = llvm::named_metadata_len(home, c"llvm.dbg.cu");
     let mut promotions = Vec::new();
@@ -145,13 +178,14 @@ pub fn prepare(home: &Module, options: PlanOptions) -> Split {
         .iter()
         .filter_map(|f| f.comdat().map(|c| (f.name(), c)))
         .collect();
+    let moved_variables = owned_variables.iter().flatten().map(|v| (v.name(), v.linkage(), v.comdat())).collect();
     let copyable_variables = llvm::variables(home)
         .into_iter()
         .filter(|v| {
             !v.is_declaration()
                 && copyable_linkage(v.linkage())
                 && !is_llvm_reserved(&v.name())
-                && !v.initializer_has_blockaddress()
+                && v.block_address_functions().is_empty()
         })
         .collect();
     Split {
@@ -160,11 +194,13 @@ pub fn prepare(home: &Module, options: PlanOptions) -> Split {
             promotions,
             function_order,
             comdats,
+            moved_variables,
             debug_units,
             struct_types: llvm::struct_types(home),
         },
         functions,
         copyable_variables,
+        owned_variables,
         use_ranks: Some(llvm::UseRanks::new(home)),
     }
 }
@@ -194,17 +230,14 @@ impl Split {
 
     /// Extracts chunk `index` of `home` as a standalone module, in bitcode.
     pub fn extract(&self, home: &Module, index: usize) -> ChunkModule {
-        let functions: Vec<GlobalRef> = self.chunks[index]
-            .functions
-            .iter()
-            .map(|&i| self.functions[i])
-            .collect();
+        let mut owned: Vec<GlobalRef> = self.chunks[index].functions.iter().map(|&i| self.functions[i]).collect();
+        owned.extend(self.owned_variables[index].iter().copied());
         let chunk = llvm::extract_chunk(
             home,
             self.use_ranks
                 .as_ref()
                 .expect("chunks are extracted before bodies are removed"),
-            &functions,
+            &owned,
             &self.copyable_variables,
         );
         let names = self.chunk_function_names(index);
@@ -234,6 +267,10 @@ impl Split {
                 self.functions[i].delete_body();
             }
         }
+        for v in self.owned_variables.iter().flatten() {
+            v.remove_initializer();
+            v.set_linkage(Linkage::LLVMExternalLinkage);
+        }
     }
 }
 
@@ -254,6 +291,12 @@ impl Restore {
                 if !f.is_declaration() {
                     f.set_comdat(Some(*comdat));
                 }
+            }
+        }
+        for (name, linkage, comdat) in &self.moved_variables {
+            if let Some(v) = llvm::named_global(merged, name) {
+                v.set_linkage(*linkage);
+                v.set_comdat(*comdat);
             }
         }
         for p in &self.promotions {

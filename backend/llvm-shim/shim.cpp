@@ -28,8 +28,9 @@ static char *copy_message(const std::string &s) { return strdup(s.c_str()); }
 namespace {
 
 // Creates, on first sight, the counterpart in the chunk module of a global value of the home
-// module: a definition for the chunk's own functions (filled in later) and for copyable
-// variables (as `available_externally`), a declaration for everything else.
+// module: a definition for what the chunk owns (its functions, whose bodies are cloned later, and
+// variables that hold their block addresses), an `available_externally` copy for copyable
+// variables, a declaration for everything else.
 class ChunkMaterializer final : public ValueMaterializer {
 public:
   ChunkMaterializer(Module &chunk, const std::unordered_set<const GlobalValue *> &functions,
@@ -61,8 +62,10 @@ public:
                                     var->getThreadLocalMode(), var->getAddressSpace());
       nv->copyAttributesFrom(var);
       nv->setComdat(nullptr);
-      if (copyable_.count(var))
-        pending_initializers_.push_back({nv, var});
+      if (functions_.count(var))
+        pending_initializers_.push_back({nv, var, var->getLinkage()});
+      else if (copyable_.count(var))
+        pending_initializers_.push_back({nv, var, GlobalValue::AvailableExternallyLinkage});
       made = nv;
     } else {
       // An alias or ifunc: the chunk sees it as what it stands for, a function or a variable.
@@ -84,10 +87,10 @@ public:
   // Gives copyable variables their initializers, which may bring in more globals.
   void finish(ValueToValueMapTy &vmap) {
     while (!pending_initializers_.empty()) {
-      auto [nv, var] = pending_initializers_.back();
+      auto [nv, var, linkage] = pending_initializers_.back();
       pending_initializers_.pop_back();
       nv->setInitializer(MapValue(var->getInitializer(), vmap, RF_None, nullptr, this));
-      nv->setLinkage(GlobalValue::AvailableExternallyLinkage);
+      nv->setLinkage(linkage);
     }
   }
 
@@ -95,7 +98,12 @@ private:
   Module &chunk_;
   const std::unordered_set<const GlobalValue *> &functions_;
   const std::unordered_set<const GlobalValue *> &copyable_;
-  std::vector<std::pair<GlobalVariable *, const GlobalVariable *>> pending_initializers_;
+  struct PendingInitializer {
+    GlobalVariable *copy;
+    const GlobalVariable *original;
+    GlobalValue::LinkageTypes linkage;
+  };
+  std::vector<PendingInitializer> pending_initializers_;
 };
 
 // Positions of the uses of global values by instructions, in each value's use list, computed
@@ -173,11 +181,32 @@ struct CapturingDiagnosticHandler final : DiagnosticHandler {
   }
 };
 
+// A block whose address is taken somewhere in the home module (say, in a table of labels for a
+// computed goto) must look address-taken in the chunk too, or the passes may drop it as an
+// `indirectbr` destination. An `available_externally` array of those block addresses keeps them
+// alive in the chunk; nothing uses it, so the linker never brings it home.
+void keep_block_addresses_taken(Module &chunk,
+                                const std::vector<std::pair<Function *, Function *>> &pairs,
+                                ValueToValueMapTy &vmap) {
+  std::vector<Constant *> addresses;
+  for (auto [f, nf] : pairs)
+    for (BasicBlock &bb : *f)
+      if (bb.hasAddressTaken())
+        if (auto *copy = dyn_cast_or_null<BasicBlock>(vmap.lookup(&bb)))
+          addresses.push_back(BlockAddress::get(nf, copy));
+  if (addresses.empty())
+    return;
+  auto *type = ArrayType::get(PointerType::get(chunk.getContext(), 0), addresses.size());
+  new GlobalVariable(chunk, type, true, GlobalValue::AvailableExternallyLinkage,
+                     ConstantArray::get(type, addresses), "__llpar.block_addresses");
+}
+
 } // namespace
 
 extern "C" {
 
-// Extracts a chunk of `M` as a new module of the same context: definitions of `functions`, with
+// Extracts a chunk of `M` as a new module of the same context: definitions of `owned` (its
+// functions, and variables holding their block addresses), with
 // use lists in the same relative order as in `M` (so passes behave as they would on `M`), and
 // only the globals they reach, as declarations or, for `copyable` variables, as
 // `available_externally` copies. Debug compile units come along; module flags too.
@@ -194,25 +223,25 @@ void *llpar_use_ranks_create(LLVMModuleRef M) {
 
 void llpar_use_ranks_dispose(void *ranks) { delete static_cast<GlobalUseRanks *>(ranks); }
 
-LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef *functions,
-                                  size_t n_functions, LLVMValueRef *copyable, size_t n_copyable) {
+LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef *owned,
+                                  size_t n_owned, LLVMValueRef *copyable, size_t n_copyable) {
   Module &home = *unwrap(M);
   auto chunk = std::make_unique<Module>(home.getModuleIdentifier(), home.getContext());
   chunk->setSourceFileName(home.getSourceFileName());
   chunk->setDataLayout(home.getDataLayout());
   chunk->setTargetTriple(home.getTargetTriple());
   std::unordered_set<const GlobalValue *> function_set, copyable_set;
-  for (size_t i = 0; i < n_functions; ++i)
-    function_set.insert(cast<GlobalValue>(unwrap(functions[i])));
+  for (size_t i = 0; i < n_owned; ++i)
+    function_set.insert(cast<GlobalValue>(unwrap(owned[i])));
   for (size_t i = 0; i < n_copyable; ++i)
     copyable_set.insert(cast<GlobalValue>(unwrap(copyable[i])));
   ChunkMaterializer materializer(*chunk, function_set, copyable_set);
   ValueToValueMapTy vmap;
   std::vector<std::pair<Function *, Function *>> pairs;
-  for (size_t i = 0; i < n_functions; ++i) {
-    Function *f = cast<Function>(unwrap(functions[i]));
-    Function *nf = cast<Function>(MapValue(f, vmap, RF_None, nullptr, &materializer));
-    pairs.push_back({f, nf});
+  for (size_t i = 0; i < n_owned; ++i) {
+    Value *made = MapValue(unwrap(owned[i]), vmap, RF_None, nullptr, &materializer);
+    if (auto *f = dyn_cast<Function>(unwrap(owned[i])))
+      pairs.push_back({f, cast<Function>(made)});
   }
   for (auto [f, nf] : pairs) {
     auto arg = nf->arg_begin();
@@ -225,6 +254,7 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
                       nullptr, &materializer);
   }
   materializer.finish(vmap);
+  keep_block_addresses_taken(*chunk, pairs, vmap);
   // The cloner adds `llvm.dbg.cu` even when there is no debug info; an empty one would make the
   // bitcode reader warn and strip.
   if (NamedMDNode *cus = chunk->getNamedMetadata("llvm.dbg.cu"); cus && cus->getNumOperands() == 0)
@@ -334,6 +364,13 @@ void llpar_delete_body(LLVMValueRef F) {
   Function *f = cast<Function>(unwrap(F));
   f->deleteBody();
   f->setComdat(nullptr);
+}
+
+// Turns a variable definition into a declaration. The C API's LLVMSetInitializer cannot take null.
+void llpar_remove_initializer(LLVMValueRef V) {
+  auto *var = cast<GlobalVariable>(unwrap(V));
+  var->setInitializer(nullptr);
+  var->setComdat(nullptr);
 }
 
 // Any global value (function, variable, alias, ifunc) by name, or null.

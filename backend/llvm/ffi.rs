@@ -27,6 +27,7 @@ extern "C" {
     pub fn llpar_struct_types(m: LLVMModuleRef, out: *mut LLVMTypeRef, capacity: usize) -> usize;
     pub fn llpar_restore_struct_names(m: LLVMModuleRef, originals: *const LLVMTypeRef, n: usize);
     pub fn llpar_delete_body(f: LLVMValueRef);
+    pub fn llpar_remove_initializer(v: LLVMValueRef);
     pub fn llpar_named_global_value(
         m: LLVMModuleRef,
         name: *const c_char,

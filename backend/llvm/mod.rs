@@ -421,10 +421,33 @@ impl GlobalRef {
     pub fn delete_body(self) {
         unsafe { ffi::llpar_delete_body(self.0) }
     }
-    /// Does the initializer of this variable mention a `blockaddress`, at any depth?
-    pub fn initializer_has_blockaddress(self) -> bool {
+    /// The functions whose block addresses this variable's initializer holds, at any depth.
+    pub fn block_address_functions(self) -> Vec<GlobalRef> {
+        let mut out = Vec::new();
         let init = unsafe { LLVMGetInitializer(self.0) };
-        !init.is_null() && constant_has_blockaddress(init, 0)
+        if !init.is_null() {
+            collect_block_address_functions(init, 0, &mut out);
+        }
+        out.sort_by_key(|g| g.0 as usize);
+        out.dedup();
+        out
+    }
+
+    /// Turns a variable definition into a declaration (no initializer, no comdat).
+    pub fn remove_initializer(self) {
+        unsafe {
+            LLVMSetComdat(self.0, std::ptr::null_mut());
+            ffi::llpar_remove_initializer(self.0);
+        }
+    }
+
+    /// The functions whose instructions use this global, directly or through constant expressions.
+    pub fn user_functions(self) -> Vec<GlobalRef> {
+        let mut out = Vec::new();
+        collect_user_functions(self.0, 0, &mut out);
+        out.sort_by_key(|g| g.0 as usize);
+        out.dedup();
+        out
     }
 
     /// The function's instruction count, and the other functions whose `blockaddress` it uses
@@ -441,7 +464,9 @@ impl GlobalRef {
                     for i in 0..LLVMGetNumOperands(inst).max(0) as u32 {
                         let op = LLVMGetOperand(inst, i);
                         if !op.is_null() && !LLVMIsABlockAddress(op).is_null() {
-                            let f = LLVMGetOperand(op, 0);
+                            // A blockaddress's one operand is its block (LLVM 22).
+                            let block = LLVMValueAsBasicBlock(LLVMGetOperand(op, 0));
+                            let f = LLVMGetBasicBlockParent(block);
                             if f != self.0 {
                                 block_address_of.push(GlobalRef(f));
                             }
@@ -456,22 +481,39 @@ impl GlobalRef {
     }
 }
 
-fn constant_has_blockaddress(c: LLVMValueRef, depth: u32) -> bool {
-    // SAFETY: c is a constant owned by the live module's context.
+fn collect_block_address_functions(c: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>) {
+    // SAFETY: c is a constant owned by the live module's context; a blockaddress's one operand
+    // is its block (LLVM 22), whose parent is the function.
     unsafe {
         if !LLVMIsABlockAddress(c).is_null() {
-            return true;
+            out.push(GlobalRef(LLVMGetBasicBlockParent(LLVMValueAsBasicBlock(LLVMGetOperand(c, 0)))));
+            return;
         }
         if depth > 16 || !LLVMIsAGlobalValue(c).is_null() {
-            return false;
+            return;
         }
-        let n = LLVMGetNumOperands(c);
-        (0..n.max(0) as u32).any(|i| {
+        for i in 0..LLVMGetNumOperands(c).max(0) as u32 {
             let op = LLVMGetOperand(c, i);
-            !op.is_null()
-                && !LLVMIsAConstant(op).is_null()
-                && constant_has_blockaddress(op, depth + 1)
-        })
+            if !op.is_null() && !LLVMIsAConstant(op).is_null() {
+                collect_block_address_functions(op, depth + 1, out);
+            }
+        }
+    }
+}
+
+fn collect_user_functions(v: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>) {
+    // SAFETY: v is a live value; its uses are walked without modifying anything.
+    unsafe {
+        let mut u = LLVMGetFirstUse(v);
+        while !u.is_null() {
+            let user = LLVMGetUser(u);
+            if !LLVMIsAInstruction(user).is_null() {
+                out.push(GlobalRef(LLVMGetBasicBlockParent(LLVMGetInstructionParent(user))));
+            } else if !LLVMIsAConstantExpr(user).is_null() && depth < 8 {
+                collect_user_functions(user, depth + 1, out);
+            }
+            u = LLVMGetNextUse(u);
+        }
     }
 }
 
@@ -505,15 +547,16 @@ impl std::fmt::Debug for UseRanks {
     }
 }
 
-/// A new module of `m`'s context holding `functions`' definitions, what they reach as
-/// declarations, and `copyable` variables they reach as `available_externally` copies.
+/// A new module of `m`'s context holding the definitions of `owned` (functions, and variables
+/// holding their block addresses), what they reach as declarations, and `copyable` variables
+/// they reach as `available_externally` copies.
 pub fn extract_chunk<'c>(
     m: &Module<'c>,
     ranks: &UseRanks,
-    functions: &[GlobalRef],
+    owned: &[GlobalRef],
     copyable: &[GlobalRef],
 ) -> Module<'c> {
-    let functions: Vec<LLVMValueRef> = functions.iter().map(|g| g.0).collect();
+    let owned: Vec<LLVMValueRef> = owned.iter().map(|g| g.0).collect();
     let copyable: Vec<LLVMValueRef> = copyable.iter().map(|g| g.0).collect();
     // SAFETY: the handles belong to `m`; the shim returns a fresh module of m's context, which
     // the returned Module owns and disposes.
@@ -521,8 +564,8 @@ pub fn extract_chunk<'c>(
         Module::new(ffi::llpar_extract_chunk(
             m.as_mut_ptr(),
             ranks.raw,
-            functions.as_ptr(),
-            functions.len(),
+            owned.as_ptr(),
+            owned.len(),
             copyable.as_ptr(),
             copyable.len(),
         ))

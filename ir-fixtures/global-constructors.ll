@@ -1,0 +1,39 @@
+; llvm.global_ctors, llvm.global_dtors and llvm.used stay single and keep pointing at their
+; (internal) functions, whichever chunks those land in.
+; RUN: %llpar %tiny -j2 -passes='%light' -S %s -o - | FileCheck %s
+; RUN: opt -passes='%light' %s -o %t.ref.bc
+; RUN: %llpar %tiny -j2 -passes='%light' %s -o %t.bc
+; RUN: llvm-diff %t.ref.bc %t.bc
+
+; CHECK-COUNT-1: @llvm.global_ctors = appending global
+; CHECK-SAME: ptr @init
+; CHECK-COUNT-1: @llvm.global_dtors = appending global
+; CHECK-SAME: ptr @fini
+; CHECK-COUNT-1: @llvm.used = appending global [1 x ptr] [ptr @keep]
+; CHECK: define internal void @init()
+; CHECK: define internal void @fini()
+; CHECK: define internal void @keep()
+
+@counter = internal global i32 0
+@llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @init, ptr null }]
+@llvm.global_dtors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @fini, ptr null }]
+@llvm.used = appending global [1 x ptr] [ptr @keep], section "llvm.metadata"
+
+define internal void @init() {
+  store i32 1, ptr @counter
+  ret void
+}
+
+define internal void @fini() {
+  store i32 0, ptr @counter
+  ret void
+}
+
+define internal void @keep() {
+  ret void
+}
+
+define i32 @get() {
+  %v = load i32, ptr @counter
+  ret i32 %v
+}
