@@ -64,6 +64,8 @@ pub struct Split {
     functions: Vec<GlobalRef>,
     /// Global variables whose definitions chunks may copy as `available_externally`.
     copyable_variables: Vec<GlobalRef>,
+    /// Functions that were local before promotion, with their linkage: chunks keep them local.
+    local_functions: Vec<(GlobalRef, Linkage)>,
     /// Per chunk, the variables it owns while optimized (tables of its functions' block addresses).
     owned_variables: Vec<Vec<GlobalRef>>,
     /// Dropped once bodies are removed, which invalidates it.
@@ -148,6 +150,7 @@ pub fn prepare(home: &Module, options: PlanOptions) -> Split {
 
     let debug_units = llvm::named_metadata_len(home, c"llvm.dbg.cu");
     let mut promotions = Vec::new();
+    let mut local_functions = Vec::new();
     let mut counter = 0usize;
     for g in llvm::global_values(home) {
         if !g.has_local_linkage() {
@@ -165,6 +168,9 @@ pub fn prepare(home: &Module, options: PlanOptions) -> Split {
             original_name: g.name(),
             linkage: g.linkage(),
         });
+        if g.is_function() {
+            local_functions.push((g, g.linkage()));
+        }
         g.set_linkage(Linkage::LLVMExternalLinkage);
         g.set_visibility(Visibility::LLVMHiddenVisibility);
         g.set_name(&promoted_name);
@@ -178,7 +184,11 @@ pub fn prepare(home: &Module, options: PlanOptions) -> Split {
         .iter()
         .filter_map(|f| f.comdat().map(|c| (f.name(), c)))
         .collect();
-    let moved_variables = owned_variables.iter().flatten().map(|v| (v.name(), v.linkage(), v.comdat())).collect();
+    let moved_variables = owned_variables
+        .iter()
+        .flatten()
+        .map(|v| (v.name(), v.linkage(), v.comdat()))
+        .collect();
     let copyable_variables = llvm::variables(home)
         .into_iter()
         .filter(|v| {
@@ -201,6 +211,7 @@ pub fn prepare(home: &Module, options: PlanOptions) -> Split {
         functions,
         copyable_variables,
         owned_variables,
+        local_functions,
         use_ranks: Some(llvm::UseRanks::new(home)),
     }
 }
@@ -230,7 +241,11 @@ impl Split {
 
     /// Extracts chunk `index` of `home` as a standalone module, in bitcode.
     pub fn extract(&self, home: &Module, index: usize) -> ChunkModule {
-        let mut owned: Vec<GlobalRef> = self.chunks[index].functions.iter().map(|&i| self.functions[i]).collect();
+        let mut owned: Vec<GlobalRef> = self.chunks[index]
+            .functions
+            .iter()
+            .map(|&i| self.functions[i])
+            .collect();
         owned.extend(self.owned_variables[index].iter().copied());
         let chunk = llvm::extract_chunk(
             home,
@@ -239,6 +254,7 @@ impl Split {
                 .expect("chunks are extracted before bodies are removed"),
             &owned,
             &self.copyable_variables,
+            &self.local_functions,
         );
         let names = self.chunk_function_names(index);
         let mut description = format!(

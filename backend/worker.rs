@@ -70,5 +70,6 @@ fn optimize_chunk(
     if config.verify {
         llvm::verify(&module).map_err(|e| format!("optimized module fails the verifier: {e}"))?;
     }
+    llvm::finish_chunk(&module);
     Ok(llvm::write_bitcode(&module))
 }

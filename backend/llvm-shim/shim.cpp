@@ -27,6 +27,9 @@ static char *copy_message(const std::string &s) { return strdup(s.c_str()); }
 
 namespace {
 
+// Marks the stand-in bodies of local functions a chunk calls but does not own.
+constexpr const char *kStubAttribute = "llpar-stub";
+
 // Creates, on first sight, the counterpart in the chunk module of a global value of the home
 // module: a definition for what the chunk owns (its functions, whose bodies are cloned later, and
 // variables that hold their block addresses), an `available_externally` copy for copyable
@@ -34,8 +37,12 @@ namespace {
 class ChunkMaterializer final : public ValueMaterializer {
 public:
   ChunkMaterializer(Module &chunk, const std::unordered_set<const GlobalValue *> &functions,
-                    const std::unordered_set<const GlobalValue *> &copyable)
-      : chunk_(chunk), functions_(functions), copyable_(copyable) {}
+                    const std::unordered_set<const GlobalValue *> &copyable,
+                    const std::unordered_map<const GlobalValue *, GlobalValue::LinkageTypes> &local)
+      : chunk_(chunk), functions_(functions), copyable_(copyable), local_(local) {}
+
+  // Local functions the chunk calls but does not own, given stub bodies so they stay local.
+  std::vector<std::pair<const Function *, Function *>> stubs;
 
   Value *materialize(Value *v) override {
     auto *gv = dyn_cast<GlobalValue>(v);
@@ -51,10 +58,24 @@ public:
       nf->setPrefixData(nullptr);
       nf->setPrologueData(nullptr);
       nf->setComdat(nullptr);
-      if (functions_.count(f))
+      // A function that was local before promotion stays local in the chunk: passes treat calls
+      // to local functions differently (an internal callee with one use counts as an inlining
+      // candidate, which stops loop unrolling), and the chunk must see what the module saw.
+      auto local = local_.find(f);
+      if (local != local_.end()) {
+        nf->setVisibility(GlobalValue::DefaultVisibility);
+        nf->setLinkage(local->second);
+        if (!functions_.count(f)) {
+          BasicBlock *body = BasicBlock::Create(chunk_.getContext(), "", nf);
+          new UnreachableInst(chunk_.getContext(), body);
+          nf->addFnAttr(kStubAttribute);
+          stubs.push_back({f, nf});
+        }
+      } else if (functions_.count(f)) {
         nf->setLinkage(f->getLinkage());
-      else
+      } else {
         nf->setDLLStorageClass(f->getDLLStorageClass());
+      }
       made = nf;
     } else if (auto *var = dyn_cast<GlobalVariable>(gv)) {
       auto *nv = new GlobalVariable(chunk_, var->getValueType(), var->isConstant(),
@@ -98,6 +119,7 @@ private:
   Module &chunk_;
   const std::unordered_set<const GlobalValue *> &functions_;
   const std::unordered_set<const GlobalValue *> &copyable_;
+  const std::unordered_map<const GlobalValue *, GlobalValue::LinkageTypes> &local_;
   struct PendingInitializer {
     GlobalVariable *copy;
     const GlobalVariable *original;
@@ -201,6 +223,28 @@ void keep_block_addresses_taken(Module &chunk,
                      ConstantArray::get(type, addresses), "__llpar.block_addresses");
 }
 
+// A local function used more than once in the home module but once in the chunk would look like
+// a function about to be inlined away; an `available_externally` array (never linked home, as
+// nothing uses it) adds the missing use.
+void keep_use_counts(Module &chunk,
+                     const std::unordered_map<const GlobalValue *, GlobalValue::LinkageTypes> &local,
+                     ValueToValueMapTy &vmap) {
+  std::vector<Constant *> extra;
+  for (auto [original, linkage] : local) {
+    auto *copy = dyn_cast_or_null<Function>(vmap.lookup(original));
+    if (copy && copy->hasOneUse() && !original->hasOneUse())
+      extra.push_back(copy);
+  }
+  if (extra.empty())
+    return;
+  std::sort(extra.begin(), extra.end(), [](Constant *a, Constant *b) {
+    return a->getName() < b->getName();
+  });
+  auto *type = ArrayType::get(PointerType::get(chunk.getContext(), 0), extra.size());
+  new GlobalVariable(chunk, type, true, GlobalValue::AvailableExternallyLinkage,
+                     ConstantArray::get(type, extra), "__llpar.other_uses");
+}
+
 } // namespace
 
 extern "C" {
@@ -224,7 +268,9 @@ void *llpar_use_ranks_create(LLVMModuleRef M) {
 void llpar_use_ranks_dispose(void *ranks) { delete static_cast<GlobalUseRanks *>(ranks); }
 
 LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef *owned,
-                                  size_t n_owned, LLVMValueRef *copyable, size_t n_copyable) {
+                                  size_t n_owned, LLVMValueRef *copyable, size_t n_copyable,
+                                  LLVMValueRef *local_functions, const LLVMLinkage *local_linkages,
+                                  size_t n_local) {
   Module &home = *unwrap(M);
   auto chunk = std::make_unique<Module>(home.getModuleIdentifier(), home.getContext());
   chunk->setSourceFileName(home.getSourceFileName());
@@ -235,7 +281,12 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
     function_set.insert(cast<GlobalValue>(unwrap(owned[i])));
   for (size_t i = 0; i < n_copyable; ++i)
     copyable_set.insert(cast<GlobalValue>(unwrap(copyable[i])));
-  ChunkMaterializer materializer(*chunk, function_set, copyable_set);
+  std::unordered_map<const GlobalValue *, GlobalValue::LinkageTypes> local;
+  for (size_t i = 0; i < n_local; ++i)
+    local[cast<GlobalValue>(unwrap(local_functions[i]))] =
+        local_linkages[i] == LLVMPrivateLinkage ? GlobalValue::PrivateLinkage
+                                                : GlobalValue::InternalLinkage;
+  ChunkMaterializer materializer(*chunk, function_set, copyable_set, local);
   ValueToValueMapTy vmap;
   std::vector<std::pair<Function *, Function *>> pairs;
   for (size_t i = 0; i < n_owned; ++i) {
@@ -255,6 +306,7 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
   }
   materializer.finish(vmap);
   keep_block_addresses_taken(*chunk, pairs, vmap);
+  keep_use_counts(*chunk, local, vmap);
   // The cloner adds `llvm.dbg.cu` even when there is no debug info; an empty one would make the
   // bitcode reader warn and strip.
   if (NamedMDNode *cus = chunk->getNamedMetadata("llvm.dbg.cu"); cus && cus->getNumOperands() == 0)
@@ -266,6 +318,21 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
   }
   copy_use_list_orders(pairs, vmap, *static_cast<GlobalUseRanks *>(use_ranks));
   return wrap(chunk.release());
+}
+
+// After a chunk's passes: stubs become declarations again, and local functions external hidden
+// ones, so that the linker matches them with the home module's promoted symbols.
+void llpar_finish_chunk(LLVMModuleRef M) {
+  for (Function &f : *unwrap(M)) {
+    if (f.hasFnAttribute(kStubAttribute)) {
+      f.deleteBody();
+      f.removeFnAttr(kStubAttribute);
+    }
+    if (f.hasLocalLinkage()) {
+      f.setLinkage(GlobalValue::ExternalLinkage);
+      f.setVisibility(GlobalValue::HiddenVisibility);
+    }
+  }
 }
 
 // Bitcode of `M` with its use-list order recorded, as `opt` writes it.

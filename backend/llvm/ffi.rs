@@ -14,7 +14,11 @@ extern "C" {
         n_functions: usize,
         copyable: *const LLVMValueRef,
         n_copyable: usize,
+        local_functions: *const LLVMValueRef,
+        local_linkages: *const llvm_sys::LLVMLinkage,
+        n_local: usize,
     ) -> LLVMModuleRef;
+    pub fn llpar_finish_chunk(m: LLVMModuleRef);
     pub fn llpar_write_bitcode(m: LLVMModuleRef) -> LLVMMemoryBufferRef;
     pub fn llpar_linker_create(dest: LLVMModuleRef) -> *mut c_void;
     pub fn llpar_linker_dispose(linker: *mut c_void);

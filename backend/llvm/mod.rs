@@ -92,6 +92,12 @@ pub fn parse<'c>(context: &'c Context, bytes: &[u8], name: &str) -> Result<Modul
         .map_err(|e| e.to_string().trim_end().to_string())
 }
 
+/// Readies an optimized chunk for linking: see `llpar_finish_chunk` in the shim.
+pub fn finish_chunk(module: &Module) {
+    // SAFETY: the module is alive and owned by the calling thread.
+    unsafe { ffi::llpar_finish_chunk(module.as_mut_ptr()) }
+}
+
 /// Bitcode of `module`, with its use-list order recorded (as `opt` writes it), so that a module
 /// read back behaves under the passes exactly as the one written.
 pub fn write_bitcode(module: &Module) -> Vec<u8> {
@@ -486,7 +492,9 @@ fn collect_block_address_functions(c: LLVMValueRef, depth: u32, out: &mut Vec<Gl
     // is its block (LLVM 22), whose parent is the function.
     unsafe {
         if !LLVMIsABlockAddress(c).is_null() {
-            out.push(GlobalRef(LLVMGetBasicBlockParent(LLVMValueAsBasicBlock(LLVMGetOperand(c, 0)))));
+            out.push(GlobalRef(LLVMGetBasicBlockParent(LLVMValueAsBasicBlock(
+                LLVMGetOperand(c, 0),
+            ))));
             return;
         }
         if depth > 16 || !LLVMIsAGlobalValue(c).is_null() {
@@ -508,7 +516,9 @@ fn collect_user_functions(v: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>)
         while !u.is_null() {
             let user = LLVMGetUser(u);
             if !LLVMIsAInstruction(user).is_null() {
-                out.push(GlobalRef(LLVMGetBasicBlockParent(LLVMGetInstructionParent(user))));
+                out.push(GlobalRef(LLVMGetBasicBlockParent(
+                    LLVMGetInstructionParent(user),
+                )));
             } else if !LLVMIsAConstantExpr(user).is_null() && depth < 8 {
                 collect_user_functions(user, depth + 1, out);
             }
@@ -555,9 +565,12 @@ pub fn extract_chunk<'c>(
     ranks: &UseRanks,
     owned: &[GlobalRef],
     copyable: &[GlobalRef],
+    local_functions: &[(GlobalRef, Linkage)],
 ) -> Module<'c> {
     let owned: Vec<LLVMValueRef> = owned.iter().map(|g| g.0).collect();
     let copyable: Vec<LLVMValueRef> = copyable.iter().map(|g| g.0).collect();
+    let locals: Vec<LLVMValueRef> = local_functions.iter().map(|(g, _)| g.0).collect();
+    let linkages: Vec<Linkage> = local_functions.iter().map(|(_, l)| *l).collect();
     // SAFETY: the handles belong to `m`; the shim returns a fresh module of m's context, which
     // the returned Module owns and disposes.
     unsafe {
@@ -568,6 +581,9 @@ pub fn extract_chunk<'c>(
             owned.len(),
             copyable.as_ptr(),
             copyable.len(),
+            locals.as_ptr(),
+            linkages.as_ptr(),
+            locals.len(),
         ))
     }
 }
