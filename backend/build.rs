@@ -20,6 +20,8 @@ fn main() {
         build.flag(flag);
     }
     build.compile("llpar_shim");
+    // Code generation links per-chunk objects with LLVM's own ld.lld and llvm-objcopy.
+    println!("cargo:rustc-env=LLPAR_LLVM_BIN=/usr/lib/llvm-{version}/bin");
     println!("cargo:rerun-if-changed=backend/llvm-shim/shim.cpp");
     println!("cargo:rerun-if-changed=LLVM_VERSION");
 }

@@ -1,12 +1,14 @@
 //! The engine: parse once, then for each segment of the pipeline either run it on the whole
 //! module or split, optimize the chunks on worker threads, and merge; then emit.
+use crate::codegen;
 use crate::error::{Error, Result};
 use crate::llvm::{self, TargetOptions};
 use crate::merge::Merger;
 use crate::pipeline::{self, PipelineRequest, Segment};
 use crate::plan::PlanOptions;
 use crate::split;
-use crate::worker::{self, Done, Job, WorkerConfig};
+use crate::parallel;
+use crate::worker::{Task, WorkerConfig};
 use inkwell::context::Context;
 use inkwell::module::Module;
 use std::time::{Duration, Instant};
@@ -50,7 +52,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn add(&mut self, phase: &'static str, d: Duration) {
+    pub(crate) fn add(&mut self, phase: &'static str, d: Duration) {
         match self.phases.iter_mut().find(|(p, _)| *p == phase) {
             Some((_, total)) => *total += d,
             None => self.phases.push((phase, d)),
@@ -115,7 +117,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
             Segment::PerChunk(passes) => {
                 stats.pipeline_segments.push(format!("parallel: {passes}"));
                 let config = WorkerConfig {
-                    pipeline: passes.clone(),
+                    task: Task::Optimize(passes.clone()),
                     target: options.target.clone(),
                     triple: triple.clone(),
                     verify: options.verify_each,
@@ -145,12 +147,16 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
         EmitKind::Ir => llvm::print_ir(&module).into_bytes(),
         EmitKind::Asm | EmitKind::Object => {
             let machine = machine.as_ref().ok_or_else(|| {
-                Error::failure(format!(
-                    "{input_name}: no target triple to generate code for (use --mtriple)"
-                ))
+                Error::failure(format!("{input_name}: no target triple to generate code for (use --mtriple)"))
             })?;
-            llvm::emit(&module, machine, options.emit == EmitKind::Object)
-                .map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")))?
+            if options.emit == EmitKind::Object {
+                codegen::emit_object(&module, machine, &options.target, &triple, options, input_name, &mut stats)?
+            } else {
+                // Assembly of several modules cannot simply be concatenated (local labels would
+                // collide), so assembly is generated for the whole module at once.
+                llvm::emit(&module, machine, false)
+                    .map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")))?
+            }
         }
     };
     stats.add("emit", t.elapsed());
@@ -170,124 +176,38 @@ fn run_per_chunk<'c>(
 ) -> Result<()> {
     let t = Instant::now();
     llvm::set_current_work(format!("{input_name}: splitting"));
-    let mut split = split::prepare(module, options.plan);
+    let mut split = split::prepare(module, options.plan, split::Purpose::Optimize);
     stats.add("split", t.elapsed());
     if split.chunks.is_empty() {
         return Ok(());
     }
-    stats.chunks = stats.chunks.max(split.chunks.len());
-    stats.total_cost = split.chunks.iter().map(|c| c.cost).sum();
-    if let Some((i, c)) = split
-        .chunks
-        .iter()
-        .enumerate()
-        .max_by_key(|(i, c)| (c.cost, std::cmp::Reverse(*i)))
-    {
-        if c.cost >= stats.largest_chunk_cost {
-            stats.largest_chunk_cost = c.cost;
-            let names = split.chunk_function_names(i);
-            stats.largest_chunk = format!(
-                "chunk {i}: {} functions, first {}",
-                names.len(),
-                names.first().cloned().unwrap_or_default()
-            );
-        }
-    }
-
-    let parallel_start = Instant::now();
-    let threads = options.threads.max(1).min(split.chunks.len());
-    // Bounded so that extracted chunks waiting for a worker do not pile up in memory.
-    let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
-    let mut results: Vec<Option<std::result::Result<Vec<u8>, String>>> =
-        (0..split.chunks.len()).map(|_| None).collect();
-    let mut extract_time = Duration::ZERO;
+    let mut merger: Option<Merger> = None;
     let mut merge_time = Duration::ZERO;
-    let mut first_error: Option<(usize, String)> = None;
-
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            let (jobs, done) = (job_rx.clone(), done_tx.clone());
-            scope.spawn(move || worker::work(config, jobs, done));
-        }
-        drop(done_tx);
-        drop(job_rx);
-        // Extract every chunk (while the workers already optimize the first ones), then merge in
-        // chunk order as results arrive (while the workers finish the last ones).
-        // Largest chunks first, so that the last ones to finish are small; the merge order does
-        // not depend on this.
-        let mut dispatch: Vec<usize> = (0..split.chunks.len()).collect();
-        dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
-        for index in dispatch {
+    let restore = parallel::process_chunks(
+        &mut split,
+        module,
+        config,
+        options,
+        input_name,
+        stats,
+        || Ok(()),
+        |index, bitcode| {
             let t = Instant::now();
-            llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
-            let chunk = split.extract(module, index);
-            extract_time += t.elapsed();
-            if let Some(dir) = &options.save_temps {
-                if let Err(e) = save_temp(dir, &format!("chunk{index}.bc"), &chunk.bitcode) {
-                    first_error = Some((index, e.message));
-                    break;
-                }
-            }
-            let job = Job {
-                index: chunk.index,
-                bitcode: chunk.bitcode,
-                description: format!("{input_name}: {}", chunk.description),
-            };
-            if job_tx.send(job).is_err() {
-                break;
-            }
-        }
-        drop(job_tx);
-        split.remove_chunked_bodies();
-        let mut merger = Merger::new(context, module, &split.restore);
-        for done in done_rx.iter() {
-            stats.worker_busy += done.busy;
-            results[done.index] = Some(done.result);
-            // Merge what is ready, in order; stop merging (but keep collecting) after an error.
-            while first_error.is_none() && merger.linked() < results.len() {
-                let next = merger.linked();
-                match results[next].take() {
-                    None => break,
-                    Some(Err(e)) => first_error = Some((next, e)),
-                    Some(Ok(bitcode)) => {
-                        if let Some(dir) = &options.save_temps {
-                            if let Err(e) = save_temp(dir, &format!("chunk{next}.opt.bc"), &bitcode)
-                            {
-                                first_error = Some((next, e.message));
-                                continue;
-                            }
-                        }
-                        let t = Instant::now();
-                        llvm::set_current_work(format!("{input_name}: merging chunk {next}"));
-                        if let Err(e) = merger.accept(next, bitcode) {
-                            first_error = Some((next, format!("{input_name}: {e}")));
-                        }
-                        merge_time += t.elapsed();
-                    }
-                }
-            }
-        }
-    });
-    if let Some((_, e)) = first_error {
-        return Err(Error::failure(e));
-    }
+            llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
+            let merger = merger.get_or_insert_with(|| Merger::new(context, module));
+            let result = merger.accept(index, bitcode).map_err(|e| format!("{input_name}: {e}"));
+            merge_time += t.elapsed();
+            result
+        },
+    );
+    restore?;
     let t = Instant::now();
     split.restore.apply(module);
-    merge_time += t.elapsed();
-    stats.add("split", extract_time);
-    stats.add("merge", merge_time);
-    stats.parallel_wall += parallel_start.elapsed();
-    stats.add(
-        "parallel passes",
-        parallel_start
-            .elapsed()
-            .saturating_sub(extract_time + merge_time),
-    );
+    stats.add("merge", merge_time + t.elapsed());
     Ok(())
 }
 
-fn save_temp(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<()> {
+pub(crate) fn save_temp(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir)
         .and_then(|_| std::fs::write(dir.join(name), bytes))
         .map_err(|e| Error::failure(format!("{}: cannot write: {e}", dir.join(name).display())))

@@ -5,9 +5,11 @@
 //! [`engine`] that strings them together with the module-level passes and emission. All calls into
 //! LLVM go through [`llvm`].
 pub mod engine;
+pub mod codegen;
 pub mod error;
 pub mod llvm;
 pub mod merge;
+pub mod parallel;
 pub mod pipeline;
 pub mod plan;
 pub mod split;

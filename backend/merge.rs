@@ -1,7 +1,6 @@
 //! Merging: links optimized chunks back into the home module, strictly in chunk order, so the
 //! result never depends on which worker finished first.
 use crate::llvm;
-use crate::split::Restore;
 use inkwell::context::Context;
 use inkwell::module::Module;
 use std::collections::BTreeMap;
@@ -15,13 +14,15 @@ pub struct Merger<'m, 'c> {
     waiting: BTreeMap<usize, Vec<u8>>,
 }
 
+// The number of debug compile units is read when the merger is made, before any chunk is linked.
+
 impl<'m, 'c> Merger<'m, 'c> {
-    pub fn new(context: &'c Context, home: &'m Module<'c>, restore: &Restore) -> Self {
+    pub fn new(context: &'c Context, home: &'m Module<'c>) -> Self {
         Merger {
             context,
             home,
             linker: llvm::Linker::new(home),
-            debug_units: restore.debug_units,
+            debug_units: llvm::named_metadata_len(home, c"llvm.dbg.cu"),
             next: 0,
             waiting: BTreeMap::new(),
         }

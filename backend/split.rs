@@ -42,8 +42,6 @@ pub struct Restore {
     comdats: Vec<(Vec<u8>, ComdatRef)>,
     /// Variables a chunk owns while it is optimized (block address tables): name, linkage, comdat.
     moved_variables: Vec<(Vec<u8>, Linkage, Option<ComdatRef>)>,
-    /// Number of debug compile units of the input.
-    pub debug_units: usize,
     /// The input's named struct types, whose names copies made by merging take back.
     struct_types: llvm::StructTypes,
 }
@@ -68,6 +66,9 @@ pub struct Split {
     local_functions: Vec<(GlobalRef, Linkage)>,
     /// Per chunk, the variables it owns while optimized (tables of its functions' block addresses).
     owned_variables: Vec<Vec<GlobalRef>>,
+    /// Per chunk, the aliases and ifuncs it owns (code generation only).
+    owned_aliases: Vec<Vec<GlobalRef>>,
+    purpose: Purpose,
     /// Dropped once bodies are removed, which invalidates it.
     use_ranks: Option<llvm::UseRanks>,
 }
@@ -89,9 +90,20 @@ fn is_llvm_reserved(name: &[u8]) -> bool {
     name.starts_with(b"llvm.")
 }
 
+/// What the chunks are for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Running function passes; the chunks are merged back into the home module.
+    Optimize,
+    /// Generating code; each chunk becomes an object file of its own, the home module another
+    /// one. A chunk then also owns the variables in its functions' comdats and the aliases and
+    /// ifuncs of its functions, which must land in the same object.
+    Codegen,
+}
+
 /// Plans the chunks of `home` and promotes its local symbols. `home` must stay alive and untouched
 /// (but for `extract`, `remove_chunked_bodies` and the merge) until `Restore` has been applied.
-pub fn prepare(home: &Module, options: PlanOptions) -> Split {
+pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
     let functions = llvm::functions(home);
     let mut costs = Vec::new();
     let mut together = Vec::new();
@@ -147,8 +159,27 @@ pub fn prepare(home: &Module, options: PlanOptions) -> Split {
     for (v, owner) in block_address_tables {
         owned_variables[chunk_of_function[&costs[owner].index]].push(v);
     }
+    let mut owned_aliases = vec![Vec::new(); chunks.len()];
+    if purpose == Purpose::Codegen {
+        let chunk_of = |f: &GlobalRef| position_of.get(f).map(|&pos| chunk_of_function[&costs[pos].index]);
+        let mut chunk_of_comdat: HashMap<ComdatRef, usize> = HashMap::new();
+        for (&c, &pos) in &first_in_comdat {
+            chunk_of_comdat.insert(c, chunk_of_function[&costs[pos].index]);
+        }
+        for v in llvm::variables(home) {
+            if let Some(c) = v.comdat().and_then(|c| chunk_of_comdat.get(&c)) {
+                if !v.is_declaration() && !owned_variables[*c].contains(&v) {
+                    owned_variables[*c].push(v);
+                }
+            }
+        }
+        for a in llvm::aliases(home).into_iter().chain(llvm::ifuncs(home)) {
+            if let Some(c) = a.alias_target().as_ref().and_then(chunk_of) {
+                owned_aliases[c].push(a);
+            }
+        }
+    }
 
-    let debug_units = llvm::named_metadata_len(home, c"llvm.dbg.cu");
     let mut promotions = Vec::new();
     let mut local_functions = Vec::new();
     let mut counter = 0usize;
@@ -205,13 +236,14 @@ pub fn prepare(home: &Module, options: PlanOptions) -> Split {
             function_order,
             comdats,
             moved_variables,
-            debug_units,
             struct_types: llvm::struct_types(home),
         },
         functions,
         copyable_variables,
         owned_variables,
         local_functions,
+        owned_aliases,
+        purpose,
         use_ranks: Some(llvm::UseRanks::new(home)),
     }
 }
@@ -247,6 +279,7 @@ impl Split {
             .map(|&i| self.functions[i])
             .collect();
         owned.extend(self.owned_variables[index].iter().copied());
+        owned.extend(self.owned_aliases[index].iter().copied());
         let chunk = llvm::extract_chunk(
             home,
             self.use_ranks
@@ -255,6 +288,7 @@ impl Split {
             &owned,
             &self.copyable_variables,
             &self.local_functions,
+            self.purpose == Purpose::Codegen,
         );
         let names = self.chunk_function_names(index);
         let mut description = format!(
@@ -287,10 +321,18 @@ impl Split {
             v.remove_initializer();
             v.set_linkage(Linkage::LLVMExternalLinkage);
         }
+        for a in self.owned_aliases.iter().flatten() {
+            a.replace_alias_with_declaration();
+        }
     }
 }
 
 impl Restore {
+    /// Promoted symbol names and the local names they stood for (empty for unnamed globals).
+    pub fn promoted_names(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.promotions.iter().map(|p| (p.promoted_name.as_slice(), p.original_name.as_slice()))
+    }
+
     /// Puts the merged module back into the input's shape: function order, comdats, and local
     /// symbols under their own names.
     pub fn apply(&self, merged: &Module) {

@@ -22,10 +22,29 @@ pub struct Done {
     pub busy: Duration,
 }
 
+/// What a worker does to a chunk.
+#[derive(Clone, Debug)]
+pub enum Task {
+    /// Run this function pipeline, and send back the optimized chunk's bitcode.
+    Optimize(String),
+    /// Generate code, and send back an object file.
+    Codegen,
+}
+
+impl Task {
+    /// How `--save-temps` names a chunk's result.
+    pub fn temp_suffix(&self) -> &'static str {
+        match self {
+            Task::Optimize(_) => "opt.bc",
+            Task::Codegen => "o",
+        }
+    }
+}
+
 /// What every worker does to a chunk.
 #[derive(Clone)]
 pub struct WorkerConfig {
-    pub pipeline: String,
+    pub task: Task,
     pub target: TargetOptions,
     /// The triple the target machine is built for (the module's, or `--mtriple`).
     pub triple: String,
@@ -38,7 +57,10 @@ pub fn work(config: &WorkerConfig, jobs: Receiver<Job>, results: Sender<Done>) {
     let machine = llvm::target_machine(&config.target, &config.triple);
     for job in jobs {
         let start = Instant::now();
-        llvm::set_current_work(format!("{} running '{}'", job.description, config.pipeline));
+        llvm::set_current_work(match &config.task {
+            Task::Optimize(pipeline) => format!("{} running '{pipeline}'", job.description),
+            Task::Codegen => format!("{}: generating code", job.description),
+        });
         let result = match &machine {
             Ok(machine) => optimize_chunk(config, machine.as_ref(), &job),
             Err(e) => Err(e.clone()),
@@ -65,11 +87,19 @@ fn optimize_chunk(
     if config.verify {
         llvm::verify(&module).map_err(|e| format!("extracted module fails the verifier: {e}"))?;
     }
-    llvm::run_passes(&module, &config.pipeline, machine)
-        .map_err(|e| format!("pipeline '{}': {e}", config.pipeline))?;
-    if config.verify {
-        llvm::verify(&module).map_err(|e| format!("optimized module fails the verifier: {e}"))?;
+    match &config.task {
+        Task::Optimize(pipeline) => {
+            llvm::run_passes(&module, pipeline, machine).map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
+            if config.verify {
+                llvm::verify(&module).map_err(|e| format!("optimized module fails the verifier: {e}"))?;
+            }
+            llvm::finish_chunk(&module);
+            Ok(llvm::write_bitcode(&module))
+        }
+        Task::Codegen => {
+            llvm::finish_chunk(&module);
+            let machine = machine.ok_or("no target triple to generate code for (use --mtriple)")?;
+            llvm::emit(&module, machine, true).map_err(|e| format!("code generation: {e}"))
+        }
     }
-    llvm::finish_chunk(&module);
-    Ok(llvm::write_bitcode(&module))
 }

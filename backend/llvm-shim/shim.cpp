@@ -15,6 +15,7 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Transforms/Utils/Cloning.h"
+#include "llvm/Transforms/Utils/ModuleUtils.h"
 #include "llvm/Transforms/Utils/ValueMapper.h"
 
 #include <cstring>
@@ -38,8 +39,10 @@ class ChunkMaterializer final : public ValueMaterializer {
 public:
   ChunkMaterializer(Module &chunk, const std::unordered_set<const GlobalValue *> &functions,
                     const std::unordered_set<const GlobalValue *> &copyable,
-                    const std::unordered_map<const GlobalValue *, GlobalValue::LinkageTypes> &local)
-      : chunk_(chunk), functions_(functions), copyable_(copyable), local_(local) {}
+                    const std::unordered_map<const GlobalValue *, GlobalValue::LinkageTypes> &local,
+                    bool for_codegen)
+      : chunk_(chunk), functions_(functions), copyable_(copyable), local_(local),
+        for_codegen_(for_codegen) {}
 
   // Local functions the chunk calls but does not own, given stub bodies so they stay local.
   std::vector<std::pair<const Function *, Function *>> stubs;
@@ -73,6 +76,8 @@ public:
         }
       } else if (functions_.count(f)) {
         nf->setLinkage(f->getLinkage());
+        if (for_codegen_)
+          copy_comdat(nf, f);
       } else {
         nf->setDLLStorageClass(f->getDLLStorageClass());
       }
@@ -83,11 +88,29 @@ public:
                                     var->getThreadLocalMode(), var->getAddressSpace());
       nv->copyAttributesFrom(var);
       nv->setComdat(nullptr);
-      if (functions_.count(var))
+      if (functions_.count(var)) {
         pending_initializers_.push_back({nv, var, var->getLinkage()});
+        if (for_codegen_)
+          copy_comdat(nv, var);
+      }
       else if (copyable_.count(var))
         pending_initializers_.push_back({nv, var, GlobalValue::AvailableExternallyLinkage});
       made = nv;
+    } else if (for_codegen_ && functions_.count(gv)) {
+      // An alias or ifunc the chunk owns (its target is one of the chunk's functions).
+      if (auto *ga = dyn_cast<GlobalAlias>(gv)) {
+        auto *na = GlobalAlias::create(ga->getValueType(), ga->getAddressSpace(),
+                                       ga->getLinkage(), ga->getName(), &chunk_);
+        na->copyAttributesFrom(ga);
+        made = na;
+      } else {
+        auto *gi = cast<GlobalIFunc>(gv);
+        auto *ni = GlobalIFunc::create(gi->getValueType(), gi->getAddressSpace(),
+                                       gi->getLinkage(), gi->getName(), nullptr, &chunk_);
+        ni->copyAttributesFrom(gi);
+        made = ni;
+      }
+      pending_aliases_.push_back({made, gv});
     } else {
       // An alias or ifunc: the chunk sees it as what it stands for, a function or a variable.
       Type *value_type = gv->getValueType();
@@ -105,8 +128,16 @@ public:
     return made;
   }
 
-  // Gives copyable variables their initializers, which may bring in more globals.
+  // Gives copyable variables their initializers, which may bring in more globals, and owned
+  // aliases their targets.
   void finish(ValueToValueMapTy &vmap) {
+    for (auto [made, original] : pending_aliases_) {
+      if (auto *ga = dyn_cast<GlobalAlias>(original))
+        cast<GlobalAlias>(made)->setAliasee(MapValue(ga->getAliasee(), vmap, RF_None, nullptr, this));
+      else
+        cast<GlobalIFunc>(made)->setResolver(
+            MapValue(cast<GlobalIFunc>(original)->getResolver(), vmap, RF_None, nullptr, this));
+    }
     while (!pending_initializers_.empty()) {
       auto [nv, var, linkage] = pending_initializers_.back();
       pending_initializers_.pop_back();
@@ -120,6 +151,17 @@ private:
   const std::unordered_set<const GlobalValue *> &functions_;
   const std::unordered_set<const GlobalValue *> &copyable_;
   const std::unordered_map<const GlobalValue *, GlobalValue::LinkageTypes> &local_;
+  // Code generation needs owned comdats and aliases as they are; optimization only their shape.
+  bool for_codegen_;
+  std::vector<std::pair<GlobalValue *, const GlobalValue *>> pending_aliases_;
+
+  void copy_comdat(GlobalObject *copy, const GlobalObject *original) {
+    if (const Comdat *c = original->getComdat()) {
+      Comdat *mine = chunk_.getOrInsertComdat(c->getName());
+      mine->setSelectionKind(c->getSelectionKind());
+      copy->setComdat(mine);
+    }
+  }
   struct PendingInitializer {
     GlobalVariable *copy;
     const GlobalVariable *original;
@@ -245,6 +287,27 @@ void keep_use_counts(Module &chunk,
                      ConstantArray::get(type, extra), "__llpar.other_uses");
 }
 
+// `llvm.used` and `llvm.compiler.used` entries for what the chunk owns, so that code generation
+// keeps (and marks retained) the same symbols as for the whole module.
+void keep_used_lists(Module &home, Module &chunk,
+                     const std::unordered_set<const GlobalValue *> &owned,
+                     ValueToValueMapTy &vmap) {
+  for (bool compiler : {false, true}) {
+    SmallVector<GlobalValue *, 16> home_list, mine;
+    collectUsedGlobalVariables(home, home_list, compiler);
+    for (GlobalValue *gv : home_list)
+      if (owned.count(gv))
+        if (auto *copy = dyn_cast_or_null<GlobalValue>(vmap.lookup(gv)))
+          mine.push_back(copy);
+    if (mine.empty())
+      continue;
+    if (compiler)
+      appendToCompilerUsed(chunk, mine);
+    else
+      appendToUsed(chunk, mine);
+  }
+}
+
 } // namespace
 
 extern "C" {
@@ -270,7 +333,7 @@ void llpar_use_ranks_dispose(void *ranks) { delete static_cast<GlobalUseRanks *>
 LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef *owned,
                                   size_t n_owned, LLVMValueRef *copyable, size_t n_copyable,
                                   LLVMValueRef *local_functions, const LLVMLinkage *local_linkages,
-                                  size_t n_local) {
+                                  size_t n_local, int for_codegen) {
   Module &home = *unwrap(M);
   auto chunk = std::make_unique<Module>(home.getModuleIdentifier(), home.getContext());
   chunk->setSourceFileName(home.getSourceFileName());
@@ -286,10 +349,12 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
     local[cast<GlobalValue>(unwrap(local_functions[i]))] =
         local_linkages[i] == LLVMPrivateLinkage ? GlobalValue::PrivateLinkage
                                                 : GlobalValue::InternalLinkage;
-  ChunkMaterializer materializer(*chunk, function_set, copyable_set, local);
+  ChunkMaterializer materializer(*chunk, function_set, copyable_set, local, for_codegen != 0);
   ValueToValueMapTy vmap;
   std::vector<std::pair<Function *, Function *>> pairs;
   for (size_t i = 0; i < n_owned; ++i) {
+    if (!for_codegen && !isa<GlobalObject>(unwrap(owned[i])))
+      continue;
     Value *made = MapValue(unwrap(owned[i]), vmap, RF_None, nullptr, &materializer);
     if (auto *f = dyn_cast<Function>(unwrap(owned[i])))
       pairs.push_back({f, cast<Function>(made)});
@@ -307,6 +372,8 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
   materializer.finish(vmap);
   keep_block_addresses_taken(*chunk, pairs, vmap);
   keep_use_counts(*chunk, local, vmap);
+  if (for_codegen)
+    keep_used_lists(home, *chunk, function_set, vmap);
   // The cloner adds `llvm.dbg.cu` even when there is no debug info; an empty one would make the
   // bitcode reader warn and strip.
   if (NamedMDNode *cus = chunk->getNamedMetadata("llvm.dbg.cu"); cus && cus->getNumOperands() == 0)
@@ -438,6 +505,33 @@ void llpar_remove_initializer(LLVMValueRef V) {
   auto *var = cast<GlobalVariable>(unwrap(V));
   var->setInitializer(nullptr);
   var->setComdat(nullptr);
+}
+
+// The function or variable an alias stands for, or an ifunc's resolver; null if none.
+LLVMValueRef llpar_alias_target(LLVMValueRef V) {
+  if (auto *ga = dyn_cast<GlobalAlias>(unwrap(V)))
+    return wrap(const_cast<GlobalObject *>(ga->getAliaseeObject()));
+  if (auto *gi = dyn_cast<GlobalIFunc>(unwrap(V)))
+    return wrap(gi->getResolverFunction());
+  return nullptr;
+}
+
+// Replaces an alias or ifunc of the home module (now owned by a chunk) with a declaration of
+// the same name, so that what refers to it still does.
+void llpar_alias_to_declaration(LLVMValueRef V) {
+  auto *gv = cast<GlobalValue>(unwrap(V));
+  Module &m = *gv->getParent();
+  GlobalValue *decl;
+  if (auto *fty = dyn_cast<FunctionType>(gv->getValueType()))
+    decl = Function::Create(fty, GlobalValue::ExternalLinkage, gv->getAddressSpace(), "", &m);
+  else
+    decl = new GlobalVariable(m, gv->getValueType(), false, GlobalValue::ExternalLinkage, nullptr,
+                              "", nullptr, gv->getThreadLocalMode(), gv->getAddressSpace());
+  decl->setVisibility(gv->getVisibility());
+  decl->setDSOLocal(gv->isDSOLocal());
+  gv->replaceAllUsesWith(decl);
+  decl->takeName(gv);
+  gv->eraseFromParent();
 }
 
 // Any global value (function, variable, alias, ifunc) by name, or null.

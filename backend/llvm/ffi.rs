@@ -17,7 +17,10 @@ extern "C" {
         local_functions: *const LLVMValueRef,
         local_linkages: *const llvm_sys::LLVMLinkage,
         n_local: usize,
+        for_codegen: c_int,
     ) -> LLVMModuleRef;
+    pub fn llpar_alias_target(v: LLVMValueRef) -> LLVMValueRef;
+    pub fn llpar_alias_to_declaration(v: LLVMValueRef);
     pub fn llpar_finish_chunk(m: LLVMModuleRef);
     pub fn llpar_write_bitcode(m: LLVMModuleRef) -> LLVMMemoryBufferRef;
     pub fn llpar_linker_create(dest: LLVMModuleRef) -> *mut c_void;

@@ -423,6 +423,17 @@ impl GlobalRef {
     pub fn erase(self) {
         unsafe { ffi::llpar_erase_global_value(self.0) }
     }
+    /// The function or variable an alias stands for (an ifunc's resolver).
+    pub fn alias_target(self) -> Option<GlobalRef> {
+        let t = unsafe { ffi::llpar_alias_target(self.0) };
+        (!t.is_null()).then_some(GlobalRef(t))
+    }
+
+    /// Replaces this alias or ifunc with a declaration of the same name (consumes the handle).
+    pub fn replace_alias_with_declaration(self) {
+        unsafe { ffi::llpar_alias_to_declaration(self.0) }
+    }
+
     /// Turns a function definition into a declaration (and drops its comdat).
     pub fn delete_body(self) {
         unsafe { ffi::llpar_delete_body(self.0) }
@@ -566,6 +577,7 @@ pub fn extract_chunk<'c>(
     owned: &[GlobalRef],
     copyable: &[GlobalRef],
     local_functions: &[(GlobalRef, Linkage)],
+    for_codegen: bool,
 ) -> Module<'c> {
     let owned: Vec<LLVMValueRef> = owned.iter().map(|g| g.0).collect();
     let copyable: Vec<LLVMValueRef> = copyable.iter().map(|g| g.0).collect();
@@ -584,6 +596,7 @@ pub fn extract_chunk<'c>(
             locals.as_ptr(),
             linkages.as_ptr(),
             locals.len(),
+            for_codegen as i32,
         ))
     }
 }

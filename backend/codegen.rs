@@ -1,0 +1,138 @@
+//! Code generation in parallel: each chunk becomes an object file on a worker (a target machine
+//! per worker), the home module (variables, aliases of variables, constructors, module asm) one
+//! more on the calling thread, and `ld.lld -r` joins them, in chunk order, into one relocatable
+//! object. Symbols that were local in the input were promoted to hidden ones so that objects
+//! can refer to each other; `llvm-objcopy` makes them local again under their own names.
+use crate::engine::{Options, Stats};
+use crate::error::{Error, Result};
+use crate::llvm::{self, TargetOptions};
+use crate::parallel;
+use crate::split::{self, Purpose};
+use crate::worker::{Task, WorkerConfig};
+use inkwell::module::Module;
+use inkwell::targets::TargetMachine;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// LLVM's tools, from the version llpar was built against.
+fn llvm_tool(name: &str) -> PathBuf {
+    Path::new(env!("LLPAR_LLVM_BIN")).join(name)
+}
+
+/// A scratch directory removed when dropped, whatever happened.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> std::io::Result<Self> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("llpar-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(ScratchDir(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Generates one relocatable object for `module`, compiling its chunks in parallel. The module
+/// is consumed in the process (its function bodies move to the chunks).
+pub fn emit_object(
+    module: &Module,
+    machine: &TargetMachine,
+    target: &TargetOptions,
+    triple: &str,
+    options: &Options,
+    input_name: &str,
+    stats: &mut Stats,
+) -> Result<Vec<u8>> {
+    let t = Instant::now();
+    let mut split = split::prepare(module, options.plan, Purpose::Codegen);
+    stats.add("split", t.elapsed());
+    if split.chunks.is_empty() {
+        split.restore.apply(module);
+        return llvm::emit(module, machine, true).map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")));
+    }
+    let config = WorkerConfig { task: Task::Codegen, target: target.clone(), triple: triple.to_string(), verify: options.verify_each };
+    let mut objects: Vec<Vec<u8>> = Vec::new();
+    let mut home_object = Vec::new();
+    parallel::process_chunks(
+        &mut split,
+        module,
+        &config,
+        options,
+        input_name,
+        stats,
+        || {
+            llvm::set_current_work(format!("{input_name}: generating code for the home module"));
+            home_object = llvm::emit(module, machine, true).map_err(|e| format!("{input_name}: code generation: {e}"))?;
+            Ok(())
+        },
+        |_, object| {
+            objects.push(object);
+            Ok(())
+        },
+    )?;
+    let t = Instant::now();
+    let renames: Vec<(&[u8], &[u8])> = split.restore.promoted_names().collect();
+    let combined = link_objects(&objects, &home_object, &renames).map_err(|e| Error::failure(format!("{input_name}: {e}")))?;
+    stats.add("link objects", t.elapsed());
+    Ok(combined)
+}
+
+fn run_tool(command: &mut Command) -> std::result::Result<(), String> {
+    let out = command.output().map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Err(format!("{} failed: {}", Path::new(command.get_program()).display(), stderr.lines().next().unwrap_or("")))
+    }
+}
+
+/// Joins the chunks' objects and the home object with `ld.lld -r`, then makes promoted symbols
+/// local again under their original names.
+fn link_objects(objects: &[Vec<u8>], home: &[u8], renames: &[(&[u8], &[u8])]) -> std::result::Result<Vec<u8>, String> {
+    let scratch = ScratchDir::new().map_err(|e| format!("cannot create a scratch directory: {e}"))?;
+    let dir = &scratch.0;
+    let mut inputs = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        let path = dir.join(format!("chunk{i}.o"));
+        std::fs::write(&path, object).map_err(|e| format!("{}: {e}", path.display()))?;
+        inputs.push(path);
+    }
+    let home_path = dir.join("home.o");
+    std::fs::write(&home_path, home).map_err(|e| format!("{}: {e}", home_path.display()))?;
+    inputs.push(home_path);
+    let combined = dir.join("combined.o");
+    run_tool(Command::new(llvm_tool("ld.lld")).arg("-r").args(&inputs).arg("-o").arg(&combined))?;
+    if !renames.is_empty() {
+        let mut localize = Vec::new();
+        let mut redefine = Vec::new();
+        for (promoted, original) in renames {
+            localize.extend_from_slice(promoted);
+            localize.push(b'\n');
+            if !original.is_empty() && !original.iter().any(|b| b.is_ascii_whitespace()) {
+                redefine.extend_from_slice(promoted);
+                redefine.push(b' ');
+                redefine.extend_from_slice(original);
+                redefine.push(b'\n');
+            }
+        }
+        let (localize_file, redefine_file) = (dir.join("localize.txt"), dir.join("redefine.txt"));
+        std::fs::write(&localize_file, localize).map_err(|e| e.to_string())?;
+        std::fs::write(&redefine_file, redefine).map_err(|e| e.to_string())?;
+        run_tool(
+            Command::new(llvm_tool("llvm-objcopy"))
+                .arg(format!("--localize-symbols={}", localize_file.display()))
+                .arg(format!("--redefine-syms={}", redefine_file.display()))
+                .arg(&combined),
+        )?;
+    }
+    std::fs::read(&combined).map_err(|e| format!("{}: {e}", combined.display()))
+}

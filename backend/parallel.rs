@@ -1,0 +1,116 @@
+//! The parallel phase shared by optimization and code generation: extract chunks on the calling
+//! thread and hand them to workers, largest first, while the workers optimize or compile them;
+//! then hand every result, strictly in chunk order, to the caller.
+//!
+//! Architecture invariant: all parallelism goes through `process_chunks`. It collects every
+//! result before reporting the first error in chunk order, so the error reported is deterministic.
+use crate::engine::{save_temp, Options, Stats};
+use crate::error::{Error, Result};
+use crate::llvm;
+use crate::split::Split;
+use crate::worker::{self, Done, Job, WorkerConfig};
+use inkwell::module::Module;
+use std::time::{Duration, Instant};
+
+/// Runs `config.task` on every chunk of `split`. `after_extraction` runs on the calling thread once
+/// every chunk is extracted and the home module's chunked bodies are gone (while the workers
+/// still work); `accept` receives each chunk's result in chunk order.
+#[allow(clippy::too_many_arguments)]
+pub fn process_chunks(
+    split: &mut Split,
+    module: &Module,
+    config: &WorkerConfig,
+    options: &Options,
+    input_name: &str,
+    stats: &mut Stats,
+    after_extraction: impl FnOnce() -> std::result::Result<(), String>,
+    mut accept: impl FnMut(usize, Vec<u8>) -> std::result::Result<(), String>,
+) -> Result<()> {
+    stats.chunks = stats.chunks.max(split.chunks.len());
+    stats.total_cost = split.chunks.iter().map(|c| c.cost).sum();
+    if let Some((i, c)) = split.chunks.iter().enumerate().max_by_key(|(i, c)| (c.cost, std::cmp::Reverse(*i))) {
+        if c.cost >= stats.largest_chunk_cost {
+            stats.largest_chunk_cost = c.cost;
+            let names = split.chunk_function_names(i);
+            stats.largest_chunk =
+                format!("chunk {i}: {} functions, first {}", names.len(), names.first().cloned().unwrap_or_default());
+        }
+    }
+    let suffix = config.task.temp_suffix();
+    let parallel_start = Instant::now();
+    let threads = options.threads.max(1).min(split.chunks.len());
+    // Bounded so that extracted chunks waiting for a worker do not pile up in memory.
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
+    let mut results: Vec<Option<std::result::Result<Vec<u8>, String>>> = (0..split.chunks.len()).map(|_| None).collect();
+    let mut extract_time = Duration::ZERO;
+    let mut serial_time = Duration::ZERO;
+    let mut first_error: Option<String> = None;
+
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let (jobs, done) = (job_rx.clone(), done_tx.clone());
+            scope.spawn(move || worker::work(config, jobs, done));
+        }
+        drop(done_tx);
+        drop(job_rx);
+        // Largest chunks first, so that the last ones to finish are small.
+        let mut dispatch: Vec<usize> = (0..split.chunks.len()).collect();
+        dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
+        for index in dispatch {
+            let t = Instant::now();
+            llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
+            let chunk = split.extract(module, index);
+            extract_time += t.elapsed();
+            if let Some(dir) = &options.save_temps {
+                if let Err(e) = save_temp(dir, &format!("chunk{index}.bc"), &chunk.bitcode) {
+                    first_error = Some(e.message);
+                    break;
+                }
+            }
+            let job = Job { index, bitcode: chunk.bitcode, description: format!("{input_name}: {}", chunk.description) };
+            if job_tx.send(job).is_err() {
+                break;
+            }
+        }
+        drop(job_tx);
+        let t = Instant::now();
+        split.remove_chunked_bodies();
+        if first_error.is_none() {
+            first_error = after_extraction().err();
+        }
+        serial_time += t.elapsed();
+        let mut next = 0;
+        for done in done_rx.iter() {
+            stats.worker_busy += done.busy;
+            results[done.index] = Some(done.result);
+            // Accept what is ready, in order; after an error, keep collecting but stop accepting.
+            while first_error.is_none() && next < results.len() {
+                match results[next].take() {
+                    None => break,
+                    Some(Err(e)) => first_error = Some(e),
+                    Some(Ok(bytes)) => {
+                        if let Some(dir) = &options.save_temps {
+                            if let Err(e) = save_temp(dir, &format!("chunk{next}.{suffix}"), &bytes) {
+                                first_error = Some(e.message);
+                                continue;
+                            }
+                        }
+                        let t = Instant::now();
+                        first_error = accept(next, bytes).err();
+                        serial_time += t.elapsed();
+                        next += 1;
+                    }
+                }
+            }
+        }
+    });
+    stats.add("split", extract_time);
+    stats.parallel_wall += parallel_start.elapsed();
+    stats.add("parallel phase, serial work", serial_time);
+    stats.add("parallel phase, waiting", parallel_start.elapsed().saturating_sub(extract_time + serial_time));
+    match first_error {
+        Some(e) => Err(Error::failure(e)),
+        None => Ok(()),
+    }
+}
