@@ -40,10 +40,12 @@ impl Drop for ScratchDir {
     }
 }
 
-/// Generates one relocatable object for `module`, compiling its chunks in parallel. The module
-/// is consumed in the process (its function bodies move to the chunks).
+/// Generates one relocatable object for `module`, compiling its chunks in parallel, after running
+/// `pipeline` on each chunk when given. The module is consumed in the process (its function
+/// bodies move to the chunks).
 pub fn emit_object(
     module: &Module,
+    pipeline: Option<String>,
     machine: &TargetMachine,
     target: &TargetOptions,
     triple: &str,
@@ -56,9 +58,12 @@ pub fn emit_object(
     stats.add("split", t.elapsed());
     if split.chunks.is_empty() {
         split.restore.apply(module);
+        if let Some(p) = &pipeline {
+            llvm::run_passes(module, p, Some(machine)).map_err(|e| Error::failure(format!("{input_name}: pipeline '{p}': {e}")))?;
+        }
         return llvm::emit(module, machine, true).map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")));
     }
-    let config = WorkerConfig { task: Task::Codegen, target: target.clone(), triple: triple.to_string(), verify: options.verify_each };
+    let config = WorkerConfig { task: Task::Codegen(pipeline), target: target.clone(), triple: triple.to_string(), verify: options.verify_each };
     let mut objects: Vec<Vec<u8>> = Vec::new();
     let mut home_object = Vec::new();
     parallel::process_chunks(

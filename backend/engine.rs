@@ -30,6 +30,8 @@ pub struct Options {
     pub verify_each: bool,
     pub plan: PlanOptions,
     pub emit: EmitKind,
+    /// With `-O<n>`: also run the function simplification passes per chunk before the inliner.
+    pub simplify_before_inlining: bool,
     /// Where to keep every chunk's bitcode, before and after its passes (`--save-temps`).
     pub save_temps: Option<std::path::PathBuf>,
 }
@@ -90,16 +92,26 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
     let triple = llvm::module_triple(&module);
     let machine = llvm::target_machine(&options.target, &triple).map_err(Error::failure)?;
     let pipeline_text = match &options.pipeline {
-        PipelineRequest::Level { speed, size } => {
-            llvm::default_pipeline(machine.as_ref(), *speed, *size)
-        }
+        PipelineRequest::Level { speed, size } => llvm::default_pipeline(machine.as_ref(), *speed, *size),
         PipelineRequest::Text(text) => {
             pipeline::check_parses(text)
                 .map_err(|e| Error::failure(format!("invalid pipeline '{text}': {e}")))?;
             text.clone()
         }
     };
-    let segments = pipeline::segment(&pipeline_text).map_err(Error::failure)?;
+    let segments = match &options.pipeline {
+        PipelineRequest::Level { .. } => pipeline::default_segments(&pipeline_text, options.simplify_before_inlining),
+        PipelineRequest::Text(_) => pipeline::segment(&pipeline_text),
+    }
+    .map_err(Error::failure)?;
+    // With code generation to follow, the last per-chunk segment runs in the code generation jobs.
+    let (segments, before_codegen) = match options.emit {
+        EmitKind::Object if machine.is_some() => pipeline::fuse_with_codegen(segments),
+        _ => (segments, None),
+    };
+    if let Some(p) = &before_codegen {
+        stats.pipeline_segments.push(format!("parallel, with code generation: {p}"));
+    }
 
     for segment in &segments {
         match segment {
@@ -150,7 +162,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                 Error::failure(format!("{input_name}: no target triple to generate code for (use --mtriple)"))
             })?;
             if options.emit == EmitKind::Object {
-                codegen::emit_object(&module, machine, &options.target, &triple, options, input_name, &mut stats)?
+                codegen::emit_object(&module, before_codegen.clone(), machine, &options.target, &triple, options, input_name, &mut stats)?
             } else {
                 // Assembly of several modules cannot simply be concatenated (local labels would
                 // collide), so assembly is generated for the whole module at once.

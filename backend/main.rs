@@ -70,6 +70,10 @@ struct Cli {
     /// Print phase timings, chunk count, the largest chunk and the serial share on stderr.
     #[arg(long)]
     stats: bool,
+    /// With -O<n>: also simplify every function (in parallel) before the inliner runs, so that it
+    /// weighs callees as simplified as in a serial run (better code, more CPU time).
+    #[arg(long)]
+    simplify_before_inlining: bool,
     /// Keep every chunk's bitcode, before (chunkN.bc) and after (chunkN.opt.bc) its passes, in DIR.
     #[arg(long, value_name = "DIR")]
     save_temps: Option<PathBuf>,
@@ -193,6 +197,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         },
         emit,
         save_temps: cli.save_temps.clone(),
+        simplify_before_inlining: cli.simplify_before_inlining,
     };
     let display_name = if input_name == "-" {
         "<stdin>".to_string()

@@ -130,6 +130,133 @@ pub fn segment(text: &str) -> Result<Vec<Segment>, String> {
     Ok(segments)
 }
 
+/// Segments a `default<On>` pipeline (as printed) so that most of its function passes run in
+/// parallel, with as few split/merge rounds as possible.
+///
+/// In the default pipeline the function simplification passes run inside
+/// `cgscc(devirt<N>(inline, ..., function<...>(SIMPLIFY)))`, interleaved with inlining, on one
+/// thread. Here the inliner keeps a light cleanup of each function it has inlined into (the first
+/// `sroa`, `early-cse`, `simplifycfg` and `instcombine` of SIMPLIFY: enough for inline costs up
+/// the call graph to see simplified callers), and the whole SIMPLIFY group runs once more, per
+/// chunk, together with the post-inline optimization group (vectorizers, unrolling) that follows
+/// the inliner: one parallel segment. With `simplify_before_inlining`, SIMPLIFY also runs per
+/// chunk before the inliner, so that the inliner weighs callees as simplified as in `opt`.
+/// The small function groups before the inliner stay serial: a split/merge round costs more
+/// than they do. A pipeline of another shape is segmented as usual.
+pub fn default_segments(text: &str, simplify_before_inlining: bool) -> Result<Vec<Segment>, String> {
+    let elements = top_level_elements(text)?;
+    let Some(cgscc_at) = elements.iter().position(|e| e.starts_with("cgscc(")) else {
+        return segment(text);
+    };
+    let cgscc = &elements[cgscc_at];
+    let Some(group_start) = cgscc.find("function<").or_else(|| cgscc.find("function(")) else {
+        return segment(text);
+    };
+    let open = group_start + cgscc[group_start..].find('(').ok_or("malformed cgscc group")?;
+    let mut depth = 0;
+    let mut close = None;
+    for (i, c) in cgscc[open..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let close = close.ok_or("malformed cgscc group")?;
+    let simplify = &cgscc[open + 1..close];
+    let passes = top_level_elements(simplify)?;
+    let mut cleanup: Vec<&str> = Vec::new();
+    for name in ["sroa", "early-cse", "simplifycfg", "instcombine"] {
+        if let Some(p) = passes.iter().find(|p| p.split(['<', '(']).next() == Some(name)) {
+            cleanup.push(p);
+        }
+    }
+    let light_cgscc = format!("{}{}{}", &cgscc[..open + 1], cleanup.join(","), &cgscc[close..]);
+    let post_at = (cgscc_at + 1..elements.len()).find(|&i| is_function_group(&elements[i]));
+
+    let mut segments = Vec::new();
+    let mut serial: Vec<String> = Vec::new();
+    let flush = |serial: &mut Vec<String>, segments: &mut Vec<Segment>| {
+        if !serial.is_empty() {
+            segments.push(Segment::WholeModule(serial.join(",")));
+            serial.clear();
+        }
+    };
+    for (i, element) in elements.iter().enumerate() {
+        if i == cgscc_at {
+            if simplify_before_inlining {
+                flush(&mut serial, &mut segments);
+                segments.push(Segment::PerChunk(format!("function<eager-inv>({simplify})")));
+            }
+            serial.push(light_cgscc.clone());
+        } else if Some(i) == post_at {
+            flush(&mut serial, &mut segments);
+            segments.push(Segment::PerChunk(format!("function<eager-inv>({simplify}),{element}")));
+        } else {
+            serial.push(element.clone());
+        }
+    }
+    if post_at.is_none() {
+        flush(&mut serial, &mut segments);
+        segments.push(Segment::PerChunk(format!("function<eager-inv>({simplify})")));
+    }
+    flush(&mut serial, &mut segments);
+    Ok(segments)
+}
+
+/// When code generation follows, the last per-chunk segment can run in the same worker job as
+/// the chunk's code generation, saving a merge and a second split. That is only possible when
+/// what follows it is a module tail that does not need the chunks merged first: dead global
+/// elimination and constant merging (which then run just before the last segment instead of
+/// after it), and the conversion of lookup tables to relative ones (which works table by table,
+/// so per chunk). Returns the remaining segments and the pipeline to run before code generation.
+pub fn fuse_with_codegen(mut segments: Vec<Segment>) -> (Vec<Segment>, Option<String>) {
+    const MOVABLE: &[&str] = &["alloc-token", "globaldce", "constmerge", "cg-profile", "function(annotation-remarks)", "verify"];
+    const PER_CHUNK: &str = "rel-lookup-table-converter";
+    let tail = match segments.last() {
+        Some(Segment::WholeModule(t)) => Some(t.clone()),
+        Some(Segment::PerChunk(_)) => None,
+        None => return (segments, None),
+    };
+    let tail_elements = match &tail {
+        Some(t) => match top_level_elements(t) {
+            Ok(e) => e,
+            Err(_) => return (segments, None),
+        },
+        None => Vec::new(),
+    };
+    if !tail_elements.iter().all(|e| MOVABLE.contains(&e.as_str()) || e == PER_CHUNK) {
+        return (segments, None);
+    }
+    if tail.is_some() {
+        segments.pop();
+    }
+    let Some(Segment::PerChunk(last)) = segments.pop() else {
+        unreachable!("a whole-module segment is always followed by a per-chunk one or nothing")
+    };
+    let moved: Vec<String> = tail_elements.iter().filter(|e| e.as_str() != PER_CHUNK).cloned().collect();
+    if !moved.is_empty() {
+        match segments.last_mut() {
+            Some(Segment::WholeModule(before)) => {
+                before.push(',');
+                before.push_str(&moved.join(","));
+            }
+            _ => segments.push(Segment::WholeModule(moved.join(","))),
+        }
+    }
+    let mut per_chunk = last;
+    if tail_elements.iter().any(|e| e == PER_CHUNK) {
+        per_chunk.push_str(",rel-lookup-table-converter");
+    }
+    (segments, Some(per_chunk))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +302,37 @@ mod tests {
             segment("globaldce").unwrap(),
             vec![Segment::WholeModule("globaldce".into())]
         );
+    }
+
+    #[test]
+    fn default_pipeline_moves_simplification_out_of_the_inliner() {
+        let text = "function(lower-expect),ipsccp,cgscc(devirt<4>(inline,function-attrs,function<eager-inv;no-rerun>(sroa<modify-cfg>,early-cse<memssa>,jump-threading,simplifycfg<x>,instcombine<y>,gvn<>))),deadargelim,function<eager-inv>(loop-vectorize),globaldce";
+        let simplify = "sroa<modify-cfg>,early-cse<memssa>,jump-threading,simplifycfg<x>,instcombine<y>,gvn<>";
+        assert_eq!(
+            default_segments(text, false).unwrap(),
+            vec![
+                Segment::WholeModule("function(lower-expect),ipsccp,cgscc(devirt<4>(inline,function-attrs,function<eager-inv;no-rerun>(sroa<modify-cfg>,early-cse<memssa>,simplifycfg<x>,instcombine<y>))),deadargelim".into()),
+                Segment::PerChunk(format!("function<eager-inv>({simplify}),function<eager-inv>(loop-vectorize)")),
+                Segment::WholeModule("globaldce".into()),
+            ]
+        );
+        let before = default_segments(text, true).unwrap();
+        assert_eq!(before[1], Segment::PerChunk(format!("function<eager-inv>({simplify})")));
+        assert_eq!(before.len(), 5);
+    }
+
+    #[test]
+    fn last_segment_fuses_with_code_generation_when_the_tail_allows() {
+        let segments = vec![
+            Segment::WholeModule("ipsccp".into()),
+            Segment::PerChunk("function(gvn)".into()),
+            Segment::WholeModule("globaldce,constmerge,rel-lookup-table-converter".into()),
+        ];
+        let (rest, fused) = fuse_with_codegen(segments);
+        assert_eq!(rest, vec![Segment::WholeModule("ipsccp,globaldce,constmerge".into())]);
+        assert_eq!(fused.as_deref(), Some("function(gvn),rel-lookup-table-converter"));
+        let blocked = vec![Segment::PerChunk("function(gvn)".into()), Segment::WholeModule("inline".into())];
+        assert_eq!(fuse_with_codegen(blocked.clone()), (blocked, None));
     }
 
     #[test]

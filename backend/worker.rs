@@ -27,8 +27,8 @@ pub struct Done {
 pub enum Task {
     /// Run this function pipeline, and send back the optimized chunk's bitcode.
     Optimize(String),
-    /// Generate code, and send back an object file.
-    Codegen,
+    /// Run this pipeline first, if any, then generate code, and send back an object file.
+    Codegen(Option<String>),
 }
 
 impl Task {
@@ -36,7 +36,7 @@ impl Task {
     pub fn temp_suffix(&self) -> &'static str {
         match self {
             Task::Optimize(_) => "opt.bc",
-            Task::Codegen => "o",
+            Task::Codegen(_) => "o",
         }
     }
 }
@@ -59,7 +59,8 @@ pub fn work(config: &WorkerConfig, jobs: Receiver<Job>, results: Sender<Done>) {
         let start = Instant::now();
         llvm::set_current_work(match &config.task {
             Task::Optimize(pipeline) => format!("{} running '{pipeline}'", job.description),
-            Task::Codegen => format!("{}: generating code", job.description),
+            Task::Codegen(None) => format!("{}: generating code", job.description),
+            Task::Codegen(Some(pipeline)) => format!("{} running '{pipeline}' and generating code", job.description),
         });
         let result = match &machine {
             Ok(machine) => optimize_chunk(config, machine.as_ref(), &job),
@@ -96,7 +97,13 @@ fn optimize_chunk(
             llvm::finish_chunk(&module);
             Ok(llvm::write_bitcode(&module))
         }
-        Task::Codegen => {
+        Task::Codegen(pipeline) => {
+            if let Some(pipeline) = pipeline {
+                llvm::run_passes(&module, pipeline, machine).map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
+                if config.verify {
+                    llvm::verify(&module).map_err(|e| format!("optimized module fails the verifier: {e}"))?;
+                }
+            }
             llvm::finish_chunk(&module);
             let machine = machine.ok_or("no target triple to generate code for (use --mtriple)")?;
             llvm::emit(&module, machine, true).map_err(|e| format!("code generation: {e}"))

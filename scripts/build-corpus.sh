@@ -2,6 +2,7 @@
 # Builds the real-world corpus llpar is tested and measured on, into target/corpus/ (idempotent):
 #   sqlite3.bc  - sqlite3.c as shipped by the libsqlite3-sys crate, clang -O2 with LLVM passes disabled
 #   regex.bc    - the regex-automata crate as rustc emits it (codegen-units=1, no pre-populated passes)
+#   lua.bc      - Lua 5.4 as the lua-src crate ships it, compiled file by file and linked with llvm-link
 # Sources come from crates.io through cargo; nothing third-party is committed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +22,7 @@ publish = false
 [dependencies]
 libsqlite3-sys = { version = "=0.30.1", features = ["bundled"], default-features = false }
 regex-automata = "=0.4.9"
+lua-src = "=547.0.0"
 [workspace]
 TOML
   echo "" > "$fetch/src/lib.rs"
@@ -40,5 +42,14 @@ if [ ! -s "$out/regex.bc" ]; then
   (cd "$fetch" && cargo rustc -q --release -p regex-automata --target-dir "$out/rust-target" -- \
      --emit=llvm-bc -C codegen-units=1 -C no-prepopulate-passes)
   cp "$(ls -t "$out"/rust-target/release/deps/regex_automata-*.bc | head -n 1)" "$out/regex.bc"
+fi
+if [ ! -s "$out/lua.bc" ]; then
+  src=$(registry_src lua-src-547.0.0)/lua-5.4.7
+  mkdir -p "$out/lua"
+  for c in "$src"/*.c; do
+    "$bin/clang" -O2 -Xclang -disable-llvm-passes -emit-llvm -c -fPIC -DLUA_USE_LINUX \
+      "$c" -o "$out/lua/$(basename "$c" .c).bc"
+  done
+  "$bin/llvm-link" "$out"/lua/*.bc -o "$out/lua.bc.tmp" && mv "$out/lua.bc.tmp" "$out/lua.bc"
 fi
 ls -la "$out"/*.bc >&2
