@@ -59,11 +59,18 @@ pub fn emit_object(
     if split.chunks.is_empty() {
         split.restore.apply(module);
         if let Some(p) = &pipeline {
-            llvm::run_passes(module, p, Some(machine)).map_err(|e| Error::failure(format!("{input_name}: pipeline '{p}': {e}")))?;
+            llvm::run_passes(module, p, Some(machine))
+                .map_err(|e| Error::failure(format!("{input_name}: pipeline '{p}': {e}")))?;
         }
-        return llvm::emit(module, machine, true).map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")));
+        return llvm::emit(module, machine, true)
+            .map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")));
     }
-    let config = WorkerConfig { task: Task::Codegen(pipeline), target: target.clone(), triple: triple.to_string(), verify: options.verify_each };
+    let config = WorkerConfig {
+        task: Task::Codegen(pipeline),
+        target: target.clone(),
+        triple: triple.to_string(),
+        verify: options.verify_each,
+    };
     let mut objects: Vec<Vec<u8>> = Vec::new();
     let mut home_object = Vec::new();
     parallel::process_chunks(
@@ -75,7 +82,8 @@ pub fn emit_object(
         stats,
         || {
             llvm::set_current_work(format!("{input_name}: generating code for the home module"));
-            home_object = llvm::emit(module, machine, true).map_err(|e| format!("{input_name}: code generation: {e}"))?;
+            home_object = llvm::emit(module, machine, true)
+                .map_err(|e| format!("{input_name}: code generation: {e}"))?;
             Ok(())
         },
         |_, object| {
@@ -85,25 +93,37 @@ pub fn emit_object(
     )?;
     let t = Instant::now();
     let renames: Vec<(&[u8], &[u8])> = split.restore.promoted_names().collect();
-    let combined = link_objects(&objects, &home_object, &renames).map_err(|e| Error::failure(format!("{input_name}: {e}")))?;
+    let combined = link_objects(&objects, &home_object, &renames)
+        .map_err(|e| Error::failure(format!("{input_name}: {e}")))?;
     stats.add("link objects", t.elapsed());
     Ok(combined)
 }
 
 fn run_tool(command: &mut Command) -> std::result::Result<(), String> {
-    let out = command.output().map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
     if out.status.success() {
         Ok(())
     } else {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        Err(format!("{} failed: {}", Path::new(command.get_program()).display(), stderr.lines().next().unwrap_or("")))
+        Err(format!(
+            "{} failed: {}",
+            Path::new(command.get_program()).display(),
+            stderr.lines().next().unwrap_or("")
+        ))
     }
 }
 
 /// Joins the chunks' objects and the home object with `ld.lld -r`, then makes promoted symbols
 /// local again under their original names.
-fn link_objects(objects: &[Vec<u8>], home: &[u8], renames: &[(&[u8], &[u8])]) -> std::result::Result<Vec<u8>, String> {
-    let scratch = ScratchDir::new().map_err(|e| format!("cannot create a scratch directory: {e}"))?;
+fn link_objects(
+    objects: &[Vec<u8>],
+    home: &[u8],
+    renames: &[(&[u8], &[u8])],
+) -> std::result::Result<Vec<u8>, String> {
+    let scratch =
+        ScratchDir::new().map_err(|e| format!("cannot create a scratch directory: {e}"))?;
     let dir = &scratch.0;
     let mut inputs = Vec::new();
     for (i, object) in objects.iter().enumerate() {
@@ -115,7 +135,13 @@ fn link_objects(objects: &[Vec<u8>], home: &[u8], renames: &[(&[u8], &[u8])]) ->
     std::fs::write(&home_path, home).map_err(|e| format!("{}: {e}", home_path.display()))?;
     inputs.push(home_path);
     let combined = dir.join("combined.o");
-    run_tool(Command::new(llvm_tool("ld.lld")).arg("-r").args(&inputs).arg("-o").arg(&combined))?;
+    run_tool(
+        Command::new(llvm_tool("ld.lld"))
+            .arg("-r")
+            .args(&inputs)
+            .arg("-o")
+            .arg(&combined),
+    )?;
     if !renames.is_empty() {
         let mut localize = Vec::new();
         let mut redefine = Vec::new();

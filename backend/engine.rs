@@ -4,10 +4,10 @@ use crate::codegen;
 use crate::error::{Error, Result};
 use crate::llvm::{self, TargetOptions};
 use crate::merge::Merger;
+use crate::parallel;
 use crate::pipeline::{self, PipelineRequest, Segment};
 use crate::plan::PlanOptions;
 use crate::split;
-use crate::parallel;
 use crate::worker::{Task, WorkerConfig};
 use inkwell::context::Context;
 use inkwell::module::Module;
@@ -30,6 +30,8 @@ pub struct Options {
     pub verify_each: bool,
     pub plan: PlanOptions,
     pub emit: EmitKind,
+    /// Print each segment of the pipeline on stderr (`--print-pipeline-passes`).
+    pub print_pipeline: bool,
     /// With `-O<n>`: also run the function simplification passes per chunk before the inliner.
     pub simplify_before_inlining: bool,
     /// Where to keep every chunk's bitcode, before and after its passes (`--save-temps`).
@@ -92,7 +94,9 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
     let triple = llvm::module_triple(&module);
     let machine = llvm::target_machine(&options.target, &triple).map_err(Error::failure)?;
     let pipeline_text = match &options.pipeline {
-        PipelineRequest::Level { speed, size } => llvm::default_pipeline(machine.as_ref(), *speed, *size),
+        PipelineRequest::Level { speed, size } => {
+            llvm::default_pipeline(machine.as_ref(), *speed, *size)
+        }
         PipelineRequest::Text(text) => {
             pipeline::check_parses(text)
                 .map_err(|e| Error::failure(format!("invalid pipeline '{text}': {e}")))?;
@@ -100,7 +104,9 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
         }
     };
     let segments = match &options.pipeline {
-        PipelineRequest::Level { .. } => pipeline::default_segments(&pipeline_text, options.simplify_before_inlining),
+        PipelineRequest::Level { .. } => {
+            pipeline::default_segments(&pipeline_text, options.simplify_before_inlining)
+        }
         PipelineRequest::Text(_) => pipeline::segment(&pipeline_text),
     }
     .map_err(Error::failure)?;
@@ -109,8 +115,21 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
         EmitKind::Object if machine.is_some() => pipeline::fuse_with_codegen(segments),
         _ => (segments, None),
     };
+    if options.print_pipeline {
+        for segment in &segments {
+            match segment {
+                Segment::WholeModule(p) => eprintln!("serial: {p}"),
+                Segment::PerChunk(p) => eprintln!("per chunk: {p}"),
+            }
+        }
+        if let Some(p) = &before_codegen {
+            eprintln!("per chunk, then code generation: {p}");
+        }
+    }
     if let Some(p) = &before_codegen {
-        stats.pipeline_segments.push(format!("parallel, with code generation: {p}"));
+        stats
+            .pipeline_segments
+            .push(format!("parallel, with code generation: {p}"));
     }
 
     for segment in &segments {
@@ -159,10 +178,21 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
         EmitKind::Ir => llvm::print_ir(&module).into_bytes(),
         EmitKind::Asm | EmitKind::Object => {
             let machine = machine.as_ref().ok_or_else(|| {
-                Error::failure(format!("{input_name}: no target triple to generate code for (use --mtriple)"))
+                Error::failure(format!(
+                    "{input_name}: no target triple to generate code for (use --mtriple)"
+                ))
             })?;
             if options.emit == EmitKind::Object {
-                codegen::emit_object(&module, before_codegen.clone(), machine, &options.target, &triple, options, input_name, &mut stats)?
+                codegen::emit_object(
+                    &module,
+                    before_codegen.clone(),
+                    machine,
+                    &options.target,
+                    &triple,
+                    options,
+                    input_name,
+                    &mut stats,
+                )?
             } else {
                 // Assembly of several modules cannot simply be concatenated (local labels would
                 // collide), so assembly is generated for the whole module at once.
@@ -207,7 +237,9 @@ fn run_per_chunk<'c>(
             let t = Instant::now();
             llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
             let merger = merger.get_or_insert_with(|| Merger::new(context, module));
-            let result = merger.accept(index, bitcode).map_err(|e| format!("{input_name}: {e}"));
+            let result = merger
+                .accept(index, bitcode)
+                .map_err(|e| format!("{input_name}: {e}"));
             merge_time += t.elapsed();
             result
         },

@@ -74,6 +74,9 @@ struct Cli {
     /// weighs callees as simplified as in a serial run (better code, more CPU time).
     #[arg(long)]
     simplify_before_inlining: bool,
+    /// Print the pipeline's segments (serial or per chunk) on stderr, as they run.
+    #[arg(long)]
+    print_pipeline_passes: bool,
     /// Keep every chunk's bitcode, before (chunkN.bc) and after (chunkN.opt.bc) its passes, in DIR.
     #[arg(long, value_name = "DIR")]
     save_temps: Option<PathBuf>,
@@ -198,6 +201,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         emit,
         save_temps: cli.save_temps.clone(),
         simplify_before_inlining: cli.simplify_before_inlining,
+        print_pipeline: cli.print_pipeline_passes,
     };
     let display_name = if input_name == "-" {
         "<stdin>".to_string()

@@ -28,12 +28,20 @@ pub fn process_chunks(
 ) -> Result<()> {
     stats.chunks = stats.chunks.max(split.chunks.len());
     stats.total_cost = split.chunks.iter().map(|c| c.cost).sum();
-    if let Some((i, c)) = split.chunks.iter().enumerate().max_by_key(|(i, c)| (c.cost, std::cmp::Reverse(*i))) {
+    if let Some((i, c)) = split
+        .chunks
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, c)| (c.cost, std::cmp::Reverse(*i)))
+    {
         if c.cost >= stats.largest_chunk_cost {
             stats.largest_chunk_cost = c.cost;
             let names = split.chunk_function_names(i);
-            stats.largest_chunk =
-                format!("chunk {i}: {} functions, first {}", names.len(), names.first().cloned().unwrap_or_default());
+            stats.largest_chunk = format!(
+                "chunk {i}: {} functions, first {}",
+                names.len(),
+                names.first().cloned().unwrap_or_default()
+            );
         }
     }
     let suffix = config.task.temp_suffix();
@@ -42,7 +50,8 @@ pub fn process_chunks(
     // Bounded so that extracted chunks waiting for a worker do not pile up in memory.
     let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
-    let mut results: Vec<Option<std::result::Result<Vec<u8>, String>>> = (0..split.chunks.len()).map(|_| None).collect();
+    let mut results: Vec<Option<std::result::Result<Vec<u8>, String>>> =
+        (0..split.chunks.len()).map(|_| None).collect();
     let mut extract_time = Duration::ZERO;
     let mut serial_time = Duration::ZERO;
     let mut first_error: Option<String> = None;
@@ -68,7 +77,11 @@ pub fn process_chunks(
                     break;
                 }
             }
-            let job = Job { index, bitcode: chunk.bitcode, description: format!("{input_name}: {}", chunk.description) };
+            let job = Job {
+                index,
+                bitcode: chunk.bitcode,
+                description: format!("{input_name}: {}", chunk.description),
+            };
             if job_tx.send(job).is_err() {
                 break;
             }
@@ -91,7 +104,8 @@ pub fn process_chunks(
                     Some(Err(e)) => first_error = Some(e),
                     Some(Ok(bytes)) => {
                         if let Some(dir) = &options.save_temps {
-                            if let Err(e) = save_temp(dir, &format!("chunk{next}.{suffix}"), &bytes) {
+                            if let Err(e) = save_temp(dir, &format!("chunk{next}.{suffix}"), &bytes)
+                            {
                                 first_error = Some(e.message);
                                 continue;
                             }
@@ -108,7 +122,12 @@ pub fn process_chunks(
     stats.add("split", extract_time);
     stats.parallel_wall += parallel_start.elapsed();
     stats.add("parallel phase, serial work", serial_time);
-    stats.add("parallel phase, waiting", parallel_start.elapsed().saturating_sub(extract_time + serial_time));
+    stats.add(
+        "parallel phase, waiting",
+        parallel_start
+            .elapsed()
+            .saturating_sub(extract_time + serial_time),
+    );
     match first_error {
         Some(e) => Err(Error::failure(e)),
         None => Ok(()),

@@ -161,7 +161,11 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
     }
     let mut owned_aliases = vec![Vec::new(); chunks.len()];
     if purpose == Purpose::Codegen {
-        let chunk_of = |f: &GlobalRef| position_of.get(f).map(|&pos| chunk_of_function[&costs[pos].index]);
+        let chunk_of = |f: &GlobalRef| {
+            position_of
+                .get(f)
+                .map(|&pos| chunk_of_function[&costs[pos].index])
+        };
         let mut chunk_of_comdat: HashMap<ComdatRef, usize> = HashMap::new();
         for (&c, &pos) in &first_in_comdat {
             chunk_of_comdat.insert(c, chunk_of_function[&costs[pos].index]);
@@ -330,7 +334,9 @@ impl Split {
 impl Restore {
     /// Promoted symbol names and the local names they stood for (empty for unnamed globals).
     pub fn promoted_names(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.promotions.iter().map(|p| (p.promoted_name.as_slice(), p.original_name.as_slice()))
+        self.promotions
+            .iter()
+            .map(|p| (p.promoted_name.as_slice(), p.original_name.as_slice()))
     }
 
     /// Puts the merged module back into the input's shape: function order, comdats, and local
@@ -362,6 +368,35 @@ impl Restore {
                 g.set_visibility(Visibility::LLVMDefaultVisibility);
                 g.set_linkage(p.linkage);
                 g.set_name(&p.original_name);
+            }
+        }
+        self.rename_derived_globals(merged);
+    }
+
+    /// Passes name what they create after the function they work on (`switch.table.f`); for a
+    /// promoted function that name holds the promoted one. Gives such globals the real name.
+    fn rename_derived_globals(&self, merged: &Module) {
+        let prefix = PROMOTED_PREFIX.as_bytes();
+        let originals: HashMap<&[u8], &[u8]> = self
+            .promotions
+            .iter()
+            .map(|p| (p.promoted_name.as_slice(), p.original_name.as_slice()))
+            .collect();
+        for g in llvm::global_values(merged) {
+            let name = g.name();
+            let Some(at) = name.windows(prefix.len()).position(|w| w == prefix) else {
+                continue;
+            };
+            let digits = name[at + prefix.len()..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let promoted = &name[at..at + prefix.len() + digits];
+            if let Some(original) = originals.get(promoted).filter(|o| !o.is_empty()) {
+                let mut renamed = name[..at].to_vec();
+                renamed.extend_from_slice(original);
+                renamed.extend_from_slice(&name[at + promoted.len()..]);
+                g.set_name(&renamed);
             }
         }
     }

@@ -60,7 +60,10 @@ pub fn work(config: &WorkerConfig, jobs: Receiver<Job>, results: Sender<Done>) {
         llvm::set_current_work(match &config.task {
             Task::Optimize(pipeline) => format!("{} running '{pipeline}'", job.description),
             Task::Codegen(None) => format!("{}: generating code", job.description),
-            Task::Codegen(Some(pipeline)) => format!("{} running '{pipeline}' and generating code", job.description),
+            Task::Codegen(Some(pipeline)) => format!(
+                "{} running '{pipeline}' and generating code",
+                job.description
+            ),
         });
         let result = match &machine {
             Ok(machine) => optimize_chunk(config, machine.as_ref(), &job),
@@ -90,18 +93,22 @@ fn optimize_chunk(
     }
     match &config.task {
         Task::Optimize(pipeline) => {
-            llvm::run_passes(&module, pipeline, machine).map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
+            llvm::run_passes(&module, pipeline, machine)
+                .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
             if config.verify {
-                llvm::verify(&module).map_err(|e| format!("optimized module fails the verifier: {e}"))?;
+                llvm::verify(&module)
+                    .map_err(|e| format!("optimized module fails the verifier: {e}"))?;
             }
             llvm::finish_chunk(&module);
             Ok(llvm::write_bitcode(&module))
         }
         Task::Codegen(pipeline) => {
             if let Some(pipeline) = pipeline {
-                llvm::run_passes(&module, pipeline, machine).map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
+                llvm::run_passes(&module, pipeline, machine)
+                    .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
                 if config.verify {
-                    llvm::verify(&module).map_err(|e| format!("optimized module fails the verifier: {e}"))?;
+                    llvm::verify(&module)
+                        .map_err(|e| format!("optimized module fails the verifier: {e}"))?;
                 }
             }
             llvm::finish_chunk(&module);

@@ -11,7 +11,7 @@ bin=/usr/lib/llvm-$v/bin
 out=$root/target/corpus
 mkdir -p "$out"
 fetch=$out/fetch
-if [ ! -f "$fetch/Cargo.toml" ]; then
+if true; then # rewritten every time, so that a corpus added later is fetched too
   mkdir -p "$fetch/src"
   cat > "$fetch/Cargo.toml" <<'TOML'
 [package]
@@ -50,6 +50,7 @@ if [ ! -s "$out/lua.bc" ]; then
     "$bin/clang" -O2 -Xclang -disable-llvm-passes -emit-llvm -c -fPIC -DLUA_USE_LINUX \
       "$c" -o "$out/lua/$(basename "$c" .c).bc"
   done
+  cp "$src"/*.h "$out/lua/"
   "$bin/llvm-link" "$out"/lua/*.bc -o "$out/lua.bc.tmp" && mv "$out/lua.bc.tmp" "$out/lua.bc"
 fi
 ls -la "$out"/*.bc >&2

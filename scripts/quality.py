@@ -27,7 +27,7 @@ PEERS = os.environ.get("LLPAR_PEERS", os.path.join(os.path.dirname(ROOT), "share
 # instructions: a repeatable measure where wall time on a shared machine varies by several percent.
 MODULES = {
     "sqlite3": {"driver": "sqlite_driver.c", "include": CORPUS, "args": ["200000"], "small": ["20000"]},
-    "lua": {"driver": "lua_driver.c", "include": None, "args": [os.path.join(WORK, "workload.lua")],
+    "lua": {"driver": "lua_driver.c", "include": os.path.join(CORPUS, "lua"), "args": [os.path.join(WORK, "workload.lua")],
             "small": [os.path.join(WORK, "workload.lua"), "0.1"]},
     "regex": {"driver": None},
 }
@@ -75,10 +75,6 @@ def main():
                     help="also measure llpar --simplify-before-inlining")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="llpar-quality-")
-    lua_src = subprocess.run(["bash", "-c", f"ls -d {os.environ.get('CARGO_HOME', os.path.expanduser('~/.cargo'))}"
-                              "/registry/src/*/lua-src-547.0.0/lua-5.4.7 | tail -n 1"],
-                             capture_output=True, text=True).stdout.strip()
-    MODULES["lua"]["include"] = lua_src
     lines = ["| module | build | compile s | speedup | CPU ratio | .text ratio | runtime s | runtime ratio |"
              " instructions ratio | output |", "|" + "---|" * 10]
     for name in args.modules.split(","):

@@ -99,3 +99,96 @@ fn o2_output_of_a_rust_crate_verifies_and_is_deterministic() {
         "-O2 output depends on -j"
     );
 }
+
+/// Global symbols an object defines, sorted (`llvm-nm --defined-only -g`).
+fn defined_globals(object: &std::path::Path) -> Vec<String> {
+    let out = run_ok(
+        Command::new(llvm_tool("llvm-nm"))
+            .args(["--defined-only", "-g", "--format=just-symbols"])
+            .arg(object),
+    );
+    let mut names: Vec<String> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
+fn serial_object(input: &PathBuf, out: &PathBuf) {
+    let optimized = out.with_extension("bc");
+    run_ok(
+        Command::new(llvm_tool("opt"))
+            .arg("-O2")
+            .arg(input)
+            .arg("-o")
+            .arg(&optimized),
+    );
+    run_ok(
+        Command::new(llvm_tool("llc"))
+            .args(["-O2", "-relocation-model=pic", "-filetype=obj"])
+            .arg(&optimized)
+            .arg("-o")
+            .arg(out),
+    );
+}
+
+#[test]
+fn lua_object_is_deterministic_and_runs_like_the_serial_build() {
+    let input = corpus("lua.bc");
+    let dir = tempfile::tempdir().unwrap();
+    let objects: Vec<Vec<u8>> = ["-j1", "-j2", "-j5"]
+        .iter()
+        .map(|j| {
+            let out = dir.path().join(format!("lua{j}.o"));
+            llpar_output(&input, &["-O2", "--emit=obj", j], &out);
+            std::fs::read(&out).unwrap()
+        })
+        .collect();
+    assert!(
+        objects[0] == objects[1] && objects[0] == objects[2],
+        "the object depends on -j"
+    );
+    let ours = dir.path().join("lua-j2.o");
+    let reference = dir.path().join("serial.o");
+    serial_object(&input, &reference);
+    assert_eq!(defined_globals(&ours), defined_globals(&reference));
+    let workload = root().join("scripts/workloads");
+    let outputs: Vec<Vec<u8>> = [&ours, &reference]
+        .iter()
+        .map(|object| {
+            let program = object.with_extension("exe");
+            run_ok(
+                Command::new(llvm_tool("clang"))
+                    .args(["-O2", "-fPIE", "-pie"])
+                    .arg(format!("-I{}", root().join("target/corpus/lua").display()))
+                    .arg(workload.join("lua_driver.c"))
+                    .arg(object)
+                    .arg("-o")
+                    .arg(&program)
+                    .arg("-lm"),
+            );
+            run_ok(
+                Command::new(&program)
+                    .arg(workload.join("workload.lua"))
+                    .arg("0.2"),
+            )
+        })
+        .collect();
+    assert!(!outputs[0].is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&outputs[0]),
+        String::from_utf8_lossy(&outputs[1])
+    );
+}
+
+#[test]
+fn rustc_crate_object_defines_the_same_symbols_as_the_serial_build() {
+    let input = corpus("regex.bc");
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("llpar.o");
+    let reference = dir.path().join("serial.o");
+    llpar_output(&input, &["-O2", "--emit=obj", "-j2"], &ours);
+    serial_object(&input, &reference);
+    assert_eq!(defined_globals(&ours), defined_globals(&reference));
+}
