@@ -88,30 +88,22 @@ fn optimize_chunk(
 ) -> Result<Vec<u8>, String> {
     let context = Context::create();
     let module = llvm::parse(&context, &job.bitcode, &format!("chunk{}", job.index))?;
+    let pipeline = match &config.task {
+        Task::Optimize(pipeline) => Some(pipeline),
+        Task::Codegen(pipeline) => pipeline.as_ref(),
+    };
+    if let Some(pipeline) = pipeline {
+        llvm::run_passes(&module, pipeline, machine)
+            .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
+    }
+    // Only now is the chunk a valid module (see `llpar_finish_chunk`), so only now is it verified.
+    llvm::finish_chunk(&module);
     if config.verify {
-        llvm::verify(&module).map_err(|e| format!("extracted module fails the verifier: {e}"))?;
+        llvm::verify(&module).map_err(|e| format!("optimized chunk fails the verifier: {e}"))?;
     }
     match &config.task {
-        Task::Optimize(pipeline) => {
-            llvm::run_passes(&module, pipeline, machine)
-                .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
-            if config.verify {
-                llvm::verify(&module)
-                    .map_err(|e| format!("optimized module fails the verifier: {e}"))?;
-            }
-            llvm::finish_chunk(&module);
-            Ok(llvm::write_bitcode(&module))
-        }
-        Task::Codegen(pipeline) => {
-            if let Some(pipeline) = pipeline {
-                llvm::run_passes(&module, pipeline, machine)
-                    .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
-                if config.verify {
-                    llvm::verify(&module)
-                        .map_err(|e| format!("optimized module fails the verifier: {e}"))?;
-                }
-            }
-            llvm::finish_chunk(&module);
+        Task::Optimize(_) => Ok(llvm::write_bitcode(&module)),
+        Task::Codegen(_) => {
             let machine = machine.ok_or("no target triple to generate code for (use --mtriple)")?;
             llvm::emit(&module, machine, true).map_err(|e| format!("code generation: {e}"))
         }

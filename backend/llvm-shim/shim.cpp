@@ -28,9 +28,6 @@ static char *copy_message(const std::string &s) { return strdup(s.c_str()); }
 
 namespace {
 
-// Marks the stand-in bodies of local functions a chunk calls but does not own.
-constexpr const char *kStubAttribute = "llpar-stub";
-
 // Creates, on first sight, the counterpart in the chunk module of a global value of the home
 // module: a definition for what the chunk owns (its functions, whose bodies are cloned later, and
 // variables that hold their block addresses), an `available_externally` copy for copyable
@@ -44,8 +41,6 @@ public:
       : chunk_(chunk), functions_(functions), copyable_(copyable), local_(local),
         for_codegen_(for_codegen) {}
 
-  // Local functions the chunk calls but does not own, given stub bodies so they stay local.
-  std::vector<std::pair<const Function *, Function *>> stubs;
 
   Value *materialize(Value *v) override {
     auto *gv = dyn_cast<GlobalValue>(v);
@@ -64,23 +59,21 @@ public:
       // A function that was local before promotion stays local in the chunk: passes treat calls
       // to local functions differently (an internal callee with one use counts as an inlining
       // candidate, which stops loop unrolling), and the chunk must see what the module saw.
+      // One the chunk calls but does not own stays a declaration with local linkage, which the
+      // verifier would refuse but the passes take as it is (they skip declarations, so it costs
+      // nothing); `llpar_finish_chunk` makes it an external declaration before anything else
+      // looks at the chunk.
       auto local = local_.find(f);
       if (local != local_.end()) {
         nf->setVisibility(GlobalValue::DefaultVisibility);
         nf->setLinkage(local->second);
-        if (!functions_.count(f)) {
-          BasicBlock *body = BasicBlock::Create(chunk_.getContext(), "", nf);
-          new UnreachableInst(chunk_.getContext(), body);
-          nf->addFnAttr(kStubAttribute);
-          stubs.push_back({f, nf});
-        }
       } else if (functions_.count(f)) {
         nf->setLinkage(f->getLinkage());
-        if (for_codegen_)
-          copy_comdat(nf, f);
       } else {
         nf->setDLLStorageClass(f->getDLLStorageClass());
       }
+      if (for_codegen_ && functions_.count(f))
+        copy_comdat(nf, f);
       made = nf;
     } else if (auto *var = dyn_cast<GlobalVariable>(gv)) {
       auto *nv = new GlobalVariable(chunk_, var->getValueType(), var->isConstant(),
@@ -387,14 +380,11 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
   return wrap(chunk.release());
 }
 
-// After a chunk's passes: stubs become declarations again, and local functions external hidden
-// ones, so that the linker matches them with the home module's promoted symbols.
+// After a chunk's passes: local functions (owned, or declared) become external hidden ones, so
+// that the module is valid again and the linker matches them with the home module's promoted
+// symbols.
 void llpar_finish_chunk(LLVMModuleRef M) {
   for (Function &f : *unwrap(M)) {
-    if (f.hasFnAttribute(kStubAttribute)) {
-      f.deleteBody();
-      f.removeFnAttr(kStubAttribute);
-    }
     if (f.hasLocalLinkage()) {
       f.setLinkage(GlobalValue::ExternalLinkage);
       f.setVisibility(GlobalValue::HiddenVisibility);
