@@ -29,6 +29,7 @@ impl ScratchDir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("llpar-{}-{n}", std::process::id()));
+        crate::cleanup::register(&dir);
         std::fs::create_dir_all(&dir)?;
         Ok(ScratchDir(dir))
     }
@@ -37,6 +38,7 @@ impl ScratchDir {
 impl Drop for ScratchDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        crate::cleanup::unregister(&self.0);
     }
 }
 

@@ -4,6 +4,7 @@
 //! modules, run the function passes on [`worker`] threads, [`merge`] the results back, and the
 //! [`engine`] that strings them together with the module-level passes and emission. All calls into
 //! LLVM go through [`llvm`].
+pub mod cleanup;
 pub mod codegen;
 pub mod engine;
 pub mod error;

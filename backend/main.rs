@@ -121,6 +121,7 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 fn main() {
+    llpar::cleanup::install();
     let cli = Cli::parse_from(normalize_args(std::env::args()));
     match run(cli) {
         Ok(()) => {}
@@ -270,7 +271,9 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<(), Error> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = parent_dir(path).join(format!(".{file_name}.llpar-{}.tmp", std::process::id()));
+    llpar::cleanup::register(&tmp);
     let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
+    llpar::cleanup::unregister(&tmp);
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::failure(format!("{output}: cannot write: {e}")));

@@ -192,3 +192,34 @@ fn rustc_crate_object_defines_the_same_symbols_as_the_serial_build() {
     serial_object(&input, &reference);
     assert_eq!(defined_globals(&ours), defined_globals(&reference));
 }
+
+#[test]
+fn an_interrupted_run_leaves_no_file_behind() {
+    let input = corpus("sqlite3.bc");
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.o");
+    let child = llpar()
+        .arg(&input)
+        .args(["-O2", "--emit=obj", "-j2", "-o"])
+        .arg(&output)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(128 + libc::SIGINT),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "files left in the output directory"
+    );
+    let scratch = std::env::temp_dir().join(format!("llpar-{pid}-0"));
+    assert!(!scratch.exists(), "scratch directory left behind");
+}

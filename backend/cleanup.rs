@@ -1,0 +1,63 @@
+//! Interruption: files and directories a run creates for a while (the output's temporary file,
+//! the scratch directory of code generation) are registered here; SIGINT, SIGTERM or SIGHUP
+//! removes them before the process exits.
+//!
+//! The signals are blocked in every thread and received by one thread with `sigwait`, so the
+//! cleanup runs as ordinary code, not inside a signal handler.
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+static REGISTERED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Starts the thread that waits for the signals. Call it first thing in `main`, before any other
+/// thread exists: threads inherit the blocked signal mask.
+pub fn install() {
+    // SAFETY: plain POSIX calls on a local, initialized signal set.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in SIGNALS {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    std::thread::spawn(move || {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: `set` is a valid signal set; sigwait only writes `signal`.
+        if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
+            return;
+        }
+        remove_all();
+        eprintln!("llpar: interrupted by signal {signal}; temporary files removed");
+        // SAFETY: ends the process at once, without running destructors under other threads
+        // that may be inside LLVM.
+        unsafe { libc::_exit(128 + signal) }
+    });
+}
+
+pub fn register(path: &Path) {
+    REGISTERED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(path.to_path_buf());
+}
+
+pub fn unregister(path: &Path) {
+    REGISTERED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|p| p != path);
+}
+
+fn remove_all() {
+    for path in REGISTERED.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        if path.is_dir() {
+            let _ = std::fs::remove_dir_all(path);
+        } else {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
