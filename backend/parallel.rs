@@ -121,9 +121,9 @@ pub fn process_chunks(
     });
     stats.add("split", extract_time);
     stats.parallel_wall += parallel_start.elapsed();
-    stats.add("parallel phase, serial work", serial_time);
+    stats.add("merge", serial_time);
     stats.add(
-        "parallel phase, waiting",
+        "parallel passes",
         parallel_start
             .elapsed()
             .saturating_sub(extract_time + serial_time),
