@@ -28,3 +28,19 @@ if "$bin/llvm-diff" "$out/serial.bc" "$out/llpar.bc" 2>/dev/null; then
 else
   echo "== llvm-diff: $("$bin/llvm-diff" "$out/serial.bc" "$out/llpar.bc" 2>&1 | grep -c '^in function') of $("$bin/llvm-nm" --defined-only "$input" | grep -c ' [tT] ') functions differ from opt's output"
 fi
+
+echo "== -O2 to an object file: serial 'opt -O2 | llc -O2 -relocation-model=pic' against 'llpar -O2 --emit=obj -j$jobs'"
+python3 - "$bin" "$input" "$out" "$jobs" <<'PY'
+import subprocess, sys, time
+bin, src, out, jobs = sys.argv[1:]
+def timed(cmd):
+    t = time.perf_counter(); subprocess.run(cmd, shell=True, check=True); return time.perf_counter() - t
+serial = timed(f"{bin}/opt -O2 {src} | {bin}/llc -O2 -relocation-model=pic -filetype=obj -o {out}/serial.o")
+parallel = timed(f"target/release/llpar -O2 --emit=obj -j{jobs} {src} -o {out}/llpar.o")
+def text(o):
+    lines = subprocess.run([f"{bin}/llvm-size", "-A", o], capture_output=True, text=True).stdout.splitlines()
+    return sum(int(l.split()[1]) for l in lines if l.startswith(".text"))
+print(f"== serial {serial:.2f} s, llpar {parallel:.2f} s: {serial / parallel:.2f}x; "
+      f".text {text(out + '/llpar.o') / text(out + '/serial.o'):.3f} of the serial object's "
+      "(scripts/quality.py runs the programs too)")
+PY
