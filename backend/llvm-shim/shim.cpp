@@ -529,8 +529,6 @@ LLVMValueRef llpar_named_global_value(LLVMModuleRef M, const char *name, size_t 
   return wrap(unwrap(M)->getNamedValue(StringRef(name, len)));
 }
 
-// Erases a global value of any kind; the C API has no eraser for aliases.
-void llpar_erase_global_value(LLVMValueRef V) { cast<GlobalValue>(unwrap(V))->eraseFromParent(); }
 
 // Puts the functions listed in `order` first, in that order, followed by the others in their
 // current order. Moving within one list keeps names and uses untouched.

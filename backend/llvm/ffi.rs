@@ -40,7 +40,6 @@ extern "C" {
         name: *const c_char,
         len: usize,
     ) -> LLVMValueRef;
-    pub fn llpar_erase_global_value(v: LLVMValueRef);
     pub fn llpar_order_functions(m: LLVMModuleRef, order: *const LLVMValueRef, n: usize);
     pub fn llpar_fold_debug_units(
         m: LLVMModuleRef,

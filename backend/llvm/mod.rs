@@ -399,9 +399,6 @@ impl GlobalRef {
             LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage
         )
     }
-    pub fn is_intrinsic(self) -> bool {
-        self.is_function() && unsafe { LLVMGetIntrinsicID(self.0) } != 0
-    }
     pub fn comdat(self) -> Option<ComdatRef> {
         if self.is_function() || self.is_variable() {
             let c = unsafe { LLVMGetComdat(self.0) };
@@ -412,16 +409,6 @@ impl GlobalRef {
     }
     pub fn set_comdat(self, comdat: Option<ComdatRef>) {
         unsafe { LLVMSetComdat(self.0, comdat.map_or(std::ptr::null_mut(), |c| c.0)) }
-    }
-    /// A variable whose contents are constant.
-    pub fn is_constant_variable(self) -> bool {
-        self.is_variable() && unsafe { LLVMIsGlobalConstant(self.0) } != 0
-    }
-    pub fn is_used(self) -> bool {
-        unsafe { !LLVMGetFirstUse(self.0).is_null() }
-    }
-    pub fn erase(self) {
-        unsafe { ffi::llpar_erase_global_value(self.0) }
     }
     /// The function or variable an alias stands for (an ifunc's resolver).
     pub fn alias_target(self) -> Option<GlobalRef> {
