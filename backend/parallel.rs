@@ -81,6 +81,7 @@ pub fn process_chunks(
                 index,
                 bitcode: chunk.bitcode,
                 description: format!("{input_name}: {}", chunk.description),
+                promoted_names: chunk.promoted_names,
             };
             if job_tx.send(job).is_err() {
                 break;

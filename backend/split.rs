@@ -52,6 +52,8 @@ pub struct ChunkModule {
     pub bitcode: Vec<u8>,
     /// A short description for messages: the chunk's first functions.
     pub description: String,
+    /// (promoted name, own name) of the chunk's functions that were promoted, for messages.
+    pub promoted_names: Vec<(String, String)>,
 }
 
 /// The split of one module: its plan and how to restore it.
@@ -69,6 +71,8 @@ pub struct Split {
     /// Per chunk, the aliases and ifuncs it owns (code generation only).
     owned_aliases: Vec<Vec<GlobalRef>>,
     purpose: Purpose,
+    /// Promoted name -> the local name it stands for, for messages.
+    original_names: HashMap<Vec<u8>, Vec<u8>>,
     /// Dropped once bodies are removed, which invalidates it.
     use_ranks: Option<llvm::UseRanks>,
 }
@@ -233,6 +237,10 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
                 && v.block_address_functions().is_empty()
         })
         .collect();
+    let original_names = promotions
+        .iter()
+        .map(|p| (p.promoted_name.clone(), p.original_name.clone()))
+        .collect();
     Split {
         chunks,
         restore: Restore {
@@ -248,6 +256,7 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
         local_functions,
         owned_aliases,
         purpose,
+        original_names,
         use_ranks: Some(llvm::UseRanks::new(home)),
     }
 }
@@ -264,15 +273,8 @@ impl Split {
 
     fn display_name(&self, f: GlobalRef) -> String {
         let name = f.name();
-        match self
-            .restore
-            .promotions
-            .iter()
-            .find(|p| p.promoted_name == name)
-        {
-            Some(p) => String::from_utf8_lossy(&p.original_name).into_owned(),
-            None => String::from_utf8_lossy(&name).into_owned(),
-        }
+        let shown = self.original_names.get(&name).unwrap_or(&name);
+        String::from_utf8_lossy(shown).into_owned()
     }
 
     /// Extracts chunk `index` of `home` as a standalone module, in bitcode.
@@ -305,10 +307,18 @@ impl Split {
             description.push_str(", ...");
         }
         description.push(')');
+        let promoted_names = self.chunks[index]
+            .functions
+            .iter()
+            .map(|&i| self.functions[i].display_name())
+            .zip(names)
+            .filter(|(promoted, original)| promoted != original)
+            .collect();
         ChunkModule {
             index,
             bitcode: llvm::write_bitcode(&chunk),
             description,
+            promoted_names,
         }
     }
 

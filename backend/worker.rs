@@ -13,6 +13,8 @@ pub struct Job {
     pub index: usize,
     pub bitcode: Vec<u8>,
     pub description: String,
+    /// (promoted name, own name) of the chunk's promoted functions, so messages use own names.
+    pub promoted_names: Vec<(String, String)>,
 }
 
 pub struct Done {
@@ -57,6 +59,7 @@ pub fn work(config: &WorkerConfig, jobs: Receiver<Job>, results: Sender<Done>) {
     let machine = llvm::target_machine(&config.target, &config.triple);
     for job in jobs {
         let start = Instant::now();
+        llvm::set_current_names(&job.promoted_names);
         llvm::set_current_work(match &config.task {
             Task::Optimize(pipeline) => format!("{} running '{pipeline}'", job.description),
             Task::Codegen(None) => format!("{}: generating code", job.description),
@@ -69,7 +72,9 @@ pub fn work(config: &WorkerConfig, jobs: Receiver<Job>, results: Sender<Done>) {
             Ok(machine) => optimize_chunk(config, machine.as_ref(), &job),
             Err(e) => Err(e.clone()),
         };
+        let result = result.map_err(|e| llvm::with_own_names(&e));
         llvm::set_current_work("");
+        llvm::set_current_names(&[]);
         let done = Done {
             index: job.index,
             result: result.map_err(|e| format!("{}: {e}", job.description)),

@@ -223,3 +223,30 @@ fn an_interrupted_run_leaves_no_file_behind() {
     let scratch = std::env::temp_dir().join(format!("llpar-{pid}-0"));
     assert!(!scratch.exists(), "scratch directory left behind");
 }
+
+#[test]
+fn an_llvm_fatal_error_in_a_worker_is_reported_with_its_chunk_and_leaves_no_output() {
+    // Plain `instcombine` verifies that it reaches a fixpoint and aborts when it does not, which
+    // happens on sqlite3 (with `opt` too).
+    let input = corpus("sqlite3.bc");
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.bc");
+    let out = run(llpar()
+        .arg(&input)
+        .args(["--passes=function(instcombine)", "-j2", "-o"])
+        .arg(&output));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("chunk")
+            && stderr.contains("function(instcombine)")
+            && stderr.contains("fixpoint"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("__llpar"),
+        "a promoted name leaked into the message: {stderr}"
+    );
+    assert!(!output.exists());
+}

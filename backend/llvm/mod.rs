@@ -36,6 +36,33 @@ thread_local! {
     static CURRENT_WORK: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
+thread_local! {
+    /// Promoted names in the current thread's chunk and the own names they stand for.
+    static CURRENT_NAMES: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Tells messages from this thread (LLVM's fatal errors included) which promoted names to
+/// show as the functions' own names.
+pub fn set_current_names(names: &[(String, String)]) {
+    CURRENT_NAMES.with(|n| *n.borrow_mut() = names.to_vec());
+}
+
+/// `message` with the current chunk's promoted names replaced by the functions' own names.
+pub fn with_own_names(message: &str) -> String {
+    CURRENT_NAMES.with(|names| {
+        let mut out = message.to_string();
+        // Longest first, so that `__llpar.local.12` is not taken for `__llpar.local.1`.
+        let mut names = names.borrow().clone();
+        names.sort_by_key(|(promoted, _)| std::cmp::Reverse(promoted.len()));
+        for (promoted, own) in &names {
+            if out.contains(promoted.as_str()) {
+                out = out.replace(promoted.as_str(), own);
+            }
+        }
+        out
+    })
+}
+
 /// Names what the current thread works on (a chunk, a phase) for LLVM's fatal error messages.
 pub fn set_current_work(what: impl Into<String>) {
     CURRENT_WORK.with(|w| *w.borrow_mut() = what.into());
@@ -54,7 +81,7 @@ extern "C" fn on_fatal_error(reason: *const c_char) {
     };
     eprintln!(
         "llpar: error: {work}: LLVM fatal error: {}",
-        reason.trim_end()
+        with_own_names(reason.trim_end())
     );
     // Other threads may be inside LLVM: leave without running static destructors under them.
     // SAFETY: _exit ends the process immediately; no Rust state is observed afterwards.
