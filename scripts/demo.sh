@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/install-deps.sh
 cargo build --release -q
-scripts/build-corpus.sh 2>/dev/null
+scripts/build-corpus.sh
 v=$(tr -d '[:space:]' < LLVM_VERSION)
 bin=/usr/lib/llvm-$v/bin
 input=target/corpus/sqlite3.bc
