@@ -91,7 +91,15 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
     if let Some(triple) = &options.target.triple {
         module.set_triple(&inkwell::targets::TargetTriple::create(triple));
     }
-    let triple = llvm::module_triple(&module);
+    let mut triple = llvm::module_triple(&module);
+    if triple.is_empty()
+        && options.target.triple.is_none()
+        && matches!(options.emit, EmitKind::Asm | EmitKind::Object)
+    {
+        // As `llc` does: code for a module without a triple is generated for the host.
+        triple = llvm::host_triple();
+        module.set_triple(&inkwell::targets::TargetTriple::create(&triple));
+    }
     let machine = llvm::target_machine(&options.target, &triple).map_err(Error::failure)?;
     let pipeline_text = match &options.pipeline {
         PipelineRequest::Level { speed, size } => {

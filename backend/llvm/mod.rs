@@ -258,6 +258,14 @@ pub enum RelocModel {
     DynamicNoPic,
 }
 
+/// The triple of the machine llpar runs on.
+pub fn host_triple() -> String {
+    TargetMachine::get_default_triple()
+        .as_str()
+        .to_string_lossy()
+        .into_owned()
+}
+
 pub fn module_triple(module: &Module) -> String {
     module.get_triple().as_str().to_string_lossy().into_owned()
 }
