@@ -105,6 +105,8 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
         PipelineRequest::Level { speed, size } => {
             llvm::default_pipeline(machine.as_ref(), *speed, *size)
         }
+        // No pipeline at all: like `opt` without passes, read, verify and write.
+        PipelineRequest::Text(text) if text.trim().is_empty() => String::new(),
         PipelineRequest::Text(text) => {
             pipeline::check_parses(text)
                 .map_err(|e| Error::failure(format!("invalid pipeline '{text}': {e}")))?;

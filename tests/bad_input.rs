@@ -185,3 +185,11 @@ fn stdin_to_stdout_and_empty_input() {
     );
     assert!(String::from_utf8_lossy(&out).contains("ModuleID"));
 }
+
+#[test]
+fn no_pipeline_reads_verifies_and_writes_like_opt() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "good.ll", GOOD_IR.as_bytes());
+    let out = run_ok(llpar().arg(&input).args(["-S", "-o", "-"]));
+    assert!(String::from_utf8_lossy(&out).contains("define i32 @f(i32 %x)"));
+}
