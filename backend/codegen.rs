@@ -94,6 +94,7 @@ pub fn emit_object(
         },
     )?;
     let t = Instant::now();
+    let _span = crate::trace::span("link objects");
     let renames: Vec<(&[u8], &[u8])> = split.restore.promoted_names().collect();
     let combined = link_objects(&objects, &home_object, &renames)
         .map_err(|e| Error::failure(format!("{input_name}: {e}")))?;

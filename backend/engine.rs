@@ -8,6 +8,7 @@ use crate::parallel;
 use crate::pipeline::{self, PipelineRequest, Segment};
 use crate::plan::PlanOptions;
 use crate::split;
+use crate::trace;
 use crate::worker::{Task, WorkerConfig};
 use inkwell::context::Context;
 use inkwell::module::Module;
@@ -73,6 +74,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
     let context = Context::create();
 
     let t = Instant::now();
+    let parse_span = trace::span("parse and verify");
     llvm::set_current_work(format!("parsing {input_name}"));
     let module = llvm::parse(&context, input, input_name).map_err(|e| {
         Error::failure(if e.starts_with(input_name) {
@@ -87,6 +89,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
         ))
     })?;
     stats.add("parse", t.elapsed());
+    drop(parse_span);
 
     if let Some(triple) = &options.target.triple {
         module.set_triple(&inkwell::targets::TargetTriple::create(triple));
@@ -127,6 +130,14 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
     };
     if options.print_pipeline {
         for segment in &segments {
+            let _span = trace::span(match segment {
+                Segment::WholeModule(p) => {
+                    format!("serial: {}", p.chars().take(80).collect::<String>())
+                }
+                Segment::PerChunk(p) => {
+                    format!("per chunk: {}", p.chars().take(80).collect::<String>())
+                }
+            });
             match segment {
                 Segment::WholeModule(p) => eprintln!("serial: {p}"),
                 Segment::PerChunk(p) => eprintln!("per chunk: {p}"),
@@ -176,6 +187,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
     }
 
     let t = Instant::now();
+    let _emit_span = trace::span("verify and emit");
     llvm::set_current_work(format!("{input_name}: verifying the output"));
     llvm::verify(&module).map_err(|e| {
         Error::failure(format!(

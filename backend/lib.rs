@@ -14,4 +14,5 @@ pub mod parallel;
 pub mod pipeline;
 pub mod plan;
 pub mod split;
+pub mod trace;
 pub mod worker;

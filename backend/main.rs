@@ -80,6 +80,9 @@ struct Cli {
     /// Keep every chunk's bitcode, before (chunkN.bc) and after (chunkN.opt.bc) its passes, in DIR.
     #[arg(long, value_name = "DIR")]
     save_temps: Option<PathBuf>,
+    /// Write a Chrome trace (as `clang -ftime-trace` does) of phases and chunks to FILE.
+    #[arg(long, value_name = "FILE")]
+    time_trace: Option<PathBuf>,
     /// The most chunks a module is split into.
     #[arg(long, default_value_t = PlanOptions::default().max_chunks)]
     max_chunks: usize,
@@ -103,6 +106,9 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
         "max-chunks",
         "min-chunk-cost",
         "save-temps",
+        "simplify-before-inlining",
+        "print-pipeline-passes",
+        "time-trace",
     ];
     args.map(|a| {
         let single = a.strip_prefix('-').filter(|r| !r.starts_with('-'));
@@ -209,8 +215,15 @@ fn run(cli: Cli) -> Result<(), Error> {
     } else {
         input_name.clone()
     };
+    if cli.time_trace.is_some() {
+        llpar::trace::enable();
+    }
     let (bytes, stats) = engine::run(&input, &display_name, &options)?;
     write_output(&output, &bytes)?;
+    if let Some(path) = &cli.time_trace {
+        let json = llpar::trace::to_json().unwrap_or_default();
+        write_output(&path.to_string_lossy(), json.as_bytes())?;
+    }
     if cli.stats {
         print_stats(&stats, threads);
     }

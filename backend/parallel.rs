@@ -8,6 +8,7 @@ use crate::engine::{save_temp, Options, Stats};
 use crate::error::{Error, Result};
 use crate::llvm;
 use crate::split::Split;
+use crate::trace;
 use crate::worker::{self, Done, Job, WorkerConfig};
 use inkwell::module::Module;
 use std::time::{Duration, Instant};
@@ -57,9 +58,9 @@ pub fn process_chunks(
     let mut first_error: Option<String> = None;
 
     std::thread::scope(|scope| {
-        for _ in 0..threads {
+        for w in 0..threads {
             let (jobs, done) = (job_rx.clone(), done_tx.clone());
-            scope.spawn(move || worker::work(config, jobs, done));
+            scope.spawn(move || worker::work(w, config, jobs, done));
         }
         drop(done_tx);
         drop(job_rx);
@@ -68,8 +69,10 @@ pub fn process_chunks(
         dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
         for index in dispatch {
             let t = Instant::now();
+            let span = trace::span(format!("extract chunk {index}"));
             llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
             let chunk = split.extract(module, index);
+            drop(span);
             extract_time += t.elapsed();
             if let Some(dir) = &options.save_temps {
                 if let Err(e) = save_temp(dir, &format!("chunk{index}.bc"), &chunk.bitcode) {
@@ -89,11 +92,13 @@ pub fn process_chunks(
         }
         drop(job_tx);
         let t = Instant::now();
+        let span = trace::span("remove chunked bodies, home module work");
         split.remove_chunked_bodies();
         if first_error.is_none() {
             first_error = after_extraction().err();
         }
         serial_time += t.elapsed();
+        drop(span);
         let mut next = 0;
         for done in done_rx.iter() {
             stats.worker_busy += done.busy;
@@ -112,6 +117,7 @@ pub fn process_chunks(
                             }
                         }
                         let t = Instant::now();
+                        let _span = trace::span(format!("accept chunk {next}"));
                         first_error = accept(next, bytes).err();
                         serial_time += t.elapsed();
                         next += 1;

@@ -5,6 +5,7 @@
 //! dies on its thread. A fresh context per chunk keeps a chunk's output independent of which
 //! chunks the same thread handled before, so the bytes never depend on scheduling.
 use crate::llvm::{self, TargetOptions};
+use crate::trace;
 use crossbeam_channel::{Receiver, Sender};
 use inkwell::context::Context;
 use std::time::{Duration, Instant};
@@ -55,10 +56,12 @@ pub struct WorkerConfig {
 }
 
 /// Runs jobs from `jobs` until the channel closes, sending one `Done` per job.
-pub fn work(config: &WorkerConfig, jobs: Receiver<Job>, results: Sender<Done>) {
+pub fn work(worker: usize, config: &WorkerConfig, jobs: Receiver<Job>, results: Sender<Done>) {
+    trace::name_thread(&format!("worker {worker}"));
     let machine = llvm::target_machine(&config.target, &config.triple);
     for job in jobs {
         let start = Instant::now();
+        let span = trace::span(job.description.clone());
         llvm::set_current_names(&job.promoted_names);
         llvm::set_current_work(match &config.task {
             Task::Optimize(pipeline) => format!("{} running '{pipeline}'", job.description),
@@ -73,6 +76,7 @@ pub fn work(config: &WorkerConfig, jobs: Receiver<Job>, results: Sender<Done>) {
             Err(e) => Err(e.clone()),
         };
         let result = result.map_err(|e| llvm::with_own_names(&e));
+        drop(span);
         llvm::set_current_work("");
         llvm::set_current_names(&[]);
         let done = Done {
