@@ -54,6 +54,75 @@ pub struct Stats {
     pub worker_busy: Duration,
     pub wall: Duration,
     pub pipeline_segments: Vec<String>,
+    /// Per parallel phase: each chunk's measured time (description, busy) and the main thread's
+    /// own work during the phase (extraction, merging), for the scaling prediction.
+    pub parallel_phases: Vec<ParallelPhase>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ParallelPhase {
+    pub chunks: Vec<(String, Duration)>,
+    pub main_thread: Duration,
+    pub wall: Duration,
+}
+
+/// The makespan of `durations` on `workers` when they are handed out largest first, as llpar
+/// does, each to the worker that frees up first.
+pub fn makespan(durations: &[Duration], workers: usize) -> Duration {
+    let mut sorted: Vec<Duration> = durations.to_vec();
+    sorted.sort_by(|a, b| b.cmp(a));
+    let mut loads = vec![Duration::ZERO; workers.max(1)];
+    for d in sorted {
+        let least = loads.iter_mut().min().expect("at least one worker");
+        *least += d;
+    }
+    loads.into_iter().max().unwrap_or_default()
+}
+
+impl Stats {
+    /// Predicted wall time with `workers` workers: the time outside the parallel phases as
+    /// measured, plus, per parallel phase, the longer of the main thread's own work and the
+    /// makespan of the measured chunk times. Chunk times measured with more threads than cores
+    /// include waiting for a core, so predictions from such runs are pessimistic.
+    pub fn predicted_wall(&self, workers: usize) -> Duration {
+        let outside = self.wall.saturating_sub(self.parallel_wall);
+        let parallel: Duration = self
+            .parallel_phases
+            .iter()
+            .map(|p| {
+                let busy: Vec<Duration> = p.chunks.iter().map(|(_, d)| *d).collect();
+                p.main_thread.max(makespan(&busy, workers))
+            })
+            .sum();
+        outside + parallel
+    }
+
+    /// The chunk that bounds the parallel phases: the longest one measured.
+    pub fn critical_chunk(&self) -> Option<(&str, Duration)> {
+        self.parallel_phases
+            .iter()
+            .flat_map(|p| p.chunks.iter())
+            .max_by_key(|(_, d)| *d)
+            .map(|(n, d)| (n.as_str(), *d))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn makespan_hands_out_largest_first() {
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&x| Duration::from_millis(x))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(makespan(&ms(&[5, 4, 3, 3, 3]), 2), Duration::from_millis(9));
+        assert_eq!(makespan(&ms(&[10, 1, 1]), 8), Duration::from_millis(10));
+        assert_eq!(makespan(&ms(&[2, 2, 2, 2]), 1), Duration::from_millis(8));
+        assert_eq!(makespan(&[], 4), Duration::ZERO);
+    }
 }
 
 impl Stats {

@@ -317,6 +317,26 @@ fn print_stats(stats: &Stats, threads: usize) {
         eprintln!("llpar: {:<16} {:>9.1} ms", phase, ms(*d));
     }
     let outside = stats.wall.saturating_sub(stats.parallel_wall);
+    if !stats.parallel_phases.is_empty() {
+        let predictions: Vec<String> = [1, 2, 4, 8, 16, 32, 64]
+            .iter()
+            .map(|&w| {
+                let p = stats.predicted_wall(w);
+                format!(
+                    "{w}: {:.0} ms ({:.2}x of 1)",
+                    ms(p),
+                    stats.predicted_wall(1).as_secs_f64() / p.as_secs_f64().max(1e-9)
+                )
+            })
+            .collect();
+        eprintln!(
+            "llpar: predicted wall time by workers (from this run's chunk times): {}",
+            predictions.join(", ")
+        );
+        if let Some((chunk, d)) = stats.critical_chunk() {
+            eprintln!("llpar: critical path: {chunk}, {:.1} ms", ms(d));
+        }
+    }
     eprintln!(
         "llpar: wall {:.1} ms; parallel phases {:.1} ms (workers busy {:.1} ms); outside the parallel phases {:.1}%",
         ms(stats.wall),

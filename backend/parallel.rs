@@ -4,7 +4,7 @@
 //!
 //! Architecture invariant: all parallelism goes through `process_chunks`. It collects every
 //! result before reporting the first error in chunk order, so the error reported is deterministic.
-use crate::engine::{save_temp, Options, Stats};
+use crate::engine::{save_temp, Options, ParallelPhase, Stats};
 use crate::error::{Error, Result};
 use crate::llvm;
 use crate::split::Split;
@@ -56,6 +56,8 @@ pub fn process_chunks(
     let mut extract_time = Duration::ZERO;
     let mut serial_time = Duration::ZERO;
     let mut first_error: Option<String> = None;
+    let mut chunk_times: Vec<(String, Duration)> =
+        vec![(String::new(), Duration::ZERO); split.chunks.len()];
 
     std::thread::scope(|scope| {
         for w in 0..threads {
@@ -73,6 +75,7 @@ pub fn process_chunks(
             llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
             let chunk = split.extract(module, index);
             drop(span);
+            chunk_times[index].0 = chunk.description.clone();
             extract_time += t.elapsed();
             if let Some(dir) = &options.save_temps {
                 if let Err(e) = save_temp(dir, &format!("chunk{index}.bc"), &chunk.bitcode) {
@@ -102,6 +105,7 @@ pub fn process_chunks(
         let mut next = 0;
         for done in done_rx.iter() {
             stats.worker_busy += done.busy;
+            chunk_times[done.index].1 = done.busy;
             results[done.index] = Some(done.result);
             // Accept what is ready, in order; after an error, keep collecting but stop accepting.
             while first_error.is_none() && next < results.len() {
@@ -128,6 +132,11 @@ pub fn process_chunks(
     });
     stats.add("split", extract_time);
     stats.parallel_wall += parallel_start.elapsed();
+    stats.parallel_phases.push(ParallelPhase {
+        chunks: chunk_times,
+        main_thread: extract_time + serial_time,
+        wall: parallel_start.elapsed(),
+    });
     stats.add("merge", serial_time);
     stats.add(
         "parallel passes",
