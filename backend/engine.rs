@@ -120,7 +120,10 @@ mod tests {
         };
         // Largest first: 5 | 4, 3 | then 3 to the first (8), 3 to the second (10). (The best
         // schedule, 5+4 | 3+3+3, would take 9; llpar's dispatch does not find it, nor is it modeled.)
-        assert_eq!(makespan(&ms(&[5, 4, 3, 3, 3]), 2), Duration::from_millis(10));
+        assert_eq!(
+            makespan(&ms(&[5, 4, 3, 3, 3]), 2),
+            Duration::from_millis(10)
+        );
         assert_eq!(makespan(&ms(&[10, 1, 1]), 8), Duration::from_millis(10));
         assert_eq!(makespan(&ms(&[2, 2, 2, 2]), 1), Duration::from_millis(8));
         assert_eq!(makespan(&[], 4), Duration::ZERO);
