@@ -44,6 +44,8 @@ pub struct Restore {
     moved_variables: Vec<(Vec<u8>, Linkage, Option<ComdatRef>)>,
     /// The input's named struct types, whose names copies made by merging take back.
     struct_types: llvm::StructTypes,
+    /// Promoted name -> the local name it stands for (empty for unnamed globals).
+    original_names: HashMap<Vec<u8>, Vec<u8>>,
 }
 
 /// One chunk as it leaves the home module.
@@ -71,8 +73,6 @@ pub struct Split {
     /// Per chunk, the aliases and ifuncs it owns (code generation only).
     owned_aliases: Vec<Vec<GlobalRef>>,
     purpose: Purpose,
-    /// Promoted name -> the local name it stands for, for messages.
-    original_names: HashMap<Vec<u8>, Vec<u8>>,
     /// Dropped once bodies are removed, which invalidates it.
     use_ranks: Option<llvm::UseRanks>,
 }
@@ -249,6 +249,7 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
             comdats,
             moved_variables,
             struct_types: llvm::struct_types(home),
+            original_names,
         },
         functions,
         copyable_variables,
@@ -256,7 +257,6 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
         local_functions,
         owned_aliases,
         purpose,
-        original_names,
         use_ranks: Some(llvm::UseRanks::new(home)),
     }
 }
@@ -273,7 +273,7 @@ impl Split {
 
     fn display_name(&self, f: GlobalRef) -> String {
         let name = f.name();
-        let shown = self.original_names.get(&name).unwrap_or(&name);
+        let shown = self.restore.original_names.get(&name).unwrap_or(&name);
         String::from_utf8_lossy(shown).into_owned()
     }
 
@@ -387,11 +387,6 @@ impl Restore {
     /// promoted function that name holds the promoted one. Gives such globals the real name.
     fn rename_derived_globals(&self, merged: &Module) {
         let prefix = PROMOTED_PREFIX.as_bytes();
-        let originals: HashMap<&[u8], &[u8]> = self
-            .promotions
-            .iter()
-            .map(|p| (p.promoted_name.as_slice(), p.original_name.as_slice()))
-            .collect();
         for g in llvm::global_values(merged) {
             let name = g.name();
             let Some(at) = name.windows(prefix.len()).position(|w| w == prefix) else {
@@ -402,7 +397,7 @@ impl Restore {
                 .take_while(|b| b.is_ascii_digit())
                 .count();
             let promoted = &name[at..at + prefix.len() + digits];
-            if let Some(original) = originals.get(promoted).filter(|o| !o.is_empty()) {
+            if let Some(original) = self.original_names.get(promoted).filter(|o| !o.is_empty()) {
                 let mut renamed = name[..at].to_vec();
                 renamed.extend_from_slice(original);
                 renamed.extend_from_slice(&name[at + promoted.len()..]);

@@ -474,10 +474,7 @@ impl GlobalRef {
 
     /// Turns a variable definition into a declaration (no initializer, no comdat).
     pub fn remove_initializer(self) {
-        unsafe {
-            LLVMSetComdat(self.0, std::ptr::null_mut());
-            ffi::llpar_remove_initializer(self.0);
-        }
+        unsafe { ffi::llpar_remove_initializer(self.0) }
     }
 
     /// The functions whose instructions use this global, directly or through constant expressions.
@@ -503,11 +500,9 @@ impl GlobalRef {
                     for i in 0..LLVMGetNumOperands(inst).max(0) as u32 {
                         let op = LLVMGetOperand(inst, i);
                         if !op.is_null() && !LLVMIsABlockAddress(op).is_null() {
-                            // A blockaddress's one operand is its block (LLVM 22).
-                            let block = LLVMValueAsBasicBlock(LLVMGetOperand(op, 0));
-                            let f = LLVMGetBasicBlockParent(block);
-                            if f != self.0 {
-                                block_address_of.push(GlobalRef(f));
+                            let f = block_address_function(op);
+                            if f.0 != self.0 {
+                                block_address_of.push(f);
                             }
                         }
                     }
@@ -520,14 +515,22 @@ impl GlobalRef {
     }
 }
 
+/// The function a `blockaddress` constant names: its one operand is its block (LLVM 22), whose
+/// parent is the function.
+///
+/// # Safety
+/// `ba` must be a live `blockaddress` constant.
+unsafe fn block_address_function(ba: LLVMValueRef) -> GlobalRef {
+    GlobalRef(LLVMGetBasicBlockParent(LLVMValueAsBasicBlock(
+        LLVMGetOperand(ba, 0),
+    )))
+}
+
 fn collect_block_address_functions(c: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>) {
-    // SAFETY: c is a constant owned by the live module's context; a blockaddress's one operand
-    // is its block (LLVM 22), whose parent is the function.
+    // SAFETY: c is a constant owned by the live module's context.
     unsafe {
         if !LLVMIsABlockAddress(c).is_null() {
-            out.push(GlobalRef(LLVMGetBasicBlockParent(LLVMValueAsBasicBlock(
-                LLVMGetOperand(c, 0),
-            ))));
+            out.push(block_address_function(c));
             return;
         }
         if depth > 16 || !LLVMIsAGlobalValue(c).is_null() {
