@@ -52,6 +52,16 @@ pub fn unregister(path: &Path) {
         .retain(|p| p != path);
 }
 
+/// After a crash: the same, best effort. It does not wait for the registry's lock (the crashing
+/// thread may hold it) and allocates, which can fail if the crash happened in the allocator.
+pub fn remove_all_after_crash() {
+    if let Ok(paths) = REGISTERED.try_lock() {
+        for path in paths.iter() {
+            let _ = std::fs::remove_dir_all(path).or_else(|_| std::fs::remove_file(path));
+        }
+    }
+}
+
 fn remove_all() {
     for path in REGISTERED.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         if path.is_dir() {

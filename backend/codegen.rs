@@ -72,6 +72,8 @@ pub fn emit_object(
         target: target.clone(),
         triple: triple.to_string(),
         verify: options.verify_each,
+        crash_dir: options.crash_dir.clone(),
+        isolate: options.isolate.clone(),
     };
     let mut objects: Vec<Vec<u8>> = Vec::new();
     let mut home_object = Vec::new();

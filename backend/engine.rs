@@ -37,6 +37,14 @@ pub struct Options {
     pub simplify_before_inlining: bool,
     /// Where to keep every chunk's bitcode, before and after its passes (`--save-temps`).
     pub save_temps: Option<std::path::PathBuf>,
+    /// Where a chunk that LLVM fails on is written as a reproducer.
+    pub crash_dir: std::path::PathBuf,
+    /// Run every chunk in a child process of this executable (`--isolate`).
+    pub isolate: Option<std::path::PathBuf>,
+    /// Cap on the process's memory: fewer chunks run at once rather than exceed it.
+    pub max_memory: Option<u64>,
+    /// The GNU make jobserver to take a token from for every worker beyond the first.
+    pub jobserver: Option<std::sync::Arc<crate::jobserver::Jobserver>>,
 }
 
 /// Where the time went, for `--stats`.
@@ -52,6 +60,10 @@ pub struct Stats {
     pub parallel_wall: Duration,
     /// Sum of the workers' busy time.
     pub worker_busy: Duration,
+    /// The most chunks that ran at once (bounded by -j, the jobserver and the memory cap).
+    pub most_chunks_at_once: usize,
+    /// Peak resident memory of the process, in bytes.
+    pub peak_memory: u64,
     pub wall: Duration,
     pub pipeline_segments: Vec<String>,
     /// Per parallel phase: each chunk's measured time (description, busy) and the main thread's
@@ -247,6 +259,8 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                     target: options.target.clone(),
                     triple: triple.clone(),
                     verify: options.verify_each,
+                    crash_dir: options.crash_dir.clone(),
+                    isolate: options.isolate.clone(),
                 };
                 run_per_chunk(&context, &module, &config, options, input_name, &mut stats)?;
             }
@@ -299,6 +313,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
     };
     stats.add("emit", t.elapsed());
     stats.wall = start.elapsed();
+    stats.peak_memory = crate::admission::peak_resident_bytes();
     Ok((bytes, stats))
 }
 

@@ -4,10 +4,13 @@
 //! modules, run the function passes on [`worker`] threads, [`merge`] the results back, and the
 //! [`engine`] that strings them together with the module-level passes and emission. All calls into
 //! LLVM go through [`llvm`].
+pub mod admission;
 pub mod cleanup;
 pub mod codegen;
+pub mod crash;
 pub mod engine;
 pub mod error;
+pub mod jobserver;
 pub mod llvm;
 pub mod merge;
 pub mod parallel;

@@ -83,6 +83,19 @@ struct Cli {
     /// Write a Chrome trace (as `clang -ftime-trace` does) of phases and chunks to FILE.
     #[arg(long, value_name = "FILE")]
     time_trace: Option<PathBuf>,
+    /// Run every chunk in a child process: a crash or LLVM fatal error in one chunk is reported
+    /// with its reproducer while all other chunks still run and are verified (slower: a process
+    /// per chunk; the default runs chunks on threads and stops at the first fatal error).
+    #[arg(long)]
+    isolate: bool,
+    /// Where a chunk that LLVM fails on is written as a reproducer (default: the temporary
+    /// directory, or --save-temps DIR).
+    #[arg(long, value_name = "DIR")]
+    crash_dir: Option<PathBuf>,
+    /// Cap on memory (e.g. 2G, 512M): fewer chunks run at once when their expected memory would
+    /// not fit; never fails for it (one chunk always runs).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
     /// The most chunks a module is split into.
     #[arg(long, default_value_t = PlanOptions::default().max_chunks)]
     max_chunks: usize,
@@ -109,6 +122,9 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
         "simplify-before-inlining",
         "print-pipeline-passes",
         "time-trace",
+        "isolate",
+        "crash-dir",
+        "max-memory",
     ];
     args.map(|a| {
         let single = a.strip_prefix('-').filter(|r| !r.starts_with('-'));
@@ -126,8 +142,36 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
     .collect()
 }
 
+/// `512M`, `2G`, `1500000000`: a size in bytes, with an optional K, M, G or T suffix (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let shift = match unit.trim_end_matches(['B', 'b', 'i']).to_ascii_uppercase().as_str() {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("'{text}' is not a size (like 512M or 2G)")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .ok_or_else(|| format!("'{text}' is not a size (like 512M or 2G)"))
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(llpar::worker::CHILD_ARG) {
+        llpar::crash::install_crash_handler();
+        std::process::exit(llpar::worker::child_main(&args[2..]));
+    }
     llpar::cleanup::install();
+    llpar::crash::install_crash_handler();
     let cli = Cli::parse_from(normalize_args(std::env::args()));
     match run(cli) {
         Ok(()) => {}
@@ -177,10 +221,34 @@ fn run(cli: Cli) -> Result<(), Error> {
         check_output_dir(Path::new(&output))?;
     }
     let input = read_input(&input_name)?;
-    let threads = cli
+    let mut threads = cli
         .jobs
         .map(|j| j as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Under make -jN or cargo: a token for every worker beyond the first. A jobserver that is
+    // named but not passed down means make wants this command to run alone, as make does itself.
+    let jobserver = match llpar::jobserver::Jobserver::from_env() {
+        Ok(js) => js.map(std::sync::Arc::new),
+        Err(e) => {
+            if threads > 1 {
+                eprintln!("llpar: warning: {e}; running one worker");
+            }
+            threads = 1;
+            None
+        }
+    };
+    let isolate = if cli.isolate {
+        Some(std::env::current_exe().map_err(|e| {
+            Error::failure(format!("--isolate: cannot find llpar's own executable: {e}"))
+        })?)
+    } else {
+        None
+    };
+    let crash_dir = cli
+        .crash_dir
+        .clone()
+        .or_else(|| cli.save_temps.clone())
+        .unwrap_or_else(std::env::temp_dir);
     let options = Options {
         pipeline,
         threads,
@@ -209,6 +277,10 @@ fn run(cli: Cli) -> Result<(), Error> {
         save_temps: cli.save_temps.clone(),
         simplify_before_inlining: cli.simplify_before_inlining,
         print_pipeline: cli.print_pipeline_passes,
+        crash_dir,
+        isolate,
+        max_memory: cli.max_memory,
+        jobserver,
     };
     let display_name = if input_name == "-" {
         "<stdin>".to_string()
@@ -337,6 +409,11 @@ fn print_stats(stats: &Stats, threads: usize) {
             eprintln!("llpar: critical path: {chunk}, {:.1} ms", ms(d));
         }
     }
+    eprintln!(
+        "llpar: at most {} chunk(s) at once; peak memory {:.0} MiB",
+        stats.most_chunks_at_once,
+        stats.peak_memory as f64 / (1u64 << 20) as f64
+    );
     eprintln!(
         "llpar: wall {:.1} ms; parallel phases {:.1} ms (workers busy {:.1} ms); outside the parallel phases {:.1}%",
         ms(stats.wall),

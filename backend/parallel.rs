@@ -4,6 +4,7 @@
 //!
 //! Architecture invariant: all parallelism goes through `process_chunks`. It collects every
 //! result before reporting the first error in chunk order, so the error reported is deterministic.
+use crate::admission::Admission;
 use crate::engine::{save_temp, Options, ParallelPhase, Stats};
 use crate::error::{Error, Result};
 use crate::llvm;
@@ -59,10 +60,17 @@ pub fn process_chunks(
     let mut chunk_times: Vec<(String, Duration)> =
         vec![(String::new(), Duration::ZERO); split.chunks.len()];
 
+    // The memory cap leaves to the chunks what the process does not already hold.
+    let memory_budget = options
+        .max_memory
+        .map(|cap| cap.saturating_sub(crate::admission::resident_bytes()));
+    let admission = Admission::new(options.jobserver.as_deref(), memory_budget);
+    let mut failed_chunks: Vec<usize> = Vec::new();
+
     std::thread::scope(|scope| {
         for w in 0..threads {
-            let (jobs, done) = (job_rx.clone(), done_tx.clone());
-            scope.spawn(move || worker::work(w, config, jobs, done));
+            let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
+            scope.spawn(move || worker::work(w, config, admission, jobs, done));
         }
         drop(done_tx);
         drop(job_rx);
@@ -94,6 +102,7 @@ pub fn process_chunks(
             }
         }
         drop(job_tx);
+        admission.dispatch_done();
         let t = Instant::now();
         let span = trace::span("remove chunked bodies, home module work");
         split.remove_chunked_bodies();
@@ -106,6 +115,9 @@ pub fn process_chunks(
         for done in done_rx.iter() {
             stats.worker_busy += done.busy;
             chunk_times[done.index].1 = done.busy;
+            if done.result.is_err() {
+                failed_chunks.push(done.index);
+            }
             results[done.index] = Some(done.result);
             // Accept what is ready, in order; after an error, keep collecting but stop accepting.
             while first_error.is_none() && next < results.len() {
@@ -130,6 +142,7 @@ pub fn process_chunks(
             }
         }
     });
+    stats.most_chunks_at_once = stats.most_chunks_at_once.max(admission.most_running());
     stats.add("split", extract_time);
     stats.parallel_wall += parallel_start.elapsed();
     stats.parallel_phases.push(ParallelPhase {
@@ -145,6 +158,22 @@ pub fn process_chunks(
             .saturating_sub(extract_time + serial_time),
     );
     match first_error {
+        // With --isolate every chunk ran to its end whatever the others did: say how many
+        // failed and that the rest passed the verifier (isolated chunks always verify).
+        Some(e) if options.isolate.is_some() && !failed_chunks.is_empty() => {
+            failed_chunks.sort_unstable();
+            let total = split.chunks.len();
+            let others: Vec<String> = failed_chunks[1..].iter().map(|i| i.to_string()).collect();
+            let also = if others.is_empty() {
+                String::new()
+            } else {
+                format!("; chunks {} failed too", others.join(", "))
+            };
+            Err(Error::failure(format!(
+                "{e}{also}; the other {} of {total} chunks were optimized and passed the verifier",
+                total - failed_chunks.len()
+            )))
+        }
         Some(e) => Err(Error::failure(e)),
         None => Ok(()),
     }

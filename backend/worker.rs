@@ -4,10 +4,16 @@
 //! optimized chunk's bitcode (or an error message); every LLVM object a worker creates lives and
 //! dies on its thread. A fresh context per chunk keeps a chunk's output independent of which
 //! chunks the same thread handled before, so the bytes never depend on scheduling.
-use crate::llvm::{self, TargetOptions};
+use crate::admission::Admission;
+use crate::crash;
+use crate::llvm::{self, RelocModel, TargetOptions};
 use crate::trace;
 use crossbeam_channel::{Receiver, Sender};
 use inkwell::context::Context;
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Job {
@@ -53,32 +59,77 @@ pub struct WorkerConfig {
     pub triple: String,
     /// Verify each chunk before and after its passes.
     pub verify: bool,
+    /// Where a chunk that LLVM fails on is written as a reproducer.
+    pub crash_dir: PathBuf,
+    /// Run each chunk in a child process of this executable (`--isolate`), which must call
+    /// `child_main` when its first argument is `CHILD_ARG`.
+    pub isolate: Option<PathBuf>,
 }
 
-/// Runs jobs from `jobs` until the channel closes, sending one `Done` per job.
-pub fn work(worker: usize, config: &WorkerConfig, jobs: Receiver<Job>, results: Sender<Done>) {
+impl WorkerConfig {
+    fn pipeline(&self) -> Option<&str> {
+        match &self.task {
+            Task::Optimize(pipeline) => Some(pipeline),
+            Task::Codegen(pipeline) => pipeline.as_deref(),
+        }
+    }
+
+    /// What a worker does to a chunk, for messages.
+    fn doing(&self) -> String {
+        match &self.task {
+            Task::Optimize(pipeline) => format!("running '{pipeline}'"),
+            Task::Codegen(None) => "generating code".to_string(),
+            Task::Codegen(Some(pipeline)) => {
+                format!("running '{pipeline}' and generating code")
+            }
+        }
+    }
+}
+
+/// Runs jobs from `jobs` until the channel closes, sending one `Done` per job. `admission`
+/// decides when this worker may start its next chunk (jobserver tokens, the memory cap).
+pub fn work(
+    worker: usize,
+    config: &WorkerConfig,
+    admission: &Admission<'_>,
+    jobs: Receiver<Job>,
+    results: Sender<Done>,
+) {
     trace::name_thread(&format!("worker {worker}"));
-    let machine = llvm::target_machine(&config.target, &config.triple);
-    for job in jobs {
+    let machine = match config.isolate {
+        Some(_) => Ok(None),
+        None => llvm::target_machine(&config.target, &config.triple),
+    };
+    loop {
+        let Some(slot) = admission.slot(worker, || jobs.is_empty()) else {
+            return;
+        };
+        let Ok(job) = jobs.recv() else {
+            return;
+        };
+        let ticket = admission.admit(job.bitcode.len());
         let start = Instant::now();
         let span = trace::span(job.description.clone());
         llvm::set_current_names(&job.promoted_names);
-        llvm::set_current_work(match &config.task {
-            Task::Optimize(pipeline) => format!("{} running '{pipeline}'", job.description),
-            Task::Codegen(None) => format!("{}: generating code", job.description),
-            Task::Codegen(Some(pipeline)) => format!(
-                "{} running '{pipeline}' and generating code",
-                job.description
-            ),
-        });
-        let result = match &machine {
-            Ok(machine) => optimize_chunk(config, machine.as_ref(), &job),
-            Err(e) => Err(e.clone()),
+        let result = match (&config.isolate, &machine) {
+            (Some(program), _) => run_in_child(program, config, &job),
+            (None, Ok(machine)) => {
+                llvm::set_current_work(format!("{} {}", job.description, config.doing()));
+                let _reproducer = crash::reproducer_for(
+                    &job.bitcode,
+                    &crash::reproducer_path(&config.crash_dir, job.index),
+                    crash::replay_hint(config.pipeline(), matches!(config.task, Task::Codegen(_))),
+                );
+                optimize_chunk(config, machine.as_ref(), &job.bitcode, job.index)
+            }
+            (None, Err(e)) => Err(e.clone()),
         };
         let result = result.map_err(|e| llvm::with_own_names(&e));
         drop(span);
         llvm::set_current_work("");
         llvm::set_current_names(&[]);
+        drop(ticket);
+        drop(slot);
         let done = Done {
             index: job.index,
             result: result.map_err(|e| format!("{}: {e}", job.description)),
@@ -93,15 +144,12 @@ pub fn work(worker: usize, config: &WorkerConfig, jobs: Receiver<Job>, results: 
 fn optimize_chunk(
     config: &WorkerConfig,
     machine: Option<&inkwell::targets::TargetMachine>,
-    job: &Job,
+    bitcode: &[u8],
+    index: usize,
 ) -> Result<Vec<u8>, String> {
     let context = Context::create();
-    let module = llvm::parse(&context, &job.bitcode, &format!("chunk{}", job.index))?;
-    let pipeline = match &config.task {
-        Task::Optimize(pipeline) => Some(pipeline),
-        Task::Codegen(pipeline) => pipeline.as_ref(),
-    };
-    if let Some(pipeline) = pipeline {
+    let module = llvm::parse(&context, bitcode, &format!("chunk{index}"))?;
+    if let Some(pipeline) = config.pipeline() {
         llvm::run_passes(&module, pipeline, machine)
             .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
     }
@@ -115,6 +163,143 @@ fn optimize_chunk(
         Task::Codegen(_) => {
             let machine = machine.ok_or("no target triple to generate code for (use --mtriple)")?;
             llvm::emit(&module, machine, true).map_err(|e| format!("code generation: {e}"))
+        }
+    }
+}
+
+/// The first argument that makes an llpar executable a chunk worker (see `child_main`).
+pub const CHILD_ARG: &str = "__llpar-chunk-worker";
+
+/// Runs one chunk in a child process: the chunk's bitcode on its standard input, the result on
+/// its standard output, an error as one line on its standard error. A crash or fatal error kills
+/// only the child; the parent reports it with a reproducer and goes on with the other chunks.
+fn run_in_child(program: &Path, config: &WorkerConfig, job: &Job) -> Result<Vec<u8>, String> {
+    let reloc = match config.target.reloc {
+        RelocModel::Pic => "pic",
+        RelocModel::Static => "static",
+        RelocModel::DynamicNoPic => "dynamic-no-pic",
+    };
+    let mut args = vec![
+        CHILD_ARG.to_string(),
+        format!("index={}", job.index),
+        format!("triple={}", config.triple),
+        format!("cpu={}", config.target.cpu),
+        format!("features={}", config.target.features),
+        format!("reloc={reloc}"),
+        format!("level={}", config.target.codegen_level),
+        // The point of isolation is to check every other chunk: always verify.
+        "verify=1".to_string(),
+    ];
+    if let Some(triple) = &config.target.triple {
+        args.push(format!("mtriple={triple}"));
+    }
+    match &config.task {
+        Task::Optimize(p) => args.push(format!("optimize={p}")),
+        Task::Codegen(Some(p)) => args.push(format!("codegen={p}")),
+        Task::Codegen(None) => args.push("codegen".to_string()),
+    }
+    let mut child = Command::new(program)
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    // The child reads all its input before it writes anything, so writing first cannot block
+    // forever; if it dies early the write fails, and its exit status tells why.
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(&job.bitcode);
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot wait for {}: {e}", program.display()))?;
+    if output.status.success() {
+        return Ok(output.stdout);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reason = match output.status.signal() {
+        Some(signal) => format!("{} (the chunk's process crashed with signal {signal})", config.doing()),
+        None => {
+            let line = stderr
+                .lines()
+                .find(|l| l.starts_with("llpar: error: "))
+                .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))
+                .unwrap_or("failed without a message");
+            format!("{}: {}", config.doing(), line.trim_start_matches("llpar: error: "))
+        }
+    };
+    let path = crash::reproducer_path(&config.crash_dir, job.index);
+    let reproducer = match std::fs::write(&path, &job.bitcode) {
+        Ok(()) => format!(
+            "; reproducer: {} (replay: {})",
+            path.display(),
+            crash::replay_hint(config.pipeline(), matches!(config.task, Task::Codegen(_)))
+        ),
+        Err(e) => format!("; cannot write reproducer {}: {e}", path.display()),
+    };
+    Err(format!("{reason}{reproducer}"))
+}
+
+/// The child side of `--isolate`: `args` are the arguments after `CHILD_ARG`. Returns the exit
+/// status: 0 with the result on standard output, 1 with one error line on standard error.
+pub fn child_main(args: &[String]) -> i32 {
+    llvm::initialize();
+    let mut config = WorkerConfig {
+        task: Task::Codegen(None),
+        target: TargetOptions::default(),
+        triple: String::new(),
+        verify: false,
+        crash_dir: std::env::temp_dir(),
+        isolate: None,
+    };
+    let mut index = 0;
+    for arg in args {
+        let (key, value) = arg.split_once('=').unwrap_or((arg.as_str(), ""));
+        match key {
+            "index" => index = value.parse().unwrap_or(0),
+            "triple" => config.triple = value.to_string(),
+            "mtriple" => config.target.triple = Some(value.to_string()),
+            "cpu" => config.target.cpu = value.to_string(),
+            "features" => config.target.features = value.to_string(),
+            "reloc" => {
+                config.target.reloc = match value {
+                    "static" => RelocModel::Static,
+                    "dynamic-no-pic" => RelocModel::DynamicNoPic,
+                    _ => RelocModel::Pic,
+                }
+            }
+            "level" => config.target.codegen_level = value.parse().unwrap_or(2),
+            "verify" => config.verify = value == "1",
+            "optimize" => config.task = Task::Optimize(value.to_string()),
+            "codegen" if arg.contains('=') => config.task = Task::Codegen(Some(value.to_string())),
+            "codegen" => config.task = Task::Codegen(None),
+            _ => {
+                eprintln!("llpar: error: chunk worker: unknown argument '{arg}'");
+                return 2;
+            }
+        }
+    }
+    let mut bitcode = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut bitcode) {
+        eprintln!("llpar: error: chunk worker: cannot read the chunk: {e}");
+        return 1;
+    }
+    let result = llvm::target_machine(&config.target, &config.triple)
+        .and_then(|machine| optimize_chunk(&config, machine.as_ref(), &bitcode, index));
+    match result {
+        Ok(bytes) => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(&bytes).and_then(|_| out.flush()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("llpar: error: chunk worker: cannot write the result: {e}");
+                    1
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("llpar: error: {e}");
+            1
         }
     }
 }

@@ -68,21 +68,38 @@ pub fn set_current_work(what: impl Into<String>) {
     CURRENT_WORK.with(|w| *w.borrow_mut() = what.into());
 }
 
+/// Calls `f` with what the current thread works on, without allocating (for the crash handler);
+/// false if that cannot be read.
+pub fn with_current_work_raw(f: impl FnOnce(&str)) -> bool {
+    CURRENT_WORK
+        .try_with(|w| match w.try_borrow() {
+            Ok(work) => {
+                f(work.as_str());
+                true
+            }
+            Err(_) => false,
+        })
+        .unwrap_or(false)
+}
+
 extern "C" fn on_fatal_error(reason: *const c_char) {
+    crate::crash::claim_exit();
     // SAFETY: LLVM passes a NUL-terminated message that lives for the duration of the call.
     let reason = unsafe { CStr::from_ptr(reason) }
         .to_string_lossy()
         .into_owned();
     let work = CURRENT_WORK.with(|w| w.borrow().clone());
     let work = if work.is_empty() {
-        "llpar".to_string()
+        String::new()
     } else {
-        work
+        format!("{work}: ")
     };
+    let reproducer = crate::crash::write_reproducer();
     eprintln!(
-        "llpar: error: {work}: LLVM fatal error: {}",
+        "llpar: error: {work}LLVM fatal error: {}{reproducer}",
         with_own_names(reason.trim_end())
     );
+    crate::cleanup::remove_all_after_crash();
     // Other threads may be inside LLVM: leave without running static destructors under them.
     // SAFETY: _exit ends the process immediately; no Rust state is observed afterwards.
     unsafe { libc::_exit(1) }

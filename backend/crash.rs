@@ -1,0 +1,192 @@
+//! When LLVM fails beyond recovery: a fatal error (`report_fatal_error`) or a crash (SIGSEGV,
+//! SIGABRT, ...) inside a worker or the main thread. The process cannot go on (LLVM's state on
+//! that thread is undefined, and other threads may be inside LLVM too), so llpar prints one line
+//! naming the work (file, chunk, its functions, the pipeline), writes the chunk being worked on as
+//! a reproducer file, removes its temporary files and exits with status 1. No output file exists
+//! yet at that point: outputs are written only after everything succeeded.
+//!
+//! `--isolate` avoids the "whole process" part by running chunks in child processes (see
+//! `worker`); this module is what runs inside each process.
+use std::cell::RefCell;
+use std::ffi::CString;
+use std::marker::PhantomData;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The chunk a thread works on, for the reproducer. The bytes are borrowed from the job for as
+/// long as its `ReproducerGuard` lives.
+struct Reproducer {
+    path: CString,
+    bitcode: *const u8,
+    len: usize,
+    /// How to replay it, e.g. `opt -disable-verify -passes='...' FILE`.
+    replay: String,
+}
+
+thread_local! {
+    static CURRENT_REPRODUCER: RefCell<Option<Reproducer>> = const { RefCell::new(None) };
+}
+
+/// While alive, a fatal error or crash on this thread writes `bitcode` to the reproducer path.
+pub struct ReproducerGuard<'a> {
+    _bitcode: PhantomData<&'a [u8]>,
+}
+
+impl Drop for ReproducerGuard<'_> {
+    fn drop(&mut self) {
+        CURRENT_REPRODUCER.with(|r| *r.borrow_mut() = None);
+    }
+}
+
+/// Names `bitcode` (a chunk before its passes) as this thread's reproducer until the guard drops.
+pub fn reproducer_for<'a>(bitcode: &'a [u8], path: &Path, replay: String) -> ReproducerGuard<'a> {
+    let reproducer = Reproducer {
+        path: CString::new(path.as_os_str().as_bytes()).unwrap_or_default(),
+        bitcode: bitcode.as_ptr(),
+        len: bitcode.len(),
+        replay,
+    };
+    CURRENT_REPRODUCER.with(|r| *r.borrow_mut() = Some(reproducer));
+    ReproducerGuard {
+        _bitcode: PhantomData,
+    }
+}
+
+/// Where the reproducer of chunk `index` goes: `DIR/llpar-crash-PID-chunkN.bc`.
+pub fn reproducer_path(dir: &Path, index: usize) -> PathBuf {
+    dir.join(format!(
+        "llpar-crash-{}-chunk{index}.bc",
+        std::process::id()
+    ))
+}
+
+/// How to replay a chunk's pipeline with LLVM's own tools. A chunk keeps its callees' local
+/// linkage on their declarations (so that passes see them as local, as in the whole module),
+/// which the verifier rejects in a standalone module: hence `-disable-verify`.
+pub fn replay_hint(pipeline: Option<&str>, codegen: bool) -> String {
+    match (pipeline, codegen) {
+        (Some(p), false) => format!("opt -disable-verify -passes='{p}' FILE"),
+        (Some(p), true) => format!("opt -disable-verify -passes='{p}' FILE | llc -filetype=obj"),
+        (None, _) => "llc -filetype=obj FILE".to_string(),
+    }
+}
+
+/// Writes this thread's reproducer, if any, and returns what to add to the error message.
+/// For the fatal error handler: ordinary code may run there.
+pub fn write_reproducer() -> String {
+    CURRENT_REPRODUCER.with(|r| match r.try_borrow().ok().as_deref() {
+        Some(Some(rep)) => {
+            // SAFETY: the guard that set this reproducer borrows the bytes and is still alive.
+            let bytes = unsafe { std::slice::from_raw_parts(rep.bitcode, rep.len) };
+            let path = PathBuf::from(std::ffi::OsStr::from_bytes(rep.path.as_bytes()));
+            match std::fs::write(&path, bytes) {
+                Ok(()) => format!(
+                    "; reproducer: {} (replay: {})",
+                    path.display(),
+                    rep.replay
+                ),
+                Err(e) => format!("; cannot write reproducer {}: {e}", path.display()),
+            }
+        }
+        _ => String::new(),
+    })
+}
+
+const CRASH_SIGNALS: [(libc::c_int, &str); 5] = [
+    (libc::SIGSEGV, "SIGSEGV"),
+    (libc::SIGBUS, "SIGBUS"),
+    (libc::SIGILL, "SIGILL"),
+    (libc::SIGFPE, "SIGFPE"),
+    (libc::SIGABRT, "SIGABRT"),
+];
+
+/// Installs the crash handler for the signals a crash inside LLVM raises.
+pub fn install_crash_handler() {
+    for (signal, _) in CRASH_SIGNALS {
+        // SAFETY: a zeroed sigaction with a handler of the right signature; SA_ONSTACK so that a
+        // stack overflow (reported as SIGSEGV) runs it on the alternate stack Rust sets up.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_crash as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_ONSTACK;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+fn write_stderr(bytes: &[u8]) {
+    // SAFETY: write(2) on a valid buffer; async-signal-safe.
+    unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+}
+
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Makes the calling thread the one that reports the failure and ends the process. Any other
+/// thread that fails meanwhile (workers often fail together) waits here for the end, so that one
+/// complete message is printed.
+pub fn claim_exit() {
+    if EXITING.swap(true, Ordering::SeqCst) {
+        loop {
+            // SAFETY: pause only suspends this thread until the reporting thread calls _exit.
+            unsafe { libc::pause() };
+        }
+    }
+}
+
+/// The signal handler: only async-signal-safe calls (write, open, close, pause, _exit) and no
+/// allocation, since the crash may have happened inside malloc. A crash inside the handler
+/// itself is not caught again (the signal is blocked while it runs), so the kernel ends the
+/// process.
+extern "C" fn on_crash(signal: libc::c_int) {
+    claim_exit();
+    let name = CRASH_SIGNALS
+        .iter()
+        .find(|(s, _)| *s == signal)
+        .map_or("signal", |(_, n)| n);
+    write_stderr(b"llpar: error: ");
+    let named = crate::llvm::with_current_work_raw(|work| {
+        if !work.is_empty() {
+            write_stderr(work.as_bytes());
+            write_stderr(b": ");
+        }
+    });
+    if !named {
+        write_stderr(b"llpar: ");
+    }
+    write_stderr(b"LLVM crashed (");
+    write_stderr(name.as_bytes());
+    write_stderr(b")");
+    let _ = CURRENT_REPRODUCER.try_with(|r| {
+        if let Ok(guard) = r.try_borrow() {
+            if let Some(rep) = guard.as_ref() {
+                // SAFETY: open/write/close on a NUL-terminated path and on the bytes the live
+                // guard borrows; all async-signal-safe.
+                let written = unsafe {
+                    let fd = libc::open(
+                        rep.path.as_ptr(),
+                        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+                        0o644,
+                    );
+                    fd >= 0 && {
+                        let n = libc::write(fd, rep.bitcode.cast(), rep.len);
+                        libc::close(fd);
+                        n == rep.len as isize
+                    }
+                };
+                if written {
+                    write_stderr(b"; reproducer: ");
+                    write_stderr(rep.path.as_bytes());
+                    write_stderr(b" (replay: ");
+                    write_stderr(rep.replay.as_bytes());
+                    write_stderr(b")");
+                }
+            }
+        }
+    });
+    write_stderr(b"\n");
+    crate::cleanup::remove_all_after_crash();
+    // SAFETY: ends the process at once; nothing else may run after a crash.
+    unsafe { libc::_exit(1) }
+}
