@@ -81,11 +81,7 @@ pub fn write_reproducer() -> String {
             let bytes = unsafe { std::slice::from_raw_parts(rep.bitcode, rep.len) };
             let path = PathBuf::from(std::ffi::OsStr::from_bytes(rep.path.as_bytes()));
             match std::fs::write(&path, bytes) {
-                Ok(()) => format!(
-                    "; reproducer: {} (replay: {})",
-                    path.display(),
-                    rep.replay
-                ),
+                Ok(()) => format!("; reproducer: {} (replay: {})", path.display(), rep.replay),
                 Err(e) => format!("; cannot write reproducer {}: {e}", path.display()),
             }
         }

@@ -149,7 +149,11 @@ fn parse_size(text: &str) -> Result<u64, String> {
         Some(i) => t.split_at(i),
         None => (t, ""),
     };
-    let shift = match unit.trim_end_matches(['B', 'b', 'i']).to_ascii_uppercase().as_str() {
+    let shift = match unit
+        .trim_end_matches(['B', 'b', 'i'])
+        .to_ascii_uppercase()
+        .as_str()
+    {
         "" => 0,
         "K" => 10,
         "M" => 20,
@@ -239,7 +243,9 @@ fn run(cli: Cli) -> Result<(), Error> {
     };
     let isolate = if cli.isolate {
         Some(std::env::current_exe().map_err(|e| {
-            Error::failure(format!("--isolate: cannot find llpar's own executable: {e}"))
+            Error::failure(format!(
+                "--isolate: cannot find llpar's own executable: {e}"
+            ))
         })?)
     } else {
         None
@@ -389,7 +395,9 @@ fn print_stats(stats: &Stats, threads: usize) {
         eprintln!("llpar: {:<16} {:>9.1} ms", phase, ms(*d));
     }
     let outside = stats.wall.saturating_sub(stats.parallel_wall);
-    if !stats.parallel_phases.is_empty() {
+    if stats.parallel_phases.is_empty() {
+        eprintln!("llpar: critical path: no parallel phase (no function bodies to split, or no per-chunk passes)");
+    } else {
         let predictions: Vec<String> = [1, 2, 4, 8, 16, 32, 64]
             .iter()
             .map(|&w| {

@@ -83,7 +83,11 @@ pub fn process_chunks(
             llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
             let chunk = split.extract(module, index);
             drop(span);
-            chunk_times[index].0 = chunk.description.clone();
+            let (largest, cost) = &chunk.largest_function;
+            chunk_times[index].0 = format!(
+                "{}, its largest function {largest} ({cost} instructions)",
+                chunk.description
+            );
             extract_time += t.elapsed();
             if let Some(dir) = &options.save_temps {
                 if let Err(e) = save_temp(dir, &format!("chunk{index}.bc"), &chunk.bitcode) {

@@ -54,6 +54,8 @@ pub struct ChunkModule {
     pub bitcode: Vec<u8>,
     /// A short description for messages: the chunk's first functions.
     pub description: String,
+    /// The chunk's largest function and its cost, for the critical path.
+    pub largest_function: (String, u64),
     /// (promoted name, own name) of the chunk's functions that were promoted, for messages.
     pub promoted_names: Vec<(String, String)>,
 }
@@ -64,6 +66,8 @@ pub struct Split {
     pub restore: Restore,
     /// The function definitions of the home module, by index in its function list.
     functions: Vec<GlobalRef>,
+    /// The cost (instructions) of each of `functions`; 0 for declarations.
+    function_costs: Vec<u64>,
     /// Global variables whose definitions chunks may copy as `available_externally`.
     copyable_variables: Vec<GlobalRef>,
     /// Functions that were local before promotion, with their linkage: chunks keep them local.
@@ -110,6 +114,7 @@ pub enum Purpose {
 pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
     let functions = llvm::functions(home);
     let mut costs = Vec::new();
+    let mut function_costs = vec![0; functions.len()];
     let mut together = Vec::new();
     let mut position_of: HashMap<GlobalRef, usize> = HashMap::new();
     let mut first_in_comdat: HashMap<ComdatRef, usize> = HashMap::new();
@@ -122,6 +127,7 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
         position_of.insert(f, pos);
         let (cost, uses) = f.body_summary();
         costs.push(FunctionCost { index, cost });
+        function_costs[index] = cost;
         if let Some(c) = f.comdat() {
             let first = *first_in_comdat.entry(c).or_insert(pos);
             together.push((first, pos));
@@ -252,6 +258,7 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
             original_names,
         },
         functions,
+        function_costs,
         copyable_variables,
         owned_variables,
         local_functions,
@@ -297,6 +304,12 @@ impl Split {
             self.purpose == Purpose::Codegen,
         );
         let names = self.chunk_function_names(index);
+        let largest_function = self.chunks[index]
+            .functions
+            .iter()
+            .max_by_key(|&&i| self.function_costs[i])
+            .map(|&i| (self.display_name(self.functions[i]), self.function_costs[i]))
+            .unwrap_or_default();
         let mut description = format!(
             "chunk {index} ({} function{}: ",
             names.len(),
@@ -319,6 +332,7 @@ impl Split {
             bitcode: llvm::write_bitcode(&chunk),
             description,
             promoted_names,
+            largest_function,
         }
     }
 

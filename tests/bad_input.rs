@@ -193,3 +193,19 @@ fn no_pipeline_reads_verifies_and_writes_like_opt() {
     let out = run_ok(llpar().arg(&input).args(["-S", "-o", "-"]));
     assert!(String::from_utf8_lossy(&out).contains("define i32 @f(i32 %x)"));
 }
+
+#[test]
+fn bitcode_of_another_llvm_version() {
+    // A module whose bitcode epoch (ir-fixtures/Inputs/future-llvm-epoch.bc: one bit set in an
+    // llvm-as output) says that a later, incompatible LLVM wrote it.
+    let dir = tempfile::tempdir().unwrap();
+    let input = root().join("ir-fixtures/Inputs/future-llvm-epoch.bc");
+    let f = fails(dir.path(), &[input.to_str().unwrap(), "-O2"]);
+    assert_eq!(f.code, 1);
+    assert!(
+        f.stderr
+            .contains("future-llvm-epoch.bc: Incompatible epoch: Bitcode '1' vs current: '0'"),
+        "{}",
+        f.stderr
+    );
+}

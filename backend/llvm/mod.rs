@@ -131,9 +131,11 @@ fn take_message(ptr: *mut c_char) -> String {
 /// diagnostic, which names `name` and, for textual IR, the line and column.
 pub fn parse<'c>(context: &'c Context, bytes: &[u8], name: &str) -> Result<Module<'c>, String> {
     let buffer = MemoryBuffer::create_from_memory_range_copy(bytes, name);
-    context
-        .create_module_from_ir(buffer)
-        .map_err(|e| e.to_string().trim_end().to_string())
+    context.create_module_from_ir(buffer).map_err(|e| {
+        // LLVM's diagnostic reads "NAME:LINE:COL: error: MESSAGE" and, for IR, goes on with
+        // the source line and a caret: one line, without the second "error:", is enough.
+        first_line(&e.to_string()).replacen(": error: ", ": ", 1)
+    })
 }
 
 /// Readies an optimized chunk for linking: see `llpar_finish_chunk` in the shim.
