@@ -6,7 +6,7 @@
 use crate::jobserver::{Jobserver, Token};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Peak memory of a chunk's work (a context holding the chunk, its analyses, code generation)
 /// per byte of the chunk's bitcode. Measured on sqlite3 at -O2 to object code: at -j1 the
@@ -29,12 +29,15 @@ struct InFlight {
     bytes: u64,
     running: usize,
     most_running: usize,
+    /// The chunks running now, with when they started (for the progress display).
+    started: Vec<(usize, Instant)>,
 }
 
 /// A chunk admitted to run; leaves the count when dropped.
 pub struct Ticket<'a> {
     admission: &'a Admission<'a>,
     bytes: u64,
+    chunk: usize,
 }
 
 impl Drop for Ticket<'_> {
@@ -42,6 +45,7 @@ impl Drop for Ticket<'_> {
         let mut state = self.admission.lock();
         state.bytes -= self.bytes;
         state.running -= 1;
+        state.started.retain(|(c, _)| *c != self.chunk);
         self.admission.finished.notify_all();
     }
 }
@@ -92,7 +96,7 @@ impl<'a> Admission<'a> {
 
     /// Waits until a chunk of `bitcode_len` bytes fits under the memory cap (or nothing else
     /// runs), and counts it as running.
-    pub fn admit(&self, bitcode_len: usize) -> Ticket<'_> {
+    pub fn admit(&self, chunk: usize, bitcode_len: usize) -> Ticket<'_> {
         let bytes = bitcode_len as u64 * MEMORY_PER_BITCODE_BYTE;
         let mut state = self.lock();
         if let Some(budget) = self.memory_budget {
@@ -103,10 +107,22 @@ impl<'a> Admission<'a> {
         state.bytes += bytes;
         state.running += 1;
         state.most_running = state.most_running.max(state.running);
+        state.started.push((chunk, Instant::now()));
         Ticket {
             admission: self,
             bytes,
+            chunk,
         }
+    }
+
+    /// The chunk that has been running longest, and for how long.
+    pub fn slowest_running(&self) -> Option<(usize, Duration)> {
+        let state = self.lock();
+        state
+            .started
+            .iter()
+            .min_by_key(|(_, t)| *t)
+            .map(|(c, t)| (*c, t.elapsed()))
     }
 
     /// The most chunks that ran at once.
@@ -141,12 +157,12 @@ mod tests {
     #[test]
     fn memory_cap_admits_one_chunk_when_nothing_fits() {
         let admission = Admission::new(None, Some(0));
-        let first = admission.admit(1000);
+        let first = admission.admit(0, 1000);
         let first_finished = AtomicBool::new(false);
         std::thread::scope(|s| {
             s.spawn(|| {
                 // A second chunk would exceed the cap: it may only start after the first.
-                let _second = admission.admit(1000);
+                let _second = admission.admit(0, 1000);
                 assert!(first_finished.load(Ordering::SeqCst));
             });
             std::thread::sleep(Duration::from_millis(50));
@@ -159,8 +175,8 @@ mod tests {
     #[test]
     fn without_cap_chunks_run_together() {
         let admission = Admission::new(None, None);
-        let _a = admission.admit(1 << 20);
-        let _b = admission.admit(1 << 20);
+        let _a = admission.admit(0, 1 << 20);
+        let _b = admission.admit(0, 1 << 20);
         assert_eq!(admission.most_running(), 2);
     }
 }

@@ -43,6 +43,8 @@ pub struct Options {
     pub isolate: Option<std::path::PathBuf>,
     /// Cap on the process's memory: fewer chunks run at once rather than exceed it.
     pub max_memory: Option<u64>,
+    /// Show chunks done and the slowest chunk in flight on stderr (a terminal, not `--quiet`).
+    pub progress: bool,
     /// The GNU make jobserver to take a token from for every worker beyond the first.
     pub jobserver: Option<std::sync::Arc<crate::jobserver::Jobserver>>,
 }
@@ -247,9 +249,14 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                 llvm::set_current_work(format!(
                     "{input_name}: running '{passes}' on the whole module"
                 ));
-                llvm::run_passes(&module, passes, machine.as_ref()).map_err(|e| {
-                    Error::failure(format!("{input_name}: pipeline '{passes}': {e}"))
-                })?;
+                let _span = trace::span(format!(
+                    "serial passes: {}",
+                    passes.chars().take(80).collect::<String>()
+                ));
+                trace::llvm_passes(|| llvm::run_passes(&module, passes, machine.as_ref()))
+                    .map_err(|e| {
+                        Error::failure(format!("{input_name}: pipeline '{passes}': {e}"))
+                    })?;
                 stats.add("module passes", t.elapsed());
             }
             Segment::PerChunk(passes) => {

@@ -96,6 +96,12 @@ struct Cli {
     /// not fit; never fails for it (one chunk always runs).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<u64>,
+    /// The shortest pass run on a function that --time-trace records, in microseconds.
+    #[arg(long, value_name = "US", default_value_t = 500)]
+    time_trace_granularity: u64,
+    /// No progress display (shown on stderr only when it is a terminal).
+    #[arg(short = 'q', long)]
+    quiet: bool,
     /// The most chunks a module is split into.
     #[arg(long, default_value_t = PlanOptions::default().max_chunks)]
     max_chunks: usize,
@@ -125,6 +131,8 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
         "isolate",
         "crash-dir",
         "max-memory",
+        "time-trace-granularity",
+        "quiet",
     ];
     args.map(|a| {
         let single = a.strip_prefix('-').filter(|r| !r.starts_with('-'));
@@ -286,6 +294,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         crash_dir,
         isolate,
         max_memory: cli.max_memory,
+        progress: !cli.quiet && std::io::stderr().is_terminal(),
         jobserver,
     };
     let display_name = if input_name == "-" {
@@ -294,6 +303,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         input_name.clone()
     };
     if cli.time_trace.is_some() {
+        llpar::trace::set_granularity(cli.time_trace_granularity);
         llpar::trace::enable();
     }
     let (bytes, stats) = engine::run(&input, &display_name, &options)?;

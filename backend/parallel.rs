@@ -57,6 +57,8 @@ pub fn process_chunks(
     let mut extract_time = Duration::ZERO;
     let mut serial_time = Duration::ZERO;
     let mut first_error: Option<String> = None;
+    // A short name per chunk for the progress display: its index and largest function.
+    let mut labels: Vec<String> = vec![String::new(); split.chunks.len()];
     let mut chunk_times: Vec<(String, Duration)> =
         vec![(String::new(), Duration::ZERO); split.chunks.len()];
 
@@ -84,6 +86,7 @@ pub fn process_chunks(
             let chunk = split.extract(module, index);
             drop(span);
             let (largest, cost) = &chunk.largest_function;
+            labels[index] = format!("chunk {index} with {largest}");
             chunk_times[index].0 = format!(
                 "{}, its largest function {largest} ({cost} instructions)",
                 chunk.description
@@ -116,7 +119,19 @@ pub fn process_chunks(
         serial_time += t.elapsed();
         drop(span);
         let mut next = 0;
-        for done in done_rx.iter() {
+        let mut finished = 0;
+        let total = results.len();
+        loop {
+            let done = match done_rx.recv_timeout(Duration::from_millis(250)) {
+                Ok(done) => done,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    show_progress(options, &admission, &labels, finished, total);
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
+            finished += 1;
+            show_progress(options, &admission, &labels, finished, total);
             stats.worker_busy += done.busy;
             chunk_times[done.index].1 = done.busy;
             if done.result.is_err() {
@@ -146,6 +161,9 @@ pub fn process_chunks(
             }
         }
     });
+    if options.progress {
+        eprint!("\r\x1b[K");
+    }
     stats.most_chunks_at_once = stats.most_chunks_at_once.max(admission.most_running());
     stats.add("split", extract_time);
     stats.parallel_wall += parallel_start.elapsed();
@@ -181,4 +199,25 @@ pub fn process_chunks(
         Some(e) => Err(Error::failure(e)),
         None => Ok(()),
     }
+}
+
+/// One line on stderr, rewritten in place: chunks done, and the chunk running longest.
+fn show_progress(
+    options: &Options,
+    admission: &Admission,
+    labels: &[String],
+    finished: usize,
+    total: usize,
+) {
+    if !options.progress {
+        return;
+    }
+    let slowest = admission.slowest_running().map_or(String::new(), |(c, d)| {
+        format!(
+            "; slowest running: {} ({:.1} s)",
+            labels[c],
+            d.as_secs_f64()
+        )
+    });
+    eprint!("\r\x1b[Kllpar: {finished}/{total} chunks done{slowest}");
 }

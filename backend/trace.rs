@@ -11,6 +11,8 @@ use std::time::Instant;
 
 struct Event {
     name: String,
+    /// What the event ran on (a function, for pass events), shown as `args.detail`.
+    detail: String,
     tid: u64,
     start_us: u64,
     dur_us: u64,
@@ -36,6 +38,39 @@ fn tid() -> u64 {
         }
         t.get()
     })
+}
+
+/// Runs `work` with LLVM's per-pass profiler on this thread when recording, and records each
+/// pass run on a function that lasted at least the granularity, nested in the current span.
+pub fn llvm_passes<T>(work: impl FnOnce() -> T) -> T {
+    let Some(r) = RECORDER.get() else {
+        return work();
+    };
+    let begin = r.origin.elapsed().as_micros() as u64;
+    crate::llvm::time_trace_begin(GRANULARITY_US.load(Ordering::Relaxed) as u32);
+    let result = work();
+    let end = r.origin.elapsed().as_micros() as u64;
+    let tid = tid();
+    let mut events = r.events.lock().unwrap_or_else(|e| e.into_inner());
+    for e in crate::llvm::time_trace_end() {
+        // LLVM's clock started a moment after `begin`: clamp so that nothing sticks out.
+        let start_us = (begin + e.start_us).min(end);
+        events.push(Event {
+            name: e.name,
+            detail: e.detail,
+            tid,
+            start_us,
+            dur_us: e.dur_us.min(end - start_us),
+        });
+    }
+    result
+}
+
+static GRANULARITY_US: AtomicU64 = AtomicU64::new(500);
+
+/// The shortest pass run recorded, in microseconds (`--time-trace-granularity`, as in clang).
+pub fn set_granularity(us: u64) {
+    GRANULARITY_US.store(us, Ordering::Relaxed);
 }
 
 /// Starts recording (call once, before the work).
@@ -83,6 +118,7 @@ impl Drop for Span {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(Event {
                     name,
+                    detail: String::new(),
                     tid: tid(),
                     start_us,
                     dur_us,
@@ -115,10 +151,18 @@ pub fn to_json() -> Option<String> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .map(|e| (e.tid, e.start_us, e.dur_us, e.name.clone()))
+        .map(|e| {
+            (
+                e.tid,
+                e.start_us,
+                e.dur_us,
+                e.name.clone(),
+                e.detail.clone(),
+            )
+        })
         .collect::<Vec<_>>();
     // Per thread by start, longer first, so that enclosing spans come before what they enclose.
-    events.sort_by_key(|(tid, start, dur, _)| (*tid, *start, std::cmp::Reverse(*dur)));
+    events.sort_by_key(|(tid, start, dur, ..)| (*tid, *start, std::cmp::Reverse(*dur)));
     let mut out = String::from("{\"traceEvents\":[\n");
     let mut first = true;
     for (tid, name) in r
@@ -133,14 +177,19 @@ pub fn to_json() -> Option<String> {
         first = false;
         let _ = write!(out, "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"args\":{{\"name\":{}}}}}", json_string(name));
     }
-    for (tid, start, dur, name) in events {
+    for (tid, start, dur, name, detail) in events {
         if !first {
             out.push_str(",\n");
         }
         first = false;
+        let args = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(",\"args\":{{\"detail\":{}}}", json_string(&detail))
+        };
         let _ = write!(
             out,
-            "{{\"name\":{},\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\"ts\":{start},\"dur\":{dur}}}",
+            "{{\"name\":{},\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\"ts\":{start},\"dur\":{dur}{args}}}",
             json_string(&name)
         );
     }

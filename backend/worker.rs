@@ -107,7 +107,7 @@ pub fn work(
         let Ok(job) = jobs.recv() else {
             return;
         };
-        let ticket = admission.admit(job.bitcode.len());
+        let ticket = admission.admit(job.index, job.bitcode.len());
         let start = Instant::now();
         let span = trace::span(job.description.clone());
         llvm::set_current_names(&job.promoted_names);
@@ -120,7 +120,9 @@ pub fn work(
                     &crash::reproducer_path(&config.crash_dir, job.index),
                     crash::replay_hint(config.pipeline(), matches!(config.task, Task::Codegen(_))),
                 );
-                optimize_chunk(config, machine.as_ref(), &job.bitcode, job.index)
+                trace::llvm_passes(|| {
+                    optimize_chunk(config, machine.as_ref(), &job.bitcode, job.index)
+                })
             }
             (None, Err(e)) => Err(e.clone()),
         };

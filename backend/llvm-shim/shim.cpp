@@ -7,7 +7,9 @@
 #include "llvm/IR/DiagnosticPrinter.h"
 #include "llvm/IR/TypeFinder.h"
 #include "llvm/Linker/Linker.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/TimeProfiler.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IR/PassInstrumentation.h"
@@ -636,3 +638,61 @@ char *llpar_print_default_pipeline(LLVMTargetMachineRef TM, unsigned level, unsi
 }
 
 } // extern "C"
+
+// ---- Per-pass time trace -------------------------------------------------------------------
+// LLVM's own time-trace profiler is thread-local: once initialized on a thread, the standard
+// pass instrumentation (which LLVMRunPasses registers) and the legacy code generation pass
+// manager record every pass run on every function that lasts at least the granularity. llpar
+// starts it around one chunk's work and reads the events back, so the trace shows the passes
+// inside each chunk's span. Only this thread's profiler exists (llpar never calls
+// timeTraceProfilerFinishThread), so writing and cleaning up touch nothing of other threads.
+
+extern "C" void llpar_time_trace_begin(unsigned granularity_us) {
+  llvm::timeTraceProfilerInitialize(granularity_us, "llpar");
+}
+
+// Ends this thread's recording. Returns its complete events as lines
+// "start_us\tduration_us\tname\tdetail\n" (start relative to llpar_time_trace_begin), in a
+// malloc'ed string the caller frees; the per-name "Total ..." summaries are left out.
+extern "C" char *llpar_time_trace_end() {
+  if (!llvm::timeTraceProfilerEnabled())
+    return strdup("");
+  llvm::SmallString<0> json;
+  llvm::raw_svector_ostream os(json);
+  llvm::timeTraceProfilerWrite(os);
+  llvm::timeTraceProfilerCleanup();
+  std::string lines;
+  auto clean = [](llvm::StringRef s) {
+    std::string out = s.str();
+    for (char &c : out)
+      if (c == '\t' || c == '\n')
+        c = ' ';
+    return out;
+  };
+  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(json.str());
+  if (!parsed) {
+    llvm::consumeError(parsed.takeError());
+    return strdup("");
+  }
+  const llvm::json::Object *root = parsed->getAsObject();
+  const llvm::json::Array *events = root ? root->getArray("traceEvents") : nullptr;
+  if (!events)
+    return strdup("");
+  for (const llvm::json::Value &value : *events) {
+    const llvm::json::Object *event = value.getAsObject();
+    if (!event || event->getString("ph") != std::optional<llvm::StringRef>("X"))
+      continue;
+    std::optional<llvm::StringRef> name = event->getString("name");
+    std::optional<int64_t> ts = event->getInteger("ts");
+    std::optional<int64_t> dur = event->getInteger("dur");
+    if (!name || !ts || !dur || name->starts_with("Total "))
+      continue;
+    std::string detail;
+    if (const llvm::json::Object *args = event->getObject("args"))
+      if (std::optional<llvm::StringRef> d = args->getString("detail"))
+        detail = clean(*d);
+    lines += std::to_string(*ts) + "\t" + std::to_string(*dur) + "\t" + clean(*name) + "\t" +
+             detail + "\n";
+  }
+  return strdup(lines.c_str());
+}

@@ -5,6 +5,8 @@ use llvm_sys::target_machine::LLVMTargetMachineRef;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 
 extern "C" {
+    pub fn llpar_time_trace_begin(granularity_us: c_uint);
+    pub fn llpar_time_trace_end() -> *mut c_char;
     pub fn llpar_use_ranks_create(m: LLVMModuleRef) -> *mut c_void;
     pub fn llpar_use_ranks_dispose(ranks: *mut c_void);
     pub fn llpar_extract_chunk(

@@ -168,6 +168,46 @@ fn first_line(s: &str) -> String {
         .to_string()
 }
 
+/// One pass run on one function (or module, loop, SCC), as LLVM's time-trace profiler saw it.
+pub struct PassEvent {
+    /// Microseconds since `time_trace_begin`.
+    pub start_us: u64,
+    pub dur_us: u64,
+    /// The pass, e.g. `InstCombinePass`.
+    pub name: String,
+    /// What it ran on, e.g. the function's name.
+    pub detail: String,
+}
+
+/// Starts LLVM's time-trace profiler on this thread: every pass run lasting at least
+/// `granularity_us` is recorded until `time_trace_end`.
+pub fn time_trace_begin(granularity_us: u32) {
+    // SAFETY: initializes this thread's profiler; ended by `time_trace_end` on the same thread.
+    unsafe { ffi::llpar_time_trace_begin(granularity_us) }
+}
+
+/// Ends this thread's profiler and returns what it recorded.
+pub fn time_trace_end() -> Vec<PassEvent> {
+    // SAFETY: the shim returns a malloc'ed, NUL-terminated string, freed here.
+    let text = unsafe {
+        let ptr = ffi::llpar_time_trace_end();
+        let text = CStr::from_ptr(ptr).to_string_lossy().into_owned();
+        libc::free(ptr.cast());
+        text
+    };
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(4, '\t');
+            Some(PassEvent {
+                start_us: fields.next()?.parse().ok()?,
+                dur_us: fields.next()?.parse().ok()?,
+                name: fields.next()?.to_string(),
+                detail: fields.next().unwrap_or("").to_string(),
+            })
+        })
+        .collect()
+}
+
 /// Runs a pipeline in the new pass manager's textual syntax on `module`.
 pub fn run_passes(
     module: &Module,
