@@ -1,29 +1,60 @@
-//! Micro-benchmarks of llpar's stages, serial against parallel, on a real module when the corpus
-//! is built (scripts/build-corpus.sh; Lua, the smallest) and on an IR fixture otherwise:
-//! the light function pipeline at 1 and 2 threads, split plus merge alone (an empty function
-//! pipeline), and code generation to an object at 1 and 2 threads.
+//! Micro-benchmarks, serial against parallel, for each group of passes llpar runs per chunk:
+//! function simplification (the light pipeline), loop passes, the vectorizers, code generation,
+//! and split plus merge themselves (an empty function pipeline). "serial" runs the pipeline on the
+//! whole module in one context, as `opt` and `llc` do; "llpar -jN" runs it through llpar's engine
+//! at 1 and N threads (N = the machine's cores, at least 2). Inputs: an IR fixture, and a real
+//! module (Lua, linked from its files, when scripts/build-corpus.sh has built it).
 //! Run with `cargo bench`; `cargo bench --no-run` only compiles them.
 use criterion::{criterion_group, criterion_main, Criterion};
+use inkwell::context::Context;
 use llpar::engine::{self, EmitKind, Options};
-use llpar::llvm::TargetOptions;
+use llpar::llvm::{self, TargetOptions};
 use llpar::pipeline::PipelineRequest;
 use llpar::plan::PlanOptions;
 use std::path::Path;
 
-const LIGHT: &str = "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg,gvn,dse)";
+const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 
-fn input() -> (String, Vec<u8>) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lua = root.join("target/corpus/lua.bc");
-    let path = if lua.exists() {
-        lua
-    } else {
-        root.join("ir-fixtures/internal-called-from-two-chunks.ll")
-    };
+/// (group, function pipeline, what is emitted)
+const GROUPS: &[(&str, &str, EmitKind)] = &[
     (
-        path.display().to_string(),
-        std::fs::read(&path).expect("benchmark input"),
-    )
+        "function simplification",
+        "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg,gvn,dse)",
+        EmitKind::Bitcode,
+    ),
+    (
+        "loop passes",
+        "function(sroa,loop-mssa(loop-rotate,licm),loop(loop-idiom,indvars,loop-deletion,\
+         loop-unroll-full),instcombine<no-verify-fixpoint>,simplifycfg)",
+        EmitKind::Bitcode,
+    ),
+    (
+        "vectorizers",
+        "function(sroa,loop-mssa(loop-rotate),loop-vectorize,slp-vectorizer)",
+        EmitKind::Bitcode,
+    ),
+    ("code generation", "", EmitKind::Object),
+    (
+        "split and merge only",
+        "function(no-op-function)",
+        EmitKind::Bitcode,
+    ),
+];
+
+fn inputs() -> Vec<(String, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = vec![root.join("ir-fixtures/inline-across-chunks.ll")];
+    let lua = root.join("target/corpus/lua.bc");
+    if lua.exists() {
+        paths.push(lua);
+    }
+    paths
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).expect("benchmark input"))
+        })
+        .collect()
 }
 
 fn options(pipeline: &str, threads: usize, emit: EmitKind) -> Options {
@@ -31,38 +62,65 @@ fn options(pipeline: &str, threads: usize, emit: EmitKind) -> Options {
         pipeline: PipelineRequest::Text(pipeline.to_string()),
         threads,
         target: TargetOptions {
-            triple: Some("x86_64-unknown-linux-gnu".into()),
+            triple: Some(TRIPLE.into()),
+            codegen_level: 2,
             ..Default::default()
         },
         verify_each: false,
-        plan: PlanOptions::default(),
+        // Small chunks, so that the fixture splits too.
+        plan: PlanOptions {
+            min_chunk_cost: 1,
+            ..PlanOptions::default()
+        },
         emit,
         save_temps: None,
         print_pipeline: false,
         simplify_before_inlining: false,
+        crash_dir: std::env::temp_dir(),
+        isolate: None,
+        max_memory: None,
+        progress: false,
+        jobserver: None,
     }
 }
 
-fn stages(c: &mut Criterion) {
-    let (name, bytes) = input();
-    let mut group = c.benchmark_group(format!("llpar on {name}"));
-    group.sample_size(10);
-    for threads in [1, 2] {
-        group.bench_function(format!("light pipeline, {threads} thread(s)"), |b| {
-            let o = options(LIGHT, threads, EmitKind::Bitcode);
-            b.iter(|| engine::run(&bytes, &name, &o).expect("llpar"))
-        });
-        group.bench_function(format!("code generation, {threads} thread(s)"), |b| {
-            let o = options("", threads, EmitKind::Object);
-            b.iter(|| engine::run(&bytes, &name, &o).expect("llpar"))
-        });
+/// The serial reference: parse, run the pipeline on the whole module, write (or compile).
+fn serial(bytes: &[u8], pipeline: &str, emit: EmitKind) -> Vec<u8> {
+    llvm::initialize();
+    let context = Context::create();
+    let module = llvm::parse(&context, bytes, "input").expect("parse");
+    let target = TargetOptions {
+        triple: Some(TRIPLE.into()),
+        codegen_level: 2,
+        ..Default::default()
+    };
+    let machine = llvm::target_machine(&target, TRIPLE).expect("target machine");
+    if !pipeline.is_empty() {
+        llvm::run_passes(&module, pipeline, machine.as_ref()).expect("passes");
     }
-    group.bench_function("split and merge only (empty function pipeline)", |b| {
-        let o = options("function(no-op-function)", 2, EmitKind::Bitcode);
-        b.iter(|| engine::run(&bytes, &name, &o).expect("llpar"))
-    });
-    group.finish();
+    match emit {
+        EmitKind::Object => llvm::emit(&module, machine.as_ref().unwrap(), true).expect("emit"),
+        _ => llvm::write_bitcode(&module),
+    }
 }
 
-criterion_group!(benches, stages);
+fn pass_groups(c: &mut Criterion) {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    for (name, bytes) in inputs() {
+        for &(group_name, pipeline, emit) in GROUPS {
+            let mut group = c.benchmark_group(format!("{group_name} on {name}"));
+            group.sample_size(10);
+            group.bench_function("serial", |b| b.iter(|| serial(&bytes, pipeline, emit)));
+            for threads in [1, cores] {
+                let o = options(pipeline, threads, emit);
+                group.bench_function(format!("llpar -j{threads}"), |b| {
+                    b.iter(|| engine::run(&bytes, &name, &o).expect("llpar"))
+                });
+            }
+            group.finish();
+        }
+    }
+}
+
+criterion_group!(benches, pass_groups);
 criterion_main!(benches);
