@@ -367,6 +367,15 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<(), Error> {
             .map_err(|e| Error::failure(format!("<stdout>: cannot write: {e}")));
     }
     let path = Path::new(output);
+    // A device, pipe or socket (/dev/null, /dev/stdout, a FIFO) is written in place, as opt does:
+    // renaming a temporary file over it would replace the device with a regular file.
+    if path.metadata().is_ok_and(|m| !m.is_file()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(bytes).and_then(|_| f.flush()))
+            .map_err(|e| Error::failure(format!("{output}: cannot write: {e}")));
+    }
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

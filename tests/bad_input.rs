@@ -209,3 +209,27 @@ fn bitcode_of_another_llvm_version() {
         f.stderr
     );
 }
+
+#[test]
+fn output_to_a_fifo_or_device_is_written_in_place() {
+    // Atomic output (a temporary file renamed over the output) must not replace a FIFO or a
+    // device such as /dev/null with a regular file.
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "good.ll", GOOD_IR.as_bytes());
+    let fifo = dir.path().join("fifo");
+    run_ok(Command::new("mkfifo").arg(&fifo));
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || std::fs::read(&fifo).unwrap()
+    });
+    run_ok(llpar().args([input.as_str(), "-S", "-o"]).arg(&fifo));
+    let text = String::from_utf8(reader.join().unwrap()).unwrap();
+    assert!(text.contains("define i32 @f(i32 %x)"), "{text}");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    run_ok(llpar().args([input.as_str(), "-o", "/dev/null"]));
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+}
