@@ -3,7 +3,8 @@
 //! The stages, one module each: [`plan`] chunks of functions, [`split`] the module into chunk
 //! modules, run the function passes on [`worker`] threads, [`merge`] the results back, and the
 //! [`engine`] that strings them together with the module-level passes and emission. All calls into
-//! LLVM go through [`llvm`].
+//! LLVM go through [`llvm`]. [`units`] cuts a module into codegen units that compile alone
+//! (`llpar split`) and links them back (`llpar merge`).
 pub mod admission;
 pub mod cleanup;
 pub mod codegen;
@@ -18,4 +19,5 @@ pub mod pipeline;
 pub mod plan;
 pub mod split;
 pub mod trace;
+pub mod units;
 pub mod worker;

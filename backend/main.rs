@@ -110,6 +110,123 @@ struct Cli {
     min_chunk_cost: u64,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SplitStrategy {
+    Balanced,
+    Callgraph,
+    PerFunction,
+    RoundRobin,
+}
+
+/// Split a module into codegen units that each compile alone: PREFIX0 ... PREFIX{N-1}.
+#[derive(Parser, Debug)]
+#[command(name = "llpar split")]
+struct SplitCli {
+    /// Input bitcode or textual IR.
+    input: String,
+    /// Number of units.
+    #[arg(short = 'n', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    units: Option<u32>,
+    /// Instead of -n: the cost (instructions) a unit should have.
+    #[arg(long, value_name = "COST", conflicts_with = "units")]
+    target_size: Option<u64>,
+    /// How functions are assigned to units.
+    #[arg(long, value_enum, default_value = "balanced")]
+    strategy: SplitStrategy,
+    /// Prefix of the unit files.
+    #[arg(short = 'o', value_name = "PREFIX")]
+    output: String,
+    /// Write what went where and why (units, promoted symbols, glued functions); `-` for stderr.
+    #[arg(long, value_name = "FILE")]
+    report: Option<String>,
+}
+
+/// Link units of `llpar split` (unit 0 first) back into one module.
+#[derive(Parser, Debug)]
+#[command(name = "llpar merge")]
+struct MergeCli {
+    /// The units, unit 0 first.
+    #[arg(required = true)]
+    units: Vec<String>,
+    /// Output file; `-` writes to standard output.
+    #[arg(short = 'o', value_name = "FILE", default_value = "-")]
+    output: String,
+    /// Write textual IR.
+    #[arg(short = 'S')]
+    text: bool,
+}
+
+fn split_command(args: &[String]) -> Result<(), Error> {
+    let cli = SplitCli::parse_from(
+        std::iter::once("llpar split".to_string()).chain(normalize_args(args.iter().cloned())),
+    );
+    let input = read_input(&cli.input)?;
+    let options = llpar::units::SplitOptions {
+        strategy: match cli.strategy {
+            SplitStrategy::Balanced => llpar::plan::Strategy::Balanced,
+            SplitStrategy::Callgraph => llpar::plan::Strategy::CallGraph,
+            SplitStrategy::PerFunction => llpar::plan::Strategy::PerFunction,
+            SplitStrategy::RoundRobin => llpar::plan::Strategy::RoundRobin,
+        },
+        units: cli.units.map(|n| n as usize),
+        target_size: cli.target_size,
+    };
+    let prefix = Path::new(&cli.output);
+    check_output_dir(prefix)?;
+    let units = llpar::units::split(&input, &cli.input, &options)?;
+    // All units or none: each goes to a temporary file first, renamed once all are written.
+    let mut written = Vec::new();
+    for (i, bytes) in units.bitcode.iter().enumerate() {
+        let path = PathBuf::from(format!("{}{i}", cli.output));
+        let tmp = temporary_path(&path);
+        llpar::cleanup::register(&tmp);
+        if let Err(e) = std::fs::write(&tmp, bytes) {
+            for (t, _) in &written {
+                let _ = std::fs::remove_file(t);
+            }
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::failure(format!(
+                "{}: cannot write: {e}",
+                path.display()
+            )));
+        }
+        written.push((tmp, path));
+    }
+    for (tmp, path) in &written {
+        std::fs::rename(tmp, path)
+            .map_err(|e| Error::failure(format!("{}: cannot write: {e}", path.display())))?;
+        llpar::cleanup::unregister(tmp);
+    }
+    match cli.report.as_deref() {
+        None => {}
+        Some("-") => eprint!("{}", units.report),
+        Some(file) => write_output(file, units.report.to_string().as_bytes())?,
+    }
+    Ok(())
+}
+
+fn merge_command(args: &[String]) -> Result<(), Error> {
+    let cli = MergeCli::parse_from(
+        std::iter::once("llpar merge".to_string()).chain(args.iter().cloned()),
+    );
+    if cli.output == "-" && !cli.text && std::io::stdout().is_terminal() {
+        return Err(Error::usage(
+            "refusing to write binary output to a terminal; use -o FILE, -o - with a pipe, or -S",
+        ));
+    }
+    let mut units = Vec::new();
+    for name in &cli.units {
+        units.push((name.clone(), read_input(name)?));
+    }
+    let bitcode = llpar::units::merge(&units)?;
+    let bytes = if cli.text {
+        llpar::units::to_text(&bitcode)?
+    } else {
+        bitcode
+    };
+    write_output(&cli.output, &bytes)
+}
+
 /// `opt` and `llc` spell long options with one dash (`-passes=`, `-mtriple=`); accept that too.
 fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
     const LONG: &[&str] = &[
@@ -184,6 +301,19 @@ fn main() {
     }
     llpar::cleanup::install();
     llpar::crash::install_crash_handler();
+    // `llpar split` and `llpar merge`; anything else is an input (`./split` for a file so named).
+    let subcommand = match args.get(1).map(String::as_str) {
+        Some("split") => Some(split_command as fn(&[String]) -> Result<(), Error>),
+        Some("merge") => Some(merge_command as fn(&[String]) -> Result<(), Error>),
+        _ => None,
+    };
+    if let Some(command) = subcommand {
+        if let Err(e) = command(&args[2..]) {
+            eprintln!("llpar: error: {e}");
+            std::process::exit(e.exit_code());
+        }
+        return;
+    }
     let cli = Cli::parse_from(normalize_args(std::env::args()));
     match run(cli) {
         Ok(()) => {}
@@ -349,6 +479,15 @@ fn check_output_dir(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Where `path` is written before it is renamed into place: the same directory, a hidden name.
+fn temporary_path(path: &Path) -> PathBuf {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    parent_dir(path).join(format!(".{file_name}.llpar-{}.tmp", std::process::id()))
+}
+
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -376,11 +515,7 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<(), Error> {
             .and_then(|mut f| f.write_all(bytes).and_then(|_| f.flush()))
             .map_err(|e| Error::failure(format!("{output}: cannot write: {e}")));
     }
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = parent_dir(path).join(format!(".{file_name}.llpar-{}.tmp", std::process::id()));
+    let tmp = temporary_path(path);
     llpar::cleanup::register(&tmp);
     let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
     llpar::cleanup::unregister(&tmp);

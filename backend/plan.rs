@@ -133,6 +133,203 @@ pub fn plan(
     chunks
 }
 
+/// How `llpar split` assigns functions to codegen units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Groups, largest first, each to the unit with the least cost so far.
+    Balanced,
+    /// As `Balanced`, but recursive functions (a call-graph SCC) stay together, and a small
+    /// callee with one caller stays with it, so that unit-local inlining still sees them.
+    CallGraph,
+    /// Every group of functions in a unit of its own.
+    PerFunction,
+    /// Groups in module order, dealt out to the units in turn (as `llvm-split -round-robin`).
+    RoundRobin,
+}
+
+/// A callee at most this costly (instructions) with one caller stays with it (`CallGraph`).
+pub const SMALL_CALLEE: u64 = 40;
+
+/// Why two functions share a unit, for the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Glue {
+    pub first: usize,
+    pub second: usize,
+    pub reason: &'static str,
+}
+
+/// Codegen units over `functions` (definitions in module order): `units` of them, or as many
+/// as `target_size` (cost per unit) asks for, or one per group with `PerFunction`. `together`
+/// pairs must share a unit; `calls` are (caller, callee) positions. Deterministic: depends on
+/// nothing but its arguments. Returns the units (possibly empty ones) and why functions were
+/// glued together.
+pub fn plan_units(
+    functions: &[FunctionCost],
+    together: &[(usize, usize)],
+    calls: &[(usize, usize)],
+    strategy: Strategy,
+    units: Option<usize>,
+    target_size: Option<u64>,
+) -> (Vec<Chunk>, Vec<Glue>) {
+    let mut groups = Groups::new(functions.len());
+    let mut glue = Vec::new();
+    let mut join = |groups: &mut Groups, a: usize, b: usize, reason: &'static str| {
+        if groups.find(a) != groups.find(b) {
+            groups.union(a, b);
+            glue.push(Glue {
+                first: functions[a.min(b)].index,
+                second: functions[a.max(b)].index,
+                reason,
+            });
+        }
+    };
+    for &(a, b) in together {
+        join(
+            &mut groups,
+            a,
+            b,
+            "must share a unit (comdat, blockaddress or its table, alias)",
+        );
+    }
+    if strategy == Strategy::CallGraph {
+        for scc in strongly_connected(functions.len(), calls) {
+            for w in scc.windows(2) {
+                join(&mut groups, w[0], w[1], "recursion (one call-graph SCC)");
+            }
+        }
+        let mut callers: Vec<Vec<usize>> = vec![Vec::new(); functions.len()];
+        for &(caller, callee) in calls {
+            if caller != callee && !callers[callee].contains(&caller) {
+                callers[callee].push(caller);
+            }
+        }
+        for (callee, list) in callers.iter().enumerate() {
+            if list.len() == 1 && functions[callee].cost <= SMALL_CALLEE {
+                join(
+                    &mut groups,
+                    list[0],
+                    callee,
+                    "small callee with its only caller",
+                );
+            }
+        }
+    }
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    let mut group_of_root = std::collections::HashMap::new();
+    for pos in 0..functions.len() {
+        let root = groups.find(pos);
+        let g = *group_of_root.entry(root).or_insert_with(|| {
+            members.push(Vec::new());
+            members.len() - 1
+        });
+        members[g].push(pos);
+    }
+    let cost_of = |g: &Vec<usize>| g.iter().map(|&p| functions[p].cost.max(1)).sum::<u64>();
+    let total: u64 = members.iter().map(cost_of).sum();
+    let count = match (strategy, target_size, units) {
+        (Strategy::PerFunction, _, _) => members.len(),
+        (_, Some(size), _) => total.div_ceil(size.max(1)) as usize,
+        (_, None, Some(n)) => n,
+        (_, None, None) => 2,
+    }
+    .max(1);
+    let mut assigned: Vec<Vec<usize>> = vec![Vec::new(); count];
+    match strategy {
+        Strategy::PerFunction => {
+            for (g, m) in members.iter().enumerate() {
+                assigned[g].extend(m);
+            }
+        }
+        Strategy::RoundRobin => {
+            for (g, m) in members.iter().enumerate() {
+                assigned[g % count].extend(m);
+            }
+        }
+        Strategy::Balanced | Strategy::CallGraph => {
+            let mut order: Vec<usize> = (0..members.len()).collect();
+            order.sort_by_key(|&g| (std::cmp::Reverse(cost_of(&members[g])), members[g][0]));
+            let mut load = vec![0u64; count];
+            for g in order {
+                let unit = (0..count)
+                    .min_by_key(|&u| (load[u], u))
+                    .expect("count >= 1");
+                load[unit] += cost_of(&members[g]);
+                assigned[unit].extend(&members[g]);
+            }
+        }
+    }
+    let chunks = assigned
+        .into_iter()
+        .map(|mut positions| {
+            positions.sort_unstable();
+            Chunk {
+                cost: positions.iter().map(|&p| functions[p].cost.max(1)).sum(),
+                functions: positions.iter().map(|&p| functions[p].index).collect(),
+            }
+        })
+        .collect();
+    (chunks, glue)
+}
+
+/// The strongly connected components with more than one member (Tarjan's algorithm, without
+/// recursion), each in ascending order.
+fn strongly_connected(n: usize, edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
+    let mut successors: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(a, b) in edges {
+        successors[a].push(b);
+    }
+    let (mut index, mut low) = (vec![usize::MAX; n], vec![0; n]);
+    let (mut on_stack, mut stack, mut next, mut out) = (vec![false; n], Vec::new(), 0, Vec::new());
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        // (node, next successor to visit)
+        let mut work = vec![(root, 0usize)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut i)) = work.last_mut() {
+            if let Some(&w) = successors[v].get(*i) {
+                *i += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut scc = Vec::new();
+                loop {
+                    let w = stack.pop().expect("v is on the stack");
+                    on_stack[w] = false;
+                    scc.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                if scc.len() > 1 {
+                    scc.sort_unstable();
+                    out.push(scc);
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +404,39 @@ mod tests {
         );
         assert!(chunks.iter().any(|ch| ch.functions == vec![25]));
         assert!(chunks.len() <= 8);
+    }
+
+    #[test]
+    fn strategies_assign_every_function_once() {
+        let f = costs(&[100, 10, 10, 300, 5, 50]);
+        // 0 calls 1, 1 calls 0 (recursion); 3 calls 4 (a small callee).
+        let calls = [(0, 1), (1, 0), (3, 4)];
+        for strategy in [
+            Strategy::Balanced,
+            Strategy::CallGraph,
+            Strategy::PerFunction,
+            Strategy::RoundRobin,
+        ] {
+            let (units, _) = plan_units(&f, &[], &calls, strategy, Some(3), None);
+            let mut all: Vec<usize> = units.iter().flat_map(|u| u.functions.clone()).collect();
+            all.sort_unstable();
+            assert_eq!(all, vec![0, 1, 2, 3, 4, 5], "{strategy:?}");
+        }
+        let unit_of =
+            |units: &[Chunk], i: usize| units.iter().position(|u| u.functions.contains(&i));
+        let (units, glue) = plan_units(&f, &[], &calls, Strategy::CallGraph, Some(3), None);
+        assert_eq!(unit_of(&units, 0), unit_of(&units, 1));
+        assert_eq!(unit_of(&units, 3), unit_of(&units, 4));
+        assert_eq!(glue.len(), 2);
+        // Balanced, largest first: 300 | 100 | 50, then 10, 10, 5 to the lightest.
+        let (units, _) = plan_units(&f, &[], &[], Strategy::Balanced, Some(3), None);
+        assert_eq!(units.iter().map(|u| u.cost).max(), Some(300));
+        let (units, _) = plan_units(&f, &[], &[], Strategy::RoundRobin, Some(2), None);
+        assert_eq!(units[0].functions, vec![0, 2, 4]);
+        let (units, _) = plan_units(&f, &[], &[], Strategy::PerFunction, None, None);
+        assert_eq!(units.len(), 6);
+        // 475 instructions at most 200 per unit: 3 units.
+        let (units, _) = plan_units(&f, &[], &[], Strategy::Balanced, None, Some(200));
+        assert_eq!(units.len(), 3);
     }
 }

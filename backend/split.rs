@@ -20,6 +20,7 @@ use crate::llvm::{self, ComdatRef, GlobalRef, Linkage, Visibility};
 use crate::plan::{self, Chunk, FunctionCost, PlanOptions};
 use inkwell::module::Module;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 /// Prefix of promoted local symbols; never kept in llpar's output.
 pub const PROMOTED_PREFIX: &str = "__llpar.local.";
@@ -38,6 +39,8 @@ pub struct Restore {
     promotions: Vec<Promotion>,
     /// Every function of the home module, in order, by its (possibly promoted) name.
     function_order: Vec<Vec<u8>>,
+    /// Every global variable, in order, by name (units only: linking units reorders them).
+    variable_order: Vec<Vec<u8>>,
     /// The comdat of each chunked function, by (possibly promoted) name.
     comdats: Vec<(Vec<u8>, ComdatRef)>,
     /// Variables a chunk owns while it is optimized (block address tables): name, linkage, comdat.
@@ -112,6 +115,21 @@ pub enum Purpose {
 /// Plans the chunks of `home` and promotes its local symbols. `home` must stay alive and untouched
 /// (but for `extract`, `remove_chunked_bodies` and the merge) until `Restore` has been applied.
 pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
+    prepare_planned(home, purpose, "", |costs, together, _calls| {
+        plan::plan(costs, together, options)
+    })
+}
+
+/// `prepare` with the chunks chosen by `planner`, which gets the function definitions (in
+/// module order), the pairs of positions that must share a chunk, and the direct calls between
+/// definitions (caller position, callee position). Promoted names carry `salt`
+/// (`__llpar.local.<salt>N`), so that units of different modules never share a name.
+pub fn prepare_planned(
+    home: &Module,
+    purpose: Purpose,
+    salt: &str,
+    planner: impl FnOnce(&[FunctionCost], &[(usize, usize)], &[(usize, usize)]) -> Vec<Chunk>,
+) -> Split {
     let functions = llvm::functions(home);
     let mut costs = Vec::new();
     let mut function_costs = vec![0; functions.len()];
@@ -119,13 +137,15 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
     let mut position_of: HashMap<GlobalRef, usize> = HashMap::new();
     let mut first_in_comdat: HashMap<ComdatRef, usize> = HashMap::new();
     let mut block_address_uses = Vec::new();
+    let mut callees = Vec::new();
     for (index, &f) in functions.iter().enumerate() {
         if f.is_declaration() {
             continue;
         }
         let pos = costs.len();
         position_of.insert(f, pos);
-        let (cost, uses) = f.body_summary();
+        let (cost, uses, calls) = f.body_summary_with_calls();
+        callees.extend(calls.into_iter().map(|g| (pos, g)));
         costs.push(FunctionCost { index, cost });
         function_costs[index] = cost;
         if let Some(c) = f.comdat() {
@@ -158,7 +178,11 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
             block_address_tables.push((v, owner));
         }
     }
-    let chunks = plan::plan(&costs, &together, options);
+    let calls: Vec<(usize, usize)> = callees
+        .into_iter()
+        .filter_map(|(pos, g)| position_of.get(&g).map(|&callee| (pos, callee)))
+        .collect();
+    let chunks = planner(&costs, &together, &calls);
     let mut chunk_of_function = HashMap::new();
     for (c, chunk) in chunks.iter().enumerate() {
         for &i in &chunk.functions {
@@ -197,12 +221,21 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
     let mut promotions = Vec::new();
     let mut local_functions = Vec::new();
     let mut counter = 0usize;
+    // Module-level assembly refers to symbols by name: a local it names keeps its name when
+    // promoted (made external and hidden), so that the assembly still finds it.
+    let inline_asm = llvm::module_inline_asm(home);
+    let named_in_asm = |name: &[u8]| {
+        !name.is_empty() && inline_asm.as_bytes().windows(name.len()).any(|w| w == name)
+    };
     for g in llvm::global_values(home) {
         if !g.has_local_linkage() {
             continue;
         }
         let promoted_name = loop {
-            let candidate = format!("{PROMOTED_PREFIX}{counter}").into_bytes();
+            if named_in_asm(&g.name()) {
+                break g.name();
+            }
+            let candidate = format!("{PROMOTED_PREFIX}{salt}{counter}").into_bytes();
             counter += 1;
             if llvm::named_global(home, &candidate).is_none() {
                 break candidate;
@@ -221,6 +254,7 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
         g.set_name(&promoted_name);
     }
     let function_order = functions.iter().map(|f| f.name()).collect();
+    let variable_order = llvm::variables(home).iter().map(|v| v.name()).collect();
     let chunked: Vec<GlobalRef> = chunks
         .iter()
         .flat_map(|c| c.functions.iter().map(|&i| functions[i]))
@@ -252,6 +286,7 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
         restore: Restore {
             promotions,
             function_order,
+            variable_order,
             comdats,
             moved_variables,
             struct_types: llvm::struct_types(home),
@@ -355,7 +390,139 @@ impl Split {
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2 + 1);
+    out.push('x');
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    let digits = text.strip_prefix('x')?;
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn linkage_code(l: Linkage) -> &'static str {
+    use Linkage::*;
+    match l {
+        LLVMExternalLinkage => "external",
+        LLVMAvailableExternallyLinkage => "available_externally",
+        LLVMLinkOnceAnyLinkage => "linkonce",
+        LLVMLinkOnceODRLinkage => "linkonce_odr",
+        LLVMWeakAnyLinkage => "weak",
+        LLVMWeakODRLinkage => "weak_odr",
+        LLVMAppendingLinkage => "appending",
+        LLVMInternalLinkage => "internal",
+        LLVMPrivateLinkage => "private",
+        LLVMExternalWeakLinkage => "extern_weak",
+        LLVMCommonLinkage => "common",
+        _ => "external",
+    }
+}
+
+fn linkage_from_code(code: &str) -> Option<Linkage> {
+    use Linkage::*;
+    Some(match code {
+        "external" => LLVMExternalLinkage,
+        "available_externally" => LLVMAvailableExternallyLinkage,
+        "linkonce" => LLVMLinkOnceAnyLinkage,
+        "linkonce_odr" => LLVMLinkOnceODRLinkage,
+        "weak" => LLVMWeakAnyLinkage,
+        "weak_odr" => LLVMWeakODRLinkage,
+        "appending" => LLVMAppendingLinkage,
+        "internal" => LLVMInternalLinkage,
+        "private" => LLVMPrivateLinkage,
+        "extern_weak" => LLVMExternalWeakLinkage,
+        "common" => LLVMCommonLinkage,
+        _ => return None,
+    })
+}
+
 impl Restore {
+    /// The restore information as text, for a split whose units are written out (code generation
+    /// purpose, where comdats travel with their functions): promotions and function order.
+    pub fn encode(&self) -> String {
+        let mut out = String::from("llpar-restore 1\n");
+        for p in &self.promotions {
+            let _ = writeln!(
+                out,
+                "promote {} {} {}",
+                hex(&p.promoted_name),
+                hex(&p.original_name),
+                linkage_code(p.linkage)
+            );
+        }
+        for name in &self.function_order {
+            let _ = writeln!(out, "function {}", hex(name));
+        }
+        for name in &self.variable_order {
+            let _ = writeln!(out, "variable {}", hex(name));
+        }
+        for (name, linkage, _) in &self.moved_variables {
+            let _ = writeln!(out, "moved {} {}", hex(name), linkage_code(*linkage));
+        }
+        out
+    }
+
+    /// Reads what `encode` wrote, for the module `merged` that the units were linked into.
+    pub fn decode(text: &str, merged: &Module) -> Result<Restore, String> {
+        let mut lines = text.lines();
+        if lines.next() != Some("llpar-restore 1") {
+            return Err("no llpar split information (not a unit 0 of `llpar split`?)".into());
+        }
+        let mut restore = Restore {
+            promotions: Vec::new(),
+            function_order: Vec::new(),
+            variable_order: Vec::new(),
+            comdats: Vec::new(),
+            moved_variables: Vec::new(),
+            struct_types: llvm::struct_types(merged),
+            original_names: HashMap::new(),
+        };
+        for line in lines {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let bad = || format!("malformed llpar split information: '{line}'");
+            match fields.as_slice() {
+                ["promote", promoted, original, linkage] => restore.promotions.push(Promotion {
+                    promoted_name: unhex(promoted).ok_or_else(bad)?,
+                    original_name: unhex(original).ok_or_else(bad)?,
+                    linkage: linkage_from_code(linkage).ok_or_else(bad)?,
+                }),
+                ["function", name] => restore.function_order.push(unhex(name).ok_or_else(bad)?),
+                ["variable", name] => restore.variable_order.push(unhex(name).ok_or_else(bad)?),
+                ["moved", name, linkage] => {
+                    let name = unhex(name).ok_or_else(bad)?;
+                    // Comdats travel with the units' definitions: keep the merged one's.
+                    let comdat = llvm::named_global(merged, &name).and_then(|v| v.comdat());
+                    restore.moved_variables.push((
+                        name,
+                        linkage_from_code(linkage).ok_or_else(bad)?,
+                        comdat,
+                    ));
+                }
+                _ => return Err(bad()),
+            }
+        }
+        restore.original_names = restore
+            .promotions
+            .iter()
+            .map(|p| (p.promoted_name.clone(), p.original_name.clone()))
+            .collect();
+        Ok(restore)
+    }
+
+    /// After the units are linked: the variables that units own keep the comdats they brought.
+    pub fn refresh_moved_comdats(&mut self, merged: &Module) {
+        for (name, _, comdat) in &mut self.moved_variables {
+            *comdat = llvm::named_global(merged, name).and_then(|v| v.comdat());
+        }
+    }
+
     /// Promoted symbol names and the local names they stood for (empty for unnamed globals).
     pub fn promoted_names(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.promotions
@@ -374,6 +541,15 @@ impl Restore {
             .filter(|g| g.is_function())
             .collect();
         llvm::order_functions(merged, &order);
+        let order: Vec<GlobalRef> = self
+            .variable_order
+            .iter()
+            .filter_map(|n| llvm::named_global(merged, n))
+            .filter(|g| g.is_variable())
+            .collect();
+        if !order.is_empty() {
+            llvm::order_variables(merged, &order);
+        }
         for (name, comdat) in &self.comdats {
             if let Some(f) = llvm::named_global(merged, name) {
                 if !f.is_declaration() {
@@ -406,9 +582,10 @@ impl Restore {
             let Some(at) = name.windows(prefix.len()).position(|w| w == prefix) else {
                 continue;
             };
+            // The promoted name goes on with its salt and number: letters, digits and `_`.
             let digits = name[at + prefix.len()..]
                 .iter()
-                .take_while(|b| b.is_ascii_digit())
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
                 .count();
             let promoted = &name[at..at + prefix.len() + digits];
             if let Some(original) = self.original_names.get(promoted).filter(|o| !o.is_empty()) {

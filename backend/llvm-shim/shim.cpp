@@ -21,6 +21,7 @@
 #include "llvm/Transforms/Utils/ValueMapper.h"
 
 #include <cstring>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -457,6 +458,35 @@ size_t llpar_struct_types(LLVMModuleRef M, LLVMTypeRef *out, size_t capacity) {
 // `%struct.S.12`) when the name is taken. For each such copy in the merged module whose original
 // (one of `originals`, the input's named structs) is no longer used, the original gives up its
 // name to the copy, so the output spells types as the input did.
+// Whether two types have the same shape, where struct types compare by their elements (a copy
+// of a struct whose elements are copies too is the same shape as the original).
+static bool same_shape(Type *a, Type *b, std::set<std::pair<Type *, Type *>> &assumed) {
+  if (a == b)
+    return true;
+  if (a->getTypeID() != b->getTypeID())
+    return false;
+  if (auto *sa = dyn_cast<StructType>(a)) {
+    auto *sb = cast<StructType>(b);
+    if (sa->isOpaque() || sb->isOpaque())
+      return sa->isOpaque() && sb->isOpaque();
+    if (sa->isPacked() != sb->isPacked() || sa->getNumElements() != sb->getNumElements())
+      return false;
+    if (!assumed.insert({a, b}).second)
+      return true;
+    for (unsigned i = 0; i < sa->getNumElements(); ++i)
+      if (!same_shape(sa->getElementType(i), sb->getElementType(i), assumed))
+        return false;
+    return true;
+  }
+  if (auto *aa = dyn_cast<ArrayType>(a))
+    return aa->getNumElements() == cast<ArrayType>(b)->getNumElements() &&
+           same_shape(aa->getElementType(), cast<ArrayType>(b)->getElementType(), assumed);
+  if (auto *va = dyn_cast<FixedVectorType>(a))
+    return va->getNumElements() == cast<FixedVectorType>(b)->getNumElements() &&
+           same_shape(va->getElementType(), cast<FixedVectorType>(b)->getElementType(), assumed);
+  return false;
+}
+
 void llpar_restore_struct_names(LLVMModuleRef M, LLVMTypeRef *originals, size_t n) {
   std::unordered_set<StructType *> original_set;
   for (size_t i = 0; i < n; ++i)
@@ -476,8 +506,8 @@ void llpar_restore_struct_names(LLVMModuleRef M, LLVMTypeRef *originals, size_t 
     StructType *original = StructType::getTypeByName(ctx, name.take_front(dot));
     if (!original || !original_set.count(original) || used_set.count(original))
       continue;
-    if (original->isOpaque() != t->isOpaque() ||
-        (!t->isOpaque() && !original->isLayoutIdentical(t)))
+    std::set<std::pair<Type *, Type *>> assumed;
+    if (!same_shape(original, t, assumed))
       continue;
     std::string base = original->getName().str();
     original->setName("");
@@ -695,4 +725,97 @@ extern "C" char *llpar_time_trace_end() {
              detail + "\n";
   }
   return strdup(lines.c_str());
+}
+
+// ---- A string kept in a module ------------------------------------------------------------
+// `llpar split` stores what `llpar merge` needs to restore the input (promoted names, function
+// order) in its first unit, as named metadata holding one string; merge reads and removes it.
+
+extern "C" void llpar_set_named_string(LLVMModuleRef m, const char *name, const char *text,
+                                       size_t len) {
+  llvm::Module *module = llvm::unwrap(m);
+  if (llvm::NamedMDNode *old = module->getNamedMetadata(name))
+    module->eraseNamedMetadata(old);
+  llvm::NamedMDNode *node = module->getOrInsertNamedMetadata(name);
+  llvm::LLVMContext &context = module->getContext();
+  node->addOperand(
+      llvm::MDNode::get(context, {llvm::MDString::get(context, llvm::StringRef(text, len))}));
+}
+
+extern "C" char *llpar_take_named_string(LLVMModuleRef m, const char *name) {
+  llvm::Module *module = llvm::unwrap(m);
+  llvm::NamedMDNode *node = module->getNamedMetadata(name);
+  if (!node)
+    return nullptr;
+  std::string text;
+  if (node->getNumOperands() == 1 && node->getOperand(0)->getNumOperands() == 1)
+    if (auto *s = llvm::dyn_cast<llvm::MDString>(node->getOperand(0)->getOperand(0)))
+      text = s->getString().str();
+  module->eraseNamedMetadata(node);
+  return strdup(text.c_str());
+}
+
+// Removes comdats that no global uses any more (their members moved to other units). The
+// linker lets a destination comdat win over a source comdat of the same name, even an empty
+// one, and would then drop the source's members.
+extern "C" void llpar_erase_unused_comdats(LLVMModuleRef m) {
+  llvm::Module::ComdatSymTabType &table = llvm::unwrap(m)->getComdatSymbolTable();
+  std::vector<std::string> unused;
+  for (auto &entry : table)
+    if (entry.getValue().getUsers().empty())
+      unused.push_back(entry.getKey().str());
+  for (const std::string &name : unused)
+    table.erase(name);
+}
+
+// Puts the listed global variables first, in the given order, the others after them in their
+// current order (as llpar_order_functions does for functions).
+extern "C" void llpar_order_variables(LLVMModuleRef M, LLVMValueRef *order, size_t n) {
+  llvm::Module *module = llvm::unwrap(M);
+  std::unordered_set<llvm::GlobalVariable *> listed;
+  std::vector<llvm::GlobalVariable *> rest;
+  for (size_t i = 0; i < n; ++i)
+    listed.insert(llvm::cast<llvm::GlobalVariable>(llvm::unwrap(order[i])));
+  for (llvm::GlobalVariable &v : module->globals())
+    if (!listed.count(&v))
+      rest.push_back(&v);
+  // The global list is private: move each variable to the end by taking it out and back in.
+  auto move_to_end = [module](llvm::GlobalVariable *v) {
+    module->removeGlobalVariable(v);
+    module->insertGlobalVariable(v);
+  };
+  for (size_t i = 0; i < n; ++i)
+    move_to_end(llvm::cast<llvm::GlobalVariable>(llvm::unwrap(order[i])));
+  for (llvm::GlobalVariable *v : rest)
+    move_to_end(v);
+}
+
+// Linking units appends each unit's llvm.used and llvm.compiler.used entries to unit 0's, which
+// already lists them all: keeps the first occurrence of each, in place.
+extern "C" void llpar_dedupe_used_lists(LLVMModuleRef m) {
+  llvm::Module *module = llvm::unwrap(m);
+  for (const char *name : {"llvm.used", "llvm.compiler.used"}) {
+    llvm::GlobalVariable *gv = module->getGlobalVariable(name);
+    if (!gv || !gv->hasInitializer())
+      continue;
+    auto *init = llvm::dyn_cast<llvm::ConstantArray>(gv->getInitializer());
+    if (!init)
+      continue;
+    std::vector<llvm::Constant *> unique;
+    std::unordered_set<llvm::Constant *> seen;
+    for (llvm::Use &op : init->operands()) {
+      auto *c = llvm::cast<llvm::Constant>(op.get());
+      if (seen.insert(c->stripPointerCasts()).second)
+        unique.push_back(c);
+    }
+    if (unique.size() == init->getNumOperands())
+      continue;
+    auto *type = llvm::ArrayType::get(init->getType()->getElementType(), unique.size());
+    auto *replacement = new llvm::GlobalVariable(
+        *module, type, gv->isConstant(), gv->getLinkage(), llvm::ConstantArray::get(type, unique),
+        "", gv, gv->getThreadLocalMode());
+    replacement->setSection(gv->getSection());
+    replacement->takeName(gv);
+    gv->eraseFromParent();
+  }
 }

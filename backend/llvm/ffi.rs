@@ -5,6 +5,16 @@ use llvm_sys::target_machine::LLVMTargetMachineRef;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 
 extern "C" {
+    pub fn llpar_order_variables(m: LLVMModuleRef, order: *const LLVMValueRef, n: usize);
+    pub fn llpar_dedupe_used_lists(m: LLVMModuleRef);
+    pub fn llpar_erase_unused_comdats(m: LLVMModuleRef);
+    pub fn llpar_set_named_string(
+        m: LLVMModuleRef,
+        name: *const c_char,
+        text: *const c_char,
+        len: usize,
+    );
+    pub fn llpar_take_named_string(m: LLVMModuleRef, name: *const c_char) -> *mut c_char;
     pub fn llpar_time_trace_begin(granularity_us: c_uint);
     pub fn llpar_time_trace_end() -> *mut c_char;
     pub fn llpar_use_ranks_create(m: LLVMModuleRef) -> *mut c_void;

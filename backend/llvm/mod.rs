@@ -548,14 +548,28 @@ impl GlobalRef {
     /// The function's instruction count, and the other functions whose `blockaddress` it uses
     /// (those must stay in the same module as it).
     pub fn body_summary(self) -> (u64, Vec<GlobalRef>) {
+        let (count, block_address_of, _) = self.body_summary_with_calls();
+        (count, block_address_of)
+    }
+
+    /// Like `body_summary`, plus the functions this one calls directly (with repeats).
+    pub fn body_summary_with_calls(self) -> (u64, Vec<GlobalRef>, Vec<GlobalRef>) {
         let mut count = 0u64;
         let mut block_address_of = Vec::new();
+        let mut callees = Vec::new();
+        // SAFETY: walks the live function's own blocks and instructions, reading only.
         unsafe {
             let mut bb = LLVMGetFirstBasicBlock(self.0);
             while !bb.is_null() {
                 let mut inst = LLVMGetFirstInstruction(bb);
                 while !inst.is_null() {
                     count += 1;
+                    if !LLVMIsACallInst(inst).is_null() || !LLVMIsAInvokeInst(inst).is_null() {
+                        let callee = LLVMGetCalledValue(inst);
+                        if !callee.is_null() && !LLVMIsAFunction(callee).is_null() {
+                            callees.push(GlobalRef(callee));
+                        }
+                    }
                     for i in 0..LLVMGetNumOperands(inst).max(0) as u32 {
                         let op = LLVMGetOperand(inst, i);
                         if !op.is_null() && !LLVMIsABlockAddress(op).is_null() {
@@ -570,7 +584,53 @@ impl GlobalRef {
                 bb = LLVMGetNextBasicBlock(bb);
             }
         }
-        (count, block_address_of)
+        (count, block_address_of, callees)
+    }
+}
+
+/// Removes the comdats no global of `m` belongs to any more.
+pub fn erase_unused_comdats(m: &Module) {
+    // SAFETY: the module is alive and owned by the calling thread.
+    unsafe { ffi::llpar_erase_unused_comdats(m.as_mut_ptr()) }
+}
+
+/// The module's top-level inline assembly (empty if none).
+pub fn module_inline_asm(m: &Module) -> String {
+    let mut len = 0usize;
+    // SAFETY: LLVM returns a pointer into the module's own string and its length.
+    unsafe {
+        let ptr = LLVMGetModuleInlineAsm(m.as_mut_ptr(), &mut len);
+        if ptr.is_null() || len == 0 {
+            return String::new();
+        }
+        String::from_utf8_lossy(std::slice::from_raw_parts(ptr.cast::<u8>(), len)).into_owned()
+    }
+}
+
+/// Stores `text` as the module's named metadata `name` (one string), replacing what was there.
+pub fn set_named_string(m: &Module, name: &CStr, text: &str) {
+    // SAFETY: the module is alive; the shim copies both strings.
+    unsafe {
+        ffi::llpar_set_named_string(
+            m.as_mut_ptr(),
+            name.as_ptr(),
+            text.as_ptr().cast(),
+            text.len(),
+        )
+    }
+}
+
+/// Reads and removes the named metadata `name` that `set_named_string` wrote.
+pub fn take_named_string(m: &Module, name: &CStr) -> Option<String> {
+    // SAFETY: the shim returns a malloc'ed string (or null), freed here.
+    unsafe {
+        let ptr = ffi::llpar_take_named_string(m.as_mut_ptr(), name.as_ptr());
+        if ptr.is_null() {
+            return None;
+        }
+        let text = CStr::from_ptr(ptr).to_string_lossy().into_owned();
+        libc::free(ptr.cast());
+        Some(text)
     }
 }
 
@@ -716,6 +776,18 @@ fn take_message_malloc(ptr: *mut c_char) -> String {
 }
 
 /// Puts `order` first in the module's function list, in that order.
+pub fn order_variables(m: &Module, order: &[GlobalRef]) {
+    let raw: Vec<LLVMValueRef> = order.iter().map(|g| g.0).collect();
+    // SAFETY: every handle is a global variable of `m`.
+    unsafe { ffi::llpar_order_variables(m.as_mut_ptr(), raw.as_ptr(), raw.len()) }
+}
+
+/// Keeps one entry per global in `llvm.used` and `llvm.compiler.used` (the first).
+pub fn dedupe_used_lists(m: &Module) {
+    // SAFETY: the module is alive and owned by the calling thread.
+    unsafe { ffi::llpar_dedupe_used_lists(m.as_mut_ptr()) }
+}
+
 pub fn order_functions(m: &Module, order: &[GlobalRef]) {
     let raw: Vec<LLVMValueRef> = order.iter().map(|g| g.0).collect();
     // SAFETY: every handle is a function of `m`.

@@ -1,0 +1,296 @@
+//! Codegen units: cut one module into standalone modules that each compile alone and whose
+//! objects link into the same program, and link such units back into one module.
+//!
+//! This is what `llpar split` and `llpar merge` do, and what a compiler that wants parallel code
+//! generation needs. It reuses llpar's splitting (see `split`) for code generation: unit 0 is
+//! the module's "home" (every global variable, constructor list, `llvm.used`, module inline asm,
+//! named metadata) together with the first group of functions; units 1.. hold the other
+//! functions, their comdats, aliases and ifuncs, declarations of what they use, and
+//! `available_externally` copies of constant variables so that loads still fold. Local symbols
+//! are promoted to hidden external symbols under names salted with a hash of the input
+//! (`__llpar.local.<hash>_N`), so that units of different modules never clash; a local that
+//! module inline asm names keeps its name. Unit 0 records, as named metadata `llpar.split`, what
+//! `merge` needs to make them local again under their names and to restore function order.
+//!
+//! ```no_run
+//! use llpar::plan::Strategy;
+//! use llpar::units::{self, SplitOptions};
+//!
+//! let input = std::fs::read("module.bc").unwrap();
+//! let options = SplitOptions { strategy: Strategy::CallGraph, units: Some(4), target_size: None };
+//! let split = units::split(&input, "module.bc", &options).unwrap();
+//! for (i, unit) in split.bitcode.iter().enumerate() {
+//!     std::fs::write(format!("unit{i}.bc"), unit).unwrap();
+//! }
+//! print!("{}", split.report);
+//! let named: Vec<(String, Vec<u8>)> = split
+//!     .bitcode
+//!     .into_iter()
+//!     .enumerate()
+//!     .map(|(i, b)| (format!("unit{i}.bc"), b))
+//!     .collect();
+//! let merged = units::merge(&named).unwrap();
+//! ```
+use crate::error::{Error, Result};
+use crate::llvm;
+use crate::merge::Merger;
+use crate::plan::{self, Glue, Strategy};
+use crate::split::{self, Purpose};
+use inkwell::context::Context;
+use std::fmt;
+
+const RESTORE_METADATA: &std::ffi::CStr = c"llpar.split";
+
+#[derive(Clone, Copy, Debug)]
+pub struct SplitOptions {
+    pub strategy: Strategy,
+    /// How many units (default 2); ignored with `target_size` and with `PerFunction`.
+    pub units: Option<usize>,
+    /// The cost (instructions) a unit should have: as many units as that makes.
+    pub target_size: Option<u64>,
+}
+
+/// The units, in bitcode, and why they are what they are.
+pub struct Units {
+    pub bitcode: Vec<Vec<u8>>,
+    pub report: Report,
+}
+
+pub struct UnitSummary {
+    /// The unit's function definitions, by their own names.
+    pub functions: Vec<String>,
+    /// Their cost, in instructions.
+    pub cost: u64,
+}
+
+pub struct Report {
+    pub strategy: Strategy,
+    pub units: Vec<UnitSummary>,
+    /// (own name, name in the units, why).
+    pub promoted: Vec<(String, String, String)>,
+    /// (function, function, why they share a unit).
+    pub glued: Vec<(String, String, &'static str)>,
+    /// Largest unit cost over the mean.
+    pub balance: f64,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total: u64 = self.units.iter().map(|u| u.cost).sum();
+        writeln!(
+            f,
+            "llpar split: strategy {:?}, {} units, {} instructions, balance {:.3} (largest unit over mean)",
+            self.strategy,
+            self.units.len(),
+            total,
+            self.balance
+        )?;
+        for (i, u) in self.units.iter().enumerate() {
+            let shown: Vec<&str> = u.functions.iter().take(4).map(String::as_str).collect();
+            writeln!(
+                f,
+                "unit {i}: {} functions, cost {}{}: {}{}",
+                u.functions.len(),
+                u.cost,
+                if i == 0 {
+                    " (with the module's globals)"
+                } else {
+                    ""
+                },
+                shown.join(", "),
+                if u.functions.len() > 4 { ", ..." } else { "" }
+            )?;
+        }
+        writeln!(f, "promoted {} local symbols:", self.promoted.len())?;
+        for (own, promoted, why) in &self.promoted {
+            writeln!(f, "  {own} -> {promoted}: {why}")?;
+        }
+        writeln!(f, "{} functions glued to others:", self.glued.len())?;
+        for (a, b, why) in &self.glued {
+            writeln!(f, "  {a} + {b}: {why}")?;
+        }
+        Ok(())
+    }
+}
+
+/// FNV-1a: a stable hash of the input, so that promoted names are the same on every run and
+/// differ between modules.
+fn salt_of(input: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in input {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}_")
+}
+
+/// Splits `input` (bitcode or IR, named `input_name` in messages) into codegen units.
+pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<Units> {
+    llvm::initialize();
+    let context = Context::create();
+    let home = llvm::parse(&context, input, input_name)
+        .map_err(|e| Error::failure(format!("{input_name}: {e}")))?;
+    llvm::verify(&home).map_err(|e| {
+        Error::failure(format!(
+            "{input_name}: input module fails the verifier: {e}"
+        ))
+    })?;
+    let struct_types = llvm::struct_types(&home);
+    let mut glue: Vec<Glue> = Vec::new();
+    let mut split = split::prepare_planned(
+        &home,
+        Purpose::Codegen,
+        &salt_of(input),
+        |costs, together, calls| {
+            let (units, g) = plan::plan_units(
+                costs,
+                together,
+                calls,
+                options.strategy,
+                options.units,
+                options.target_size,
+            );
+            glue = g;
+            units
+        },
+    );
+    let functions = llvm::functions(&home);
+    let name_of = |i: usize| -> String {
+        let name = functions[i].name();
+        let own = split
+            .restore
+            .promoted_names()
+            .find(|(p, _)| *p == name.as_slice())
+            .map_or(name.clone(), |(_, o)| o.to_vec());
+        String::from_utf8_lossy(&own).into_owned()
+    };
+    let mut unit_of_function = std::collections::HashMap::new();
+    let mut summaries = Vec::new();
+    for (u, chunk) in split.chunks.iter().enumerate() {
+        for &i in &chunk.functions {
+            unit_of_function.insert(i, u);
+        }
+        summaries.push(UnitSummary {
+            functions: split.chunk_function_names(u),
+            cost: chunk.cost,
+        });
+    }
+    let glued = glue
+        .iter()
+        .map(|g| (name_of(g.first), name_of(g.second), g.reason))
+        .collect();
+    let asm = llvm::module_inline_asm(&home);
+    let mut promoted = Vec::new();
+    for (name, own) in split.restore.promoted_names() {
+        let why = if name == own {
+            "named in module inline asm: promoted under its own name".to_string()
+        } else {
+            match llvm::named_global(&home, name) {
+                Some(g) if g.is_function() => {
+                    let index = functions.iter().position(|f| *f == g);
+                    match index.and_then(|i| unit_of_function.get(&i)) {
+                        Some(u) => format!("local function defined in unit {u}, declared in the others that use it"),
+                        None => "local function declaration".to_string(),
+                    }
+                }
+                Some(g) if g.is_variable() => {
+                    "local variable: defined in unit 0 (or with its functions), copied or declared where used".to_string()
+                }
+                _ => "local alias or ifunc".to_string(),
+            }
+        };
+        promoted.push((
+            String::from_utf8_lossy(own).into_owned(),
+            String::from_utf8_lossy(name).into_owned(),
+            why,
+        ));
+    }
+    drop(asm);
+
+    let finish = |index: usize, bitcode: &[u8]| -> Result<Vec<u8>> {
+        let unit_context = Context::create();
+        let module = llvm::parse(&unit_context, bitcode, &format!("unit {index}"))
+            .map_err(|e| Error::failure(format!("{input_name}: unit {index}: {e}")))?;
+        llvm::finish_chunk(&module);
+        llvm::verify(&module).map_err(|e| {
+            Error::failure(format!(
+                "{input_name}: unit {index} fails the verifier: {e}"
+            ))
+        })?;
+        Ok(llvm::write_bitcode(&module))
+    };
+    let mut bitcode = Vec::new();
+    for index in 0..split.chunks.len() {
+        let chunk = split.extract(&home, index);
+        bitcode.push(finish(index, &chunk.bitcode)?);
+    }
+    split.remove_chunked_bodies();
+    llvm::erase_unused_comdats(&home);
+    // Unit 0 is the home module with the first unit's functions linked in.
+    if let Some(first) = bitcode.first_mut() {
+        let mut merger = Merger::new(&context, &home);
+        merger
+            .accept(0, std::mem::take(first))
+            .map_err(|e| Error::failure(format!("{input_name}: unit 0: {e}")))?;
+        drop(merger);
+        // Linking gave the first unit's copies of struct types suffixed names: give them back.
+        llvm::restore_struct_names(&home, &struct_types);
+        llvm::set_named_string(&home, RESTORE_METADATA, &split.restore.encode());
+        llvm::verify(&home)
+            .map_err(|e| Error::failure(format!("{input_name}: unit 0 fails the verifier: {e}")))?;
+        *first = llvm::write_bitcode(&home);
+    }
+    let costs: Vec<u64> = summaries.iter().map(|u| u.cost).collect();
+    let mean = costs.iter().sum::<u64>() as f64 / costs.len().max(1) as f64;
+    let balance = costs.iter().copied().max().unwrap_or(0) as f64 / mean.max(1.0);
+    Ok(Units {
+        bitcode,
+        report: Report {
+            strategy: options.strategy,
+            units: summaries,
+            promoted,
+            glued,
+            balance,
+        },
+    })
+}
+
+/// Links units written by `split` (unit 0 first, as named) back into one module: local symbols
+/// local again under their names, functions in the input's order, one copy of each debug
+/// compile unit. Returns the module's bitcode.
+pub fn merge(units: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+    llvm::initialize();
+    let Some((first_name, first)) = units.first() else {
+        return Err(Error::usage("merge needs at least one unit"));
+    };
+    let context = Context::create();
+    let home = llvm::parse(&context, first, first_name)
+        .map_err(|e| Error::failure(format!("{first_name}: {e}")))?;
+    let text = llvm::take_named_string(&home, RESTORE_METADATA).ok_or_else(|| {
+        Error::failure(format!(
+            "{first_name}: not unit 0 of `llpar split` (no llpar.split metadata); give unit 0 first"
+        ))
+    })?;
+    let mut restore = split::Restore::decode(&text, &home)
+        .map_err(|e| Error::failure(format!("{first_name}: {e}")))?;
+    {
+        let mut merger = Merger::new(&context, &home);
+        for (index, (name, bitcode)) in units.iter().enumerate().skip(1) {
+            merger
+                .accept(index, bitcode.clone())
+                .map_err(|e| Error::failure(format!("{name}: {e}")))?;
+        }
+    }
+    llvm::dedupe_used_lists(&home);
+    restore.refresh_moved_comdats(&home);
+    restore.apply(&home);
+    llvm::verify(&home)
+        .map_err(|e| Error::failure(format!("merged module fails the verifier: {e}")))?;
+    Ok(llvm::write_bitcode(&home))
+}
+
+/// Textual IR of a module given as bitcode.
+pub fn to_text(bitcode: &[u8]) -> Result<Vec<u8>> {
+    let context = Context::create();
+    let module = llvm::parse(&context, bitcode, "merged").map_err(Error::failure)?;
+    Ok(llvm::print_ir(&module).into_bytes())
+}
