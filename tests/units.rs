@@ -1,0 +1,278 @@
+//! `llpar split` and `llpar merge`: every unit passes the verifier and compiles alone; split
+//! then merge gives back the input (identical disassembly, or no llvm-diff difference) for every
+//! IR fixture, the real corpus and 500 random llvm-stress modules; sqlite3's units compiled apart
+//! and linked run a SQL workload exactly like the unsplit build.
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const STRATEGIES: [&str; 4] = ["balanced", "callgraph", "per-function", "round-robin"];
+
+fn corpus(name: &str) -> PathBuf {
+    let path = root().join("target/corpus").join(name);
+    if !path.exists() {
+        run_ok(&mut Command::new(root().join("scripts/build-corpus.sh")));
+    }
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// Splits `input` into units in `dir` and returns their paths, unit 0 first.
+fn split(dir: &Path, input: &Path, args: &[&str]) -> Vec<PathBuf> {
+    let prefix = dir.join("unit.");
+    run_ok(
+        llpar()
+            .arg("split")
+            .arg(input)
+            .args(args)
+            .arg("-o")
+            .arg(&prefix),
+    );
+    let mut units: Vec<(usize, PathBuf)> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            let name = path.file_name()?.to_str()?.to_string();
+            let n = name.strip_prefix("unit.")?.parse().ok()?;
+            Some((n, path))
+        })
+        .collect();
+    units.sort();
+    units.into_iter().map(|(_, p)| p).collect()
+}
+
+fn disassembly(module: &Path) -> String {
+    let text = run_ok(
+        Command::new(llvm_tool("llvm-dis"))
+            .arg(module)
+            .arg("-o")
+            .arg("-"),
+    );
+    // Without the first line, the ModuleID, which names the file.
+    String::from_utf8(text)
+        .unwrap()
+        .split_once('\n')
+        .unwrap()
+        .1
+        .to_string()
+}
+
+/// Split into units, check each unit, merge, and compare with the input.
+fn round_trip(dir: &Path, input: &Path, args: &[&str], compile_units: bool) -> Result<(), String> {
+    let units = split(dir, input, args);
+    for unit in &units {
+        assert_verifies(unit);
+        if compile_units {
+            run_ok(
+                Command::new(llvm_tool("llc"))
+                    .args([
+                        "-O0",
+                        "-filetype=obj",
+                        "-relocation-model=pic",
+                        "-o",
+                        "/dev/null",
+                    ])
+                    .arg(unit),
+            );
+        }
+    }
+    let merged = dir.join("merged.bc");
+    run_ok(llpar().arg("merge").args(&units).arg("-o").arg(&merged));
+    let original = if input.extension().is_some_and(|e| e == "bc") {
+        input.to_path_buf()
+    } else {
+        let assembled = dir.join("input.bc");
+        run_ok(
+            Command::new(llvm_tool("llvm-as"))
+                .arg(input)
+                .arg("-o")
+                .arg(&assembled),
+        );
+        assembled
+    };
+    for unit in &units {
+        std::fs::remove_file(unit).unwrap();
+    }
+    if disassembly(&original) == disassembly(&merged) {
+        return Ok(());
+    }
+    let diff = run(Command::new(llvm_tool("llvm-diff"))
+        .arg(&original)
+        .arg(&merged));
+    if diff.status.success() && diff.stderr.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} {args:?}: merged units differ from the input:\n{}",
+        input.display(),
+        String::from_utf8_lossy(&diff.stderr)
+            .lines()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    ))
+}
+
+#[test]
+fn every_fixture_round_trips_with_every_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root().join("ir-fixtures")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "ll") {
+            continue;
+        }
+        for strategy in STRATEGIES {
+            for n in ["1", "2", "3"] {
+                round_trip(dir.path(), &path, &["-n", n, "--strategy", strategy], true).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn real_modules_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    for (module, args) in [
+        ("sqlite3.bc", &["-n", "4"][..]),
+        ("sqlite3.bc", &["-n", "8", "--strategy", "callgraph"][..]),
+        ("regex.bc", &["-n", "3", "--strategy", "callgraph"][..]),
+        ("regex.bc", &["--target-size", "20000"][..]),
+        ("lua.bc", &["-n", "5", "--strategy", "round-robin"][..]),
+    ] {
+        round_trip(dir.path(), &corpus(module), args, false).unwrap();
+    }
+}
+
+#[test]
+fn random_modules_round_trip() {
+    // 500 llvm-stress modules of different seeds and sizes, some several linked into one, on two
+    // threads; every strategy in turn.
+    const MODULES: usize = 500;
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|t| {
+                s.spawn(move || {
+                    let dir = tempfile::tempdir().unwrap();
+                    let mut failures = Vec::new();
+                    for m in (t..MODULES).step_by(2) {
+                        let mut parts = Vec::new();
+                        for k in 0..1 + m % 3 {
+                            let part = dir.path().join(format!("s{m}-{k}.ll"));
+                            run_ok(
+                                Command::new(llvm_tool("llvm-stress"))
+                                    .arg(format!("-seed={}", 7000 + m * 3 + k))
+                                    .arg(format!("-size={}", 10 + (m * 37 + k * 11) % 200))
+                                    .arg("-o")
+                                    .arg(&part),
+                            );
+                            parts.push(part);
+                        }
+                        let input = dir.path().join(format!("s{m}.bc"));
+                        run_ok(
+                            Command::new(llvm_tool("llvm-link"))
+                                .args(&parts)
+                                .arg("-o")
+                                .arg(&input),
+                        );
+                        let n = (1 + m % 4).to_string();
+                        let args = ["-n", n.as_str(), "--strategy", STRATEGIES[m % 4]];
+                        let work = dir.path().join(format!("w{m}"));
+                        std::fs::create_dir(&work).unwrap();
+                        if let Err(e) = round_trip(&work, &input, &args, false) {
+                            failures.push(e);
+                        }
+                        let _ = std::fs::remove_dir_all(&work);
+                    }
+                    failures
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn sqlite_units_compiled_apart_run_like_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = corpus("sqlite3.bc");
+    let units = split(dir.path(), &input, &["-n", "4", "--strategy", "callgraph"]);
+    assert_eq!(units.len(), 4);
+    let compile = |module: &Path, object: &Path| {
+        run_ok(
+            Command::new(llvm_tool("clang"))
+                .args(["-O1", "-fPIC", "-c", "-x", "ir"])
+                .arg(module)
+                .arg("-o")
+                .arg(object),
+        );
+    };
+    let mut objects = Vec::new();
+    for (i, unit) in units.iter().enumerate() {
+        let object = dir.path().join(format!("unit{i}.o"));
+        compile(unit, &object);
+        objects.push(object);
+    }
+    let whole = dir.path().join("whole.o");
+    compile(&input, &whole);
+    let driver = root().join("scripts/workloads/sqlite_driver.c");
+    let link = |objects: &[PathBuf], program: &Path| {
+        run_ok(
+            Command::new(llvm_tool("clang"))
+                .args(["-O1", "-fPIE", "-pie"])
+                .arg(format!("-I{}", root().join("target/corpus").display()))
+                .arg(&driver)
+                .args(objects)
+                .arg("-o")
+                .arg(program)
+                .arg("-lm"),
+        );
+    };
+    let split_program = dir.path().join("sqlite-units");
+    let whole_program = dir.path().join("sqlite-whole");
+    link(&objects, &split_program);
+    link(&[whole], &whole_program);
+    let expected = run_ok(Command::new(&whole_program).arg("20000"));
+    let got = run_ok(Command::new(&split_program).arg("20000"));
+    assert!(!expected.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+#[test]
+fn split_errors_are_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.bc");
+    std::fs::write(&garbage, b"not a module").unwrap();
+    let out = run(llpar()
+        .arg("split")
+        .arg(&garbage)
+        .args(["-n", "2", "-o"])
+        .arg(dir.path().join("u.")));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!dir.path().join("u.0").exists());
+    // merge wants unit 0 first
+    let input = root().join("ir-fixtures/internal-called-from-two-chunks.ll");
+    let units = split(dir.path(), &input, &["-n", "2"]);
+    let out = run(llpar()
+        .arg("merge")
+        .arg(&units[1])
+        .arg(&units[0])
+        .arg("-o")
+        .arg(dir.path().join("m.bc")));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not unit 0 of `llpar split`"), "{stderr}");
+    assert!(!dir.path().join("m.bc").exists());
+}
