@@ -232,6 +232,8 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
             .accept(0, std::mem::take(first))
             .map_err(|e| Error::failure(format!("{input_name}: unit 0: {e}")))?;
         drop(merger);
+        // The first unit's functions brought their llvm.used entries, which unit 0 has already.
+        llvm::dedupe_used_lists(&home);
         // Linking gave the first unit's copies of struct types suffixed names: give them back.
         llvm::restore_struct_names(&home, &struct_types);
         llvm::set_named_string(&home, RESTORE_METADATA, &split.restore.encode());

@@ -22,3 +22,7 @@ config.substitutions.append(
     ("%light", "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg,gvn,dse)"))
 # One function per chunk, so every cross-chunk edge of a small fixture is exercised.
 config.substitutions.append(("%tiny", "--min-chunk-cost=1"))
+# Split into units, check each compiles alone and they link, merge back, compare with the input:
+# %roundtrip INPUT PREFIX N STRATEGY
+config.substitutions.append(
+    ("%roundtrip", f"bash {os.path.join(root, 'ir-fixtures', 'Inputs', 'round-trip.sh')} {llpar}"))

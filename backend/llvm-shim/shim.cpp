@@ -74,6 +74,10 @@ public:
         nf->setLinkage(f->getLinkage());
       } else {
         nf->setDLLStorageClass(f->getDLLStorageClass());
+        // An extern_weak declaration may be null: declared plainly, `icmp eq @f, null` would
+        // fold to false.
+        if (f->hasExternalWeakLinkage())
+          nf->setLinkage(GlobalValue::ExternalWeakLinkage);
       }
       if (for_codegen_ && functions_.count(f))
         copy_comdat(nf, f);
@@ -84,6 +88,8 @@ public:
                                     var->getThreadLocalMode(), var->getAddressSpace());
       nv->copyAttributesFrom(var);
       nv->setComdat(nullptr);
+      if (var->hasExternalWeakLinkage())
+        nv->setLinkage(GlobalValue::ExternalWeakLinkage);
       if (functions_.count(var)) {
         pending_initializers_.push_back({nv, var, var->getLinkage()});
         if (for_codegen_)
