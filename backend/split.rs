@@ -79,6 +79,8 @@ pub struct Split {
     owned_variables: Vec<Vec<GlobalRef>>,
     /// Per chunk, the aliases and ifuncs it owns (code generation only).
     owned_aliases: Vec<Vec<GlobalRef>>,
+    /// Locals left local because one chunk alone uses them (codegen units only).
+    unit_locals: Vec<GlobalRef>,
     purpose: Purpose,
     /// Dropped once bodies are removed, which invalidates it.
     use_ranks: Option<llvm::UseRanks>,
@@ -115,7 +117,7 @@ pub enum Purpose {
 /// Plans the chunks of `home` and promotes its local symbols. `home` must stay alive and untouched
 /// (but for `extract`, `remove_chunked_bodies` and the merge) until `Restore` has been applied.
 pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
-    prepare_planned(home, purpose, "", |costs, together, _calls| {
+    prepare_planned(home, purpose, "", false, |costs, together, _calls| {
         plan::plan(costs, together, options)
     })
 }
@@ -124,10 +126,15 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
 /// module order), the pairs of positions that must share a chunk, and the direct calls between
 /// definitions (caller position, callee position). Promoted names carry `salt`
 /// (`__llpar.local.<salt>N`), so that units of different modules never share a name.
+///
+/// With `keep_unit_locals` (codegen units), a local function or variable used only by
+/// instructions of one chunk's functions is not promoted: it stays local in that chunk (a
+/// variable moves there), and `remove_unit_locals` takes it out of the home module afterwards.
 pub fn prepare_planned(
     home: &Module,
     purpose: Purpose,
     salt: &str,
+    keep_unit_locals: bool,
     planner: impl FnOnce(&[FunctionCost], &[(usize, usize)], &[(usize, usize)]) -> Vec<Chunk>,
 ) -> Split {
     let functions = llvm::functions(home);
@@ -218,6 +225,46 @@ pub fn prepare_planned(
         }
     }
 
+    // Locals that one chunk alone uses (through instructions only) need no promotion.
+    let mut unit_locals = Vec::new();
+    if keep_unit_locals {
+        let chunk_of_defined = |f: &GlobalRef| {
+            position_of
+                .get(f)
+                .map(|&pos| chunk_of_function[&costs[pos].index])
+        };
+        let owned: std::collections::HashSet<GlobalRef> =
+            owned_variables.iter().flatten().copied().collect();
+        for g in llvm::global_values(home) {
+            // Unnamed ones are promoted all the same: the units and the merge find globals by name.
+            if !g.has_local_linkage()
+                || g.is_declaration()
+                || !(g.is_function() || g.is_variable())
+                || g.name().is_empty()
+            {
+                continue;
+            }
+            let Some(users) = g.only_instruction_users() else {
+                continue;
+            };
+            let user_chunks: Vec<Option<usize>> = users.iter().map(chunk_of_defined).collect();
+            let Some(&Some(chunk)) = user_chunks.first() else {
+                continue;
+            };
+            if user_chunks.iter().any(|c| *c != Some(chunk)) {
+                continue;
+            }
+            if g.is_function() {
+                if chunk_of_defined(&g) == Some(chunk) {
+                    unit_locals.push(g);
+                }
+            } else if !owned.contains(&g) {
+                owned_variables[chunk].push(g);
+                unit_locals.push(g);
+            }
+        }
+    }
+    let kept: std::collections::HashSet<GlobalRef> = unit_locals.iter().copied().collect();
     let mut promotions = Vec::new();
     let mut local_functions = Vec::new();
     let mut counter = 0usize;
@@ -228,7 +275,7 @@ pub fn prepare_planned(
         !name.is_empty() && inline_asm.as_bytes().windows(name.len()).any(|w| w == name)
     };
     for g in llvm::global_values(home) {
-        if !g.has_local_linkage() {
+        if !g.has_local_linkage() || kept.contains(&g) {
             continue;
         }
         let promoted_name = loop {
@@ -298,6 +345,7 @@ pub fn prepare_planned(
         owned_variables,
         local_functions,
         owned_aliases,
+        unit_locals,
         purpose,
         use_ranks: Some(llvm::UseRanks::new(home)),
     }
@@ -373,6 +421,22 @@ impl Split {
 
     /// Turns every chunked function of `home` into a declaration, ready to receive the optimized
     /// bodies. Call once every chunk has been extracted.
+    /// After `remove_chunked_bodies`: takes the locals that stayed local in their chunk out of
+    /// the home module, where only their (now invalid, local) declarations are left.
+    pub fn remove_unit_locals(&mut self) {
+        for g in std::mem::take(&mut self.unit_locals) {
+            g.erase_if_unused();
+        }
+    }
+
+    /// The locals that stayed local in their chunk, by name, with their linkage.
+    pub fn unit_locals(&self) -> Vec<(Vec<u8>, Linkage)> {
+        self.unit_locals
+            .iter()
+            .map(|g| (g.name(), g.linkage()))
+            .collect()
+    }
+
     pub fn remove_chunked_bodies(&mut self) {
         self.use_ranks = None;
         for chunk in &self.chunks {

@@ -12,24 +12,31 @@
 //! module inline asm names keeps its name. Unit 0 records, as named metadata `llpar.split`, what
 //! `merge` needs to make them local again under their names and to restore function order.
 //!
-//! ```no_run
+//! ```
 //! use llpar::plan::Strategy;
 //! use llpar::units::{self, SplitOptions};
 //!
-//! let input = std::fs::read("module.bc").unwrap();
-//! let options = SplitOptions { strategy: Strategy::CallGraph, units: Some(4), target_size: None };
-//! let split = units::split(&input, "module.bc", &options).unwrap();
-//! for (i, unit) in split.bitcode.iter().enumerate() {
-//!     std::fs::write(format!("unit{i}.bc"), unit).unwrap();
-//! }
+//! // A module with an internal function called from two others.
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ir-fixtures/internal-called-from-two-chunks.ll");
+//! let input = std::fs::read(path).unwrap();
+//! let options = SplitOptions { strategy: Strategy::RoundRobin, units: Some(2), target_size: None };
+//! let split = units::split(&input, path, &options).unwrap();
+//! assert_eq!(split.bitcode.len(), 2);
+//! // Both units use `helper`, which one of them defines: it is promoted, under a salted name.
+//! assert_eq!(split.report.promoted.len(), 1);
+//! assert_eq!(split.report.promoted[0].0, "helper");
 //! print!("{}", split.report);
+//!
+//! // Unit 0 first; the merged module has `helper` internal again, under its own name.
 //! let named: Vec<(String, Vec<u8>)> = split
 //!     .bitcode
 //!     .into_iter()
 //!     .enumerate()
-//!     .map(|(i, b)| (format!("unit{i}.bc"), b))
+//!     .map(|(i, bitcode)| (format!("unit{i}.bc"), bitcode))
 //!     .collect();
 //! let merged = units::merge(&named).unwrap();
+//! let text = String::from_utf8(units::to_text(&merged).unwrap()).unwrap();
+//! assert!(text.contains("define internal i32 @helper(i32 %x)"));
 //! ```
 use crate::error::{Error, Result};
 use crate::llvm;
@@ -68,6 +75,8 @@ pub struct Report {
     pub units: Vec<UnitSummary>,
     /// (own name, name in the units, why).
     pub promoted: Vec<(String, String, String)>,
+    /// Local symbols left local: one unit alone uses them.
+    pub kept_local: usize,
     /// (function, function, why they share a unit).
     pub glued: Vec<(String, String, &'static str)>,
     /// Largest unit cost over the mean.
@@ -101,7 +110,12 @@ impl fmt::Display for Report {
                 if u.functions.len() > 4 { ", ..." } else { "" }
             )?;
         }
-        writeln!(f, "promoted {} local symbols:", self.promoted.len())?;
+        writeln!(
+            f,
+            "{} local symbols stay local (one unit alone uses them); promoted {} local symbols:",
+            self.kept_local,
+            self.promoted.len()
+        )?;
         for (own, promoted, why) in &self.promoted {
             writeln!(f, "  {own} -> {promoted}: {why}")?;
         }
@@ -140,6 +154,7 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
         &home,
         Purpose::Codegen,
         &salt_of(input),
+        true,
         |costs, together, calls| {
             let (units, g) = plan::plan_units(
                 costs,
@@ -206,11 +221,20 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
     }
     drop(asm);
 
+    // Locals that one unit alone uses stay local there, under their own names.
+    let unit_locals = split.unit_locals();
     let finish = |index: usize, bitcode: &[u8]| -> Result<Vec<u8>> {
         let unit_context = Context::create();
         let module = llvm::parse(&unit_context, bitcode, &format!("unit {index}"))
             .map_err(|e| Error::failure(format!("{input_name}: unit {index}: {e}")))?;
         llvm::finish_chunk(&module);
+        // finish_chunk made every local function hidden, for the promoted ones' sake.
+        for (name, linkage) in &unit_locals {
+            if let Some(g) = llvm::named_global(&module, name).filter(|g| !g.is_declaration()) {
+                g.set_visibility(llvm::Visibility::LLVMDefaultVisibility);
+                g.set_linkage(*linkage);
+            }
+        }
         llvm::verify(&module).map_err(|e| {
             Error::failure(format!(
                 "{input_name}: unit {index} fails the verifier: {e}"
@@ -223,7 +247,9 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
         let chunk = split.extract(&home, index);
         bitcode.push(finish(index, &chunk.bitcode)?);
     }
+    let kept_local = unit_locals.len();
     split.remove_chunked_bodies();
+    split.remove_unit_locals();
     llvm::erase_unused_comdats(&home);
     // Unit 0 is the home module with the first unit's functions linked in.
     if let Some(first) = bitcode.first_mut() {
@@ -250,6 +276,7 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
             strategy: options.strategy,
             units: summaries,
             promoted,
+            kept_local,
             glued,
             balance,
         },

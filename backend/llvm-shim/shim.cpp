@@ -825,3 +825,13 @@ extern "C" void llpar_dedupe_used_lists(LLVMModuleRef m) {
     gv->eraseFromParent();
   }
 }
+
+// Removes a global that nothing uses any more; returns 0 (and removes nothing) if it is used.
+extern "C" int llpar_erase_unused_global(LLVMValueRef V) {
+  auto *gv = llvm::cast<llvm::GlobalValue>(llvm::unwrap(V));
+  gv->removeDeadConstantUsers();
+  if (!gv->use_empty())
+    return 0;
+  gv->eraseFromParent();
+  return 1;
+}

@@ -536,6 +536,45 @@ impl GlobalRef {
         unsafe { ffi::llpar_remove_initializer(self.0) }
     }
 
+    /// Removes this global if nothing uses it (consumes the handle); false if something does.
+    pub fn erase_if_unused(self) -> bool {
+        // SAFETY: the handle is a live global; the shim erases it only when it has no uses.
+        unsafe { ffi::llpar_erase_unused_global(self.0) != 0 }
+    }
+
+    /// The functions whose instructions use this global, if instructions (directly or through
+    /// constant expressions) are its only users; `None` if anything else uses it: a global's
+    /// initializer, an alias, a `blockaddress`, an aggregate constant.
+    pub fn only_instruction_users(self) -> Option<Vec<GlobalRef>> {
+        fn walk(v: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>) -> bool {
+            // SAFETY: v is a live value; its uses are walked without modifying anything.
+            unsafe {
+                let mut u = LLVMGetFirstUse(v);
+                while !u.is_null() {
+                    let user = LLVMGetUser(u);
+                    if !LLVMIsAInstruction(user).is_null() {
+                        out.push(GlobalRef(LLVMGetBasicBlockParent(
+                            LLVMGetInstructionParent(user),
+                        )));
+                    } else if LLVMIsAConstantExpr(user).is_null()
+                        || depth >= 8
+                        || !walk(user, depth + 1, out)
+                    {
+                        return false;
+                    }
+                    u = LLVMGetNextUse(u);
+                }
+            }
+            true
+        }
+        let mut out = Vec::new();
+        walk(self.0, 0, &mut out).then(|| {
+            out.sort_by_key(|g| g.0 as usize);
+            out.dedup();
+            out
+        })
+    }
+
     /// The functions whose instructions use this global, directly or through constant expressions.
     pub fn user_functions(self) -> Vec<GlobalRef> {
         let mut out = Vec::new();
