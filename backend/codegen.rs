@@ -45,6 +45,7 @@ impl Drop for ScratchDir {
 /// Generates one relocatable object for `module`, compiling its chunks in parallel, after running
 /// `pipeline` on each chunk when given. The module is consumed in the process (its function
 /// bodies move to the chunks).
+#[allow(clippy::too_many_arguments)]
 pub fn emit_object(
     module: &Module,
     pipeline: Option<String>,

@@ -121,29 +121,6 @@ impl Stats {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn makespan_hands_out_largest_first() {
-        let ms = |v: &[u64]| {
-            v.iter()
-                .map(|&x| Duration::from_millis(x))
-                .collect::<Vec<_>>()
-        };
-        // Largest first: 5 | 4, 3 | then 3 to the first (8), 3 to the second (10). (The best
-        // schedule, 5+4 | 3+3+3, would take 9; llpar's dispatch does not find it, nor is it modeled.)
-        assert_eq!(
-            makespan(&ms(&[5, 4, 3, 3, 3]), 2),
-            Duration::from_millis(10)
-        );
-        assert_eq!(makespan(&ms(&[10, 1, 1]), 8), Duration::from_millis(10));
-        assert_eq!(makespan(&ms(&[2, 2, 2, 2]), 1), Duration::from_millis(8));
-        assert_eq!(makespan(&[], 4), Duration::ZERO);
-    }
-}
-
 impl Stats {
     pub(crate) fn add(&mut self, phase: &'static str, d: Duration) {
         match self.phases.iter_mut().find(|(p, _)| *p == phase) {
@@ -369,4 +346,27 @@ pub(crate) fn save_temp(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Resu
     std::fs::create_dir_all(dir)
         .and_then(|_| std::fs::write(dir.join(name), bytes))
         .map_err(|e| Error::failure(format!("{}: cannot write: {e}", dir.join(name).display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn makespan_hands_out_largest_first() {
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&x| Duration::from_millis(x))
+                .collect::<Vec<_>>()
+        };
+        // Largest first: 5 | 4, 3 | then 3 to the first (8), 3 to the second (10). (The best
+        // schedule, 5+4 | 3+3+3, would take 9; llpar's dispatch does not find it, nor is it modeled.)
+        assert_eq!(
+            makespan(&ms(&[5, 4, 3, 3, 3]), 2),
+            Duration::from_millis(10)
+        );
+        assert_eq!(makespan(&ms(&[10, 1, 1]), 8), Duration::from_millis(10));
+        assert_eq!(makespan(&ms(&[2, 2, 2, 2]), 1), Duration::from_millis(8));
+        assert_eq!(makespan(&[], 4), Duration::ZERO);
+    }
 }

@@ -3,6 +3,7 @@
 //!   overwritten or repeated byte ranges;
 //! - random modules from `llvm-stress`, several linked into one, through split, -O2 and the
 //!   verifier, one function per chunk.
+//!
 //! Every run must end in one of two ways: success with an output that passes the verifier, or
 //! exit status 1 with one line "llpar: error: ..." and no output file, within a time limit.
 //! When LLVM itself fails on an llvm-stress module, `opt` must fail on it too.
