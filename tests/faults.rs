@@ -53,15 +53,15 @@ fn most_at_once(stderr: &str) -> usize {
 fn make_jobserver_grants_the_workers() {
     let dir = tempfile::tempdir().unwrap();
     let module = c_module(dir.path(), 96);
-    // `a` asks for 8 workers while `b` holds make -j2's only token, for longer than `a` runs:
-    // llpar may run one worker, on the slot make started it with. `c` is `a` without the `+`
-    // that passes make's jobserver down: llpar must not take that as leave to use 8.
+    // `a` asks for 8 workers while `b` holds make -j2's only token until `a` is done: llpar may
+    // run one worker, on the slot make started it with. `c` is `a` without the `+` that passes
+    // make's jobserver down: llpar must not take that as leave to use 8.
     let makefile = "\
 all: a b
 a:
-\t+$(LLPAR) -O2 -j8 --stats $(IN) -o a.bc 2> a.stats
+\t+$(LLPAR) -O2 -j8 --stats $(IN) -o a.bc 2> a.stats; s=$$?; touch a.done; exit $$s
 b:
-\tsleep 8
+\tfor i in $$(seq 1200); do [ -e a.done ] && exit 0; sleep 0.1; done; exit 1
 c:
 \t$(LLPAR) -O2 -j8 --stats $(IN) -o c.bc 2> c.stats
 alone:
