@@ -7,6 +7,7 @@
 #include "llvm/IR/DiagnosticPrinter.h"
 #include "llvm/IR/TypeFinder.h"
 #include "llvm/Linker/Linker.h"
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TimeProfiler.h"
@@ -834,4 +835,20 @@ extern "C" int llpar_erase_unused_global(LLVMValueRef V) {
     return 0;
   gv->eraseFromParent();
   return 1;
+}
+
+// LLVM reports a failed allocation (a damaged file can ask for a huge table) through its own
+// bad-alloc handler, which prints "LLVM ERROR: out of memory" and aborts unless one is installed.
+// llpar routes it to the same handler as its fatal errors, which names the work and exits.
+static void (*llpar_bad_alloc_callback)(const char *) = nullptr;
+
+static void llpar_bad_alloc_handler(void *, const char *reason, bool) {
+  if (llpar_bad_alloc_callback)
+    llpar_bad_alloc_callback(reason);
+  abort();
+}
+
+extern "C" void llpar_install_bad_alloc_handler(void (*callback)(const char *)) {
+  llpar_bad_alloc_callback = callback;
+  llvm::install_bad_alloc_error_handler(llpar_bad_alloc_handler, nullptr);
 }

@@ -5,6 +5,7 @@ use llvm_sys::target_machine::LLVMTargetMachineRef;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 
 extern "C" {
+    pub fn llpar_install_bad_alloc_handler(callback: extern "C" fn(*const c_char));
     pub fn llpar_erase_unused_global(v: LLVMValueRef) -> c_int;
     pub fn llpar_order_variables(m: LLVMModuleRef, order: *const LLVMValueRef, n: usize);
     pub fn llpar_dedupe_used_lists(m: LLVMModuleRef);

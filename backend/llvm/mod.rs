@@ -110,8 +110,12 @@ pub fn initialize() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         Target::initialize_all(&InitializationConfig::default());
-        // SAFETY: the handler is a plain function with the signature LLVM expects.
-        unsafe { llvm_sys::error_handling::LLVMInstallFatalErrorHandler(Some(on_fatal_error)) };
+        // SAFETY: the handlers are plain functions with the signatures LLVM and the shim expect;
+        // both end the process.
+        unsafe {
+            llvm_sys::error_handling::LLVMInstallFatalErrorHandler(Some(on_fatal_error));
+            ffi::llpar_install_bad_alloc_handler(on_fatal_error);
+        }
     });
 }
 
