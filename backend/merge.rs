@@ -25,6 +25,11 @@ impl<'m, 'c> Merger<'m, 'c> {
     /// Links chunk `index`'s optimized bitcode into the home module.
     pub fn accept(&mut self, index: usize, bitcode: Vec<u8>) -> Result<(), String> {
         let chunk = llvm::parse(self.context, &bitcode, &format!("optimized chunk {index}"))?;
+        self.accept_module(index, chunk)
+    }
+
+    /// Links chunk `index`, already parsed into the home module's context.
+    pub fn accept_module(&mut self, index: usize, chunk: Module<'c>) -> Result<(), String> {
         self.linker
             .link(chunk)
             .map_err(|e| format!("linking chunk {index}: {e}"))?;

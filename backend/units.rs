@@ -47,6 +47,8 @@ use inkwell::context::Context;
 use std::fmt;
 
 const RESTORE_METADATA: &std::ffi::CStr = c"llpar.split";
+/// In every unit: "INDEX COUNT SALT", so that merge takes only a whole set, in order.
+const UNIT_METADATA: &std::ffi::CStr = c"llpar.unit";
 
 #[derive(Clone, Copy, Debug)]
 pub struct SplitOptions {
@@ -223,11 +225,18 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
 
     // Locals that one unit alone uses stay local there, under their own names.
     let unit_locals = split.unit_locals();
+    let salt = salt_of(input);
+    let unit_count = split.chunks.len();
     let finish = |index: usize, bitcode: &[u8]| -> Result<Vec<u8>> {
         let unit_context = Context::create();
         let module = llvm::parse(&unit_context, bitcode, &format!("unit {index}"))
             .map_err(|e| Error::failure(format!("{input_name}: unit {index}: {e}")))?;
         llvm::finish_chunk(&module);
+        llvm::set_named_string(
+            &module,
+            UNIT_METADATA,
+            &format!("{index} {unit_count} {salt}"),
+        );
         // finish_chunk made every local function hidden, for the promoted ones' sake.
         for (name, linkage) in &unit_locals {
             if let Some(g) = llvm::named_global(&module, name).filter(|g| !g.is_declaration()) {
@@ -263,6 +272,7 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
         // Linking gave the first unit's copies of struct types suffixed names: give them back.
         llvm::restore_struct_names(&home, &struct_types);
         llvm::set_named_string(&home, RESTORE_METADATA, &split.restore.encode());
+        llvm::set_named_string(&home, UNIT_METADATA, &format!("0 {unit_count} {salt}"));
         llvm::verify(&home)
             .map_err(|e| Error::failure(format!("{input_name}: unit 0 fails the verifier: {e}")))?;
         *first = llvm::write_bitcode(&home);
@@ -301,11 +311,26 @@ pub fn merge(units: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
     })?;
     let mut restore = split::Restore::decode(&text, &home)
         .map_err(|e| Error::failure(format!("{first_name}: {e}")))?;
+    let (_, count, salt) = unit_label(&home, first_name)?;
+    if count != units.len() {
+        return Err(Error::failure(format!(
+            "{first_name}: the module was split into {count} units; {} given",
+            units.len()
+        )));
+    }
     {
         let mut merger = Merger::new(&context, &home);
         for (index, (name, bitcode)) in units.iter().enumerate().skip(1) {
+            let unit = llvm::parse(&context, bitcode, name)
+                .map_err(|e| Error::failure(format!("{name}: {e}")))?;
+            let (got, _, unit_salt) = unit_label(&unit, name)?;
+            if unit_salt != salt || got != index {
+                return Err(Error::failure(format!(
+                    "{name}: not unit {index} of the split that {first_name} starts (units go in order, from one split)"
+                )));
+            }
             merger
-                .accept(index, bitcode.clone())
+                .accept_module(index, unit)
                 .map_err(|e| Error::failure(format!("{name}: {e}")))?;
         }
     }
@@ -315,6 +340,18 @@ pub fn merge(units: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
     llvm::verify(&home)
         .map_err(|e| Error::failure(format!("merged module fails the verifier: {e}")))?;
     Ok(llvm::write_bitcode(&home))
+}
+
+/// Reads and removes a unit's "INDEX COUNT SALT" label.
+fn unit_label(unit: &inkwell::module::Module, name: &str) -> Result<(usize, usize, String)> {
+    let text = llvm::take_named_string(unit, UNIT_METADATA).unwrap_or_default();
+    let mut fields = text.split(' ');
+    let parsed = (|| {
+        let index = fields.next()?.parse().ok()?;
+        let count = fields.next()?.parse().ok()?;
+        Some((index, count, fields.next()?.to_string()))
+    })();
+    parsed.ok_or_else(|| Error::failure(format!("{name}: not a unit of `llpar split`")))
 }
 
 /// Textual IR of a module given as bitcode.

@@ -275,4 +275,26 @@ fn split_errors_are_clean() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not unit 0 of `llpar split`"), "{stderr}");
     assert!(!dir.path().join("m.bc").exists());
+    // a missing unit, a unit twice, a unit of another split
+    let fails_with = |units: &[&Path], expected: &str| {
+        let out = run(llpar()
+            .arg("merge")
+            .args(units)
+            .arg("-o")
+            .arg(dir.path().join("m.bc")));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(!dir.path().join("m.bc").exists());
+    };
+    fails_with(&[&units[0]], "was split into 2 units; 1 given");
+    fails_with(&[&units[0], &units[0]], "not unit 1 of the split");
+    let other = tempfile::tempdir().unwrap();
+    let others = split(
+        other.path(),
+        &root().join("ir-fixtures/comdat-group.ll"),
+        &["-n", "2"],
+    );
+    fails_with(&[&units[0], &others[1]], "not unit 1 of the split");
 }
