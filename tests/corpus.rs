@@ -5,17 +5,6 @@ mod common;
 use common::*;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
-
-fn corpus(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        run_ok(&mut Command::new(root().join("scripts/build-corpus.sh")));
-    });
-    let path = root().join("target/corpus").join(name);
-    assert!(path.exists(), "{} was not built", path.display());
-    path
-}
 
 fn opt_reference(input: &PathBuf, pipeline: &str, out: &PathBuf) {
     run_ok(

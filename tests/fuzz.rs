@@ -150,29 +150,10 @@ fn damage(rng: &mut Rng, original: &[u8]) -> Vec<u8> {
 }
 
 fn stress_module(rng: &mut Rng, dir: &Path, n: usize) -> PathBuf {
-    let mut parts = Vec::new();
-    for k in 0..2 + rng.below(4) {
-        let part = dir.join(format!("s{n}-{k}.ll"));
-        run_ok(
-            Command::new(llvm_tool("llvm-stress"))
-                .arg(format!("-seed={}", rng.next() % 1_000_000_000))
-                .arg(format!("-size={}", 10 + rng.below(300)))
-                .arg("-o")
-                .arg(&part),
-        );
-        parts.push(part);
-    }
-    let module = dir.join(format!("s{n}.bc"));
-    run_ok(
-        Command::new(llvm_tool("llvm-link"))
-            .args(&parts)
-            .arg("-o")
-            .arg(&module),
-    );
-    for part in parts {
-        let _ = std::fs::remove_file(part);
-    }
-    module
+    let parts: Vec<(u64, u64)> = (0..2 + rng.below(4))
+        .map(|_| (rng.next() % 1_000_000_000, 10 + rng.below(300) as u64))
+        .collect();
+    linked_stress_module(dir, &format!("s{n}"), &parts)
 }
 
 fn keep_failure(input: &Path, what: &str, failures: &mut Vec<String>) {
@@ -282,13 +263,4 @@ fn hostile_inputs_fail_cleanly() {
         failures.join("\n")
     );
     assert!(mutants > 0 && stress > 0, "the loop ran no input");
-}
-
-fn corpus(name: &str) -> PathBuf {
-    let path = root().join("target/corpus").join(name);
-    if !path.exists() {
-        run_ok(&mut Command::new(root().join("scripts/build-corpus.sh")));
-    }
-    assert!(path.exists(), "{} was not built", path.display());
-    path
 }

@@ -12,26 +12,10 @@ fn random_modules_match_opt_and_compile_deterministically() {
     let dir = tempfile::tempdir().unwrap();
     let light = pipeline("light");
     for m in 0..MODULES {
-        let mut parts = Vec::new();
-        for k in 0..5u32 {
-            let part = dir.path().join(format!("m{m}-{k}.ll"));
-            let seed = 1000 + m * 5 + k;
-            run_ok(
-                Command::new(llvm_tool("llvm-stress"))
-                    .arg(format!("-seed={seed}"))
-                    .arg(format!("-size={}", 30 + 25 * k))
-                    .arg("-o")
-                    .arg(&part),
-            );
-            parts.push(part);
-        }
-        let input = dir.path().join(format!("m{m}.bc"));
-        run_ok(
-            Command::new(llvm_tool("llvm-link"))
-                .args(&parts)
-                .arg("-o")
-                .arg(&input),
-        );
+        let parts: Vec<(u64, u64)> = (0..5u64)
+            .map(|k| (1000 + m as u64 * 5 + k, 30 + 25 * k))
+            .collect();
+        let input = linked_stress_module(dir.path(), &format!("m{m}"), &parts);
         let reference = dir.path().join(format!("m{m}.opt.bc"));
         let candidate = dir.path().join(format!("m{m}.llpar.bc"));
         run_ok(

@@ -9,15 +9,6 @@ use std::process::Command;
 
 const STRATEGIES: [&str; 4] = ["balanced", "callgraph", "per-function", "round-robin"];
 
-fn corpus(name: &str) -> PathBuf {
-    let path = root().join("target/corpus").join(name);
-    if !path.exists() {
-        run_ok(&mut Command::new(root().join("scripts/build-corpus.sh")));
-    }
-    assert!(path.exists(), "{} was not built", path.display());
-    path
-}
-
 /// Splits `input` into units in `dir` and returns their paths, unit 0 first.
 fn split(dir: &Path, input: &Path, args: &[&str]) -> Vec<PathBuf> {
     let prefix = dir.join("unit.");
@@ -97,21 +88,12 @@ fn round_trip(dir: &Path, input: &Path, args: &[&str], compile_units: bool) -> R
     if disassembly(&original) == disassembly(&merged) {
         return Ok(());
     }
-    let diff = run(Command::new(llvm_tool("llvm-diff"))
-        .arg(&original)
-        .arg(&merged));
-    if diff.status.success() && diff.stderr.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "{} {args:?}: merged units differ from the input:\n{}",
-        input.display(),
-        String::from_utf8_lossy(&diff.stderr)
-            .lines()
-            .take(20)
-            .collect::<Vec<_>>()
-            .join("\n")
-    ))
+    llvm_diff(&original, &merged, 20).map_err(|report| {
+        format!(
+            "{} {args:?}: merged units differ from the input:\n{report}",
+            input.display()
+        )
+    })
 }
 
 #[test]
@@ -156,25 +138,15 @@ fn random_modules_round_trip() {
                     let dir = tempfile::tempdir().unwrap();
                     let mut failures = Vec::new();
                     for m in (t..MODULES).step_by(2) {
-                        let mut parts = Vec::new();
-                        for k in 0..1 + m % 3 {
-                            let part = dir.path().join(format!("s{m}-{k}.ll"));
-                            run_ok(
-                                Command::new(llvm_tool("llvm-stress"))
-                                    .arg(format!("-seed={}", 7000 + m * 3 + k))
-                                    .arg(format!("-size={}", 10 + (m * 37 + k * 11) % 200))
-                                    .arg("-o")
-                                    .arg(&part),
-                            );
-                            parts.push(part);
-                        }
-                        let input = dir.path().join(format!("s{m}.bc"));
-                        run_ok(
-                            Command::new(llvm_tool("llvm-link"))
-                                .args(&parts)
-                                .arg("-o")
-                                .arg(&input),
-                        );
+                        let parts: Vec<(u64, u64)> = (0..1 + m % 3)
+                            .map(|k| {
+                                (
+                                    (7000 + m * 3 + k) as u64,
+                                    (10 + (m * 37 + k * 11) % 200) as u64,
+                                )
+                            })
+                            .collect();
+                        let input = linked_stress_module(dir.path(), &format!("s{m}"), &parts);
                         let n = (1 + m % 4).to_string();
                         let args = ["-n", n.as_str(), "--strategy", STRATEGIES[m % 4]];
                         let work = dir.path().join(format!("w{m}"));

@@ -40,22 +40,70 @@ pub fn pipeline(which: &str) -> String {
     String::from_utf8(out).unwrap().trim().to_string()
 }
 
-/// llvm-diff finds no difference between two modules (it exits non-zero when it does).
-pub fn assert_no_llvm_diff(reference: &Path, candidate: &Path) {
+/// Whether llvm-diff finds no difference between two modules (it exits non-zero when it does);
+/// otherwise its first `lines` lines of report.
+pub fn llvm_diff(reference: &Path, candidate: &Path, lines: usize) -> Result<(), String> {
     let out = run(Command::new(llvm_tool("llvm-diff"))
         .arg(reference)
         .arg(candidate));
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "llvm-diff {} {}:\n{}",
-        reference.display(),
-        candidate.display(),
-        String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .take(40)
-            .collect::<Vec<_>>()
-            .join("\n")
+    if out.status.success() && out.stderr.is_empty() {
+        return Ok(());
+    }
+    Err(String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .take(lines)
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// llvm-diff finds no difference between two modules.
+pub fn assert_no_llvm_diff(reference: &Path, candidate: &Path) {
+    if let Err(report) = llvm_diff(reference, candidate, 40) {
+        panic!(
+            "llvm-diff {} {}:\n{report}",
+            reference.display(),
+            candidate.display()
+        );
+    }
+}
+
+/// A module of the real corpus (target/corpus), which scripts/build-corpus.sh builds, once per
+/// test binary (it does nothing when the corpus is already there).
+pub fn corpus(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        run_ok(&mut Command::new(root().join("scripts/build-corpus.sh")));
+    });
+    let path = root().join("target/corpus").join(name);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// One `llvm-stress` function per (seed, size), linked into one module `dir/NAME.bc`.
+pub fn linked_stress_module(dir: &Path, name: &str, parts: &[(u64, u64)]) -> PathBuf {
+    let mut files = Vec::new();
+    for (k, (seed, size)) in parts.iter().enumerate() {
+        let part = dir.join(format!("{name}-{k}.ll"));
+        run_ok(
+            Command::new(llvm_tool("llvm-stress"))
+                .arg(format!("-seed={seed}"))
+                .arg(format!("-size={size}"))
+                .arg("-o")
+                .arg(&part),
+        );
+        files.push(part);
+    }
+    let module = dir.join(format!("{name}.bc"));
+    run_ok(
+        Command::new(llvm_tool("llvm-link"))
+            .args(&files)
+            .arg("-o")
+            .arg(&module),
     );
+    for file in files {
+        let _ = std::fs::remove_file(file);
+    }
+    module
 }
 
 /// The module passes LLVM's verifier (as a separate process, independent of llpar's own check).
