@@ -80,13 +80,19 @@ pub fn write_reproducer() -> String {
             // SAFETY: the guard that set this reproducer borrows the bytes and is still alive.
             let bytes = unsafe { std::slice::from_raw_parts(rep.bitcode, rep.len) };
             let path = PathBuf::from(std::ffi::OsStr::from_bytes(rep.path.as_bytes()));
-            match std::fs::write(&path, bytes) {
-                Ok(()) => format!("; reproducer: {} (replay: {})", path.display(), rep.replay),
-                Err(e) => format!("; cannot write reproducer {}: {e}", path.display()),
-            }
+            save_reproducer(&path, bytes, &rep.replay)
         }
         _ => String::new(),
     })
+}
+
+/// Writes `bitcode` to `path` and returns what to add to the error message: where it is and how
+/// to replay it, or why it could not be written.
+pub fn save_reproducer(path: &Path, bitcode: &[u8], replay: &str) -> String {
+    match std::fs::write(path, bitcode) {
+        Ok(()) => format!("; reproducer: {} (replay: {replay})", path.display()),
+        Err(e) => format!("; cannot write reproducer {}: {e}", path.display()),
+    }
 }
 
 const CRASH_SIGNALS: [(libc::c_int, &str); 5] = [

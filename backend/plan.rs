@@ -58,6 +58,21 @@ impl Groups {
         }
         x
     }
+    /// The groups, in the order of their first member; a group's members in module order.
+    fn members(&mut self) -> Vec<Vec<usize>> {
+        let mut group_of_root = std::collections::HashMap::new();
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        for pos in 0..self.parent.len() {
+            let root = self.find(pos);
+            let g = *group_of_root.entry(root).or_insert_with(|| {
+                members.push(Vec::new());
+                members.len() - 1
+            });
+            members[g].push(pos);
+        }
+        members
+    }
+
     /// Joins two sets; the smaller position becomes the representative so groups keep module order.
     fn union(&mut self, a: usize, b: usize) {
         let (ra, rb) = (self.find(a), self.find(b));
@@ -66,6 +81,11 @@ impl Groups {
             self.parent[hi] = lo;
         }
     }
+}
+
+/// A group's cost: its functions' costs, each at least 1 (an empty function is still work).
+fn group_cost(functions: &[FunctionCost], group: &[usize]) -> u64 {
+    group.iter().map(|&p| functions[p].cost.max(1)).sum()
 }
 
 /// Plans chunks over `functions` (definitions in module order). `together` lists pairs of
@@ -82,20 +102,8 @@ pub fn plan(
     for &(a, b) in together {
         groups.union(a, b);
     }
-    // Groups in the order of their first member; a group's members in module order.
-    let mut group_of_root: std::collections::HashMap<usize, usize> =
-        std::collections::HashMap::new();
-    let mut members: Vec<Vec<usize>> = Vec::new();
-    for pos in 0..functions.len() {
-        let root = groups.find(pos);
-        let g = *group_of_root.entry(root).or_insert_with(|| {
-            members.push(Vec::new());
-            members.len() - 1
-        });
-        members[g].push(pos);
-    }
-    let group_cost = |g: &Vec<usize>| g.iter().map(|&p| functions[p].cost.max(1)).sum::<u64>();
-    let total: u64 = members.iter().map(group_cost).sum();
+    let members = groups.members();
+    let total: u64 = members.iter().map(|g| group_cost(functions, g)).sum();
     let wanted = (total / options.min_chunk_cost.max(1)).clamp(1, options.max_chunks.max(1) as u64);
     let target = total.div_ceil(wanted);
 
@@ -106,7 +114,7 @@ pub fn plan(
     };
     let mut remaining = total;
     for g in &members {
-        let cost = group_cost(g);
+        let cost = group_cost(functions, g);
         // Cut before this group when the chunk is full, or when adding it would overshoot the
         // target by more than stopping short of it does.
         let chunks_left = wanted.saturating_sub(chunks.len() as u64);
@@ -214,17 +222,8 @@ pub fn plan_units(
             }
         }
     }
-    let mut members: Vec<Vec<usize>> = Vec::new();
-    let mut group_of_root = std::collections::HashMap::new();
-    for pos in 0..functions.len() {
-        let root = groups.find(pos);
-        let g = *group_of_root.entry(root).or_insert_with(|| {
-            members.push(Vec::new());
-            members.len() - 1
-        });
-        members[g].push(pos);
-    }
-    let cost_of = |g: &Vec<usize>| g.iter().map(|&p| functions[p].cost.max(1)).sum::<u64>();
+    let members = groups.members();
+    let cost_of = |g: &Vec<usize>| group_cost(functions, g);
     let total: u64 = members.iter().map(cost_of).sum();
     let count = match (strategy, target_size, units) {
         (Strategy::PerFunction, _, _) => members.len(),
@@ -263,7 +262,7 @@ pub fn plan_units(
         .map(|mut positions| {
             positions.sort_unstable();
             Chunk {
-                cost: positions.iter().map(|&p| functions[p].cost.max(1)).sum(),
+                cost: group_cost(functions, &positions),
                 functions: positions.iter().map(|&p| functions[p].index).collect(),
             }
         })

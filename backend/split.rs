@@ -361,6 +361,11 @@ impl Split {
             .collect()
     }
 
+    /// The own name (not the promoted one) of function `index` of the home module's list.
+    pub fn function_name(&self, index: usize) -> String {
+        self.display_name(self.functions[index])
+    }
+
     fn display_name(&self, f: GlobalRef) -> String {
         let name = f.name();
         let shown = self.restore.original_names.get(&name).unwrap_or(&name);
@@ -533,8 +538,9 @@ impl Restore {
         out
     }
 
-    /// Reads what `encode` wrote, for the module `merged` that the units were linked into.
-    pub fn decode(text: &str, merged: &Module) -> Result<Restore, String> {
+    /// Reads what `encode` wrote into unit 0, `first_unit`, before the other units are linked
+    /// into it: its struct types are the ones whose names the merge gives back.
+    pub fn decode(text: &str, first_unit: &Module) -> Result<Restore, String> {
         let mut lines = text.lines();
         if lines.next() != Some("llpar-restore 1") {
             return Err("no llpar split information (not a unit 0 of `llpar split`?)".into());
@@ -545,7 +551,7 @@ impl Restore {
             variable_order: Vec::new(),
             comdats: Vec::new(),
             moved_variables: Vec::new(),
-            struct_types: llvm::struct_types(merged),
+            struct_types: llvm::struct_types(first_unit),
             original_names: HashMap::new(),
         };
         for line in lines {
@@ -560,13 +566,12 @@ impl Restore {
                 ["function", name] => restore.function_order.push(unhex(name).ok_or_else(bad)?),
                 ["variable", name] => restore.variable_order.push(unhex(name).ok_or_else(bad)?),
                 ["moved", name, linkage] => {
-                    let name = unhex(name).ok_or_else(bad)?;
-                    // Comdats travel with the units' definitions: keep the merged one's.
-                    let comdat = llvm::named_global(merged, &name).and_then(|v| v.comdat());
+                    // Comdats travel with the units' definitions: `refresh_moved_comdats` takes
+                    // them from the merged module once the units are linked.
                     restore.moved_variables.push((
-                        name,
+                        unhex(name).ok_or_else(bad)?,
                         linkage_from_code(linkage).ok_or_else(bad)?,
-                        comdat,
+                        None,
                     ));
                 }
                 _ => return Err(bad()),

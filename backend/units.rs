@@ -171,20 +171,11 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
         },
     );
     let functions = llvm::functions(&home);
-    let name_of = |i: usize| -> String {
-        let name = functions[i].name();
-        let own = split
-            .restore
-            .promoted_names()
-            .find(|(p, _)| *p == name.as_slice())
-            .map_or(name.clone(), |(_, o)| o.to_vec());
-        String::from_utf8_lossy(&own).into_owned()
-    };
     let mut unit_of_function = std::collections::HashMap::new();
     let mut summaries = Vec::new();
     for (u, chunk) in split.chunks.iter().enumerate() {
         for &i in &chunk.functions {
-            unit_of_function.insert(i, u);
+            unit_of_function.insert(functions[i], u);
         }
         summaries.push(UnitSummary {
             functions: split.chunk_function_names(u),
@@ -193,22 +184,26 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
     }
     let glued = glue
         .iter()
-        .map(|g| (name_of(g.first), name_of(g.second), g.reason))
+        .map(|g| {
+            (
+                split.function_name(g.first),
+                split.function_name(g.second),
+                g.reason,
+            )
+        })
         .collect();
-    let asm = llvm::module_inline_asm(&home);
     let mut promoted = Vec::new();
     for (name, own) in split.restore.promoted_names() {
         let why = if name == own {
             "named in module inline asm: promoted under its own name".to_string()
         } else {
             match llvm::named_global(&home, name) {
-                Some(g) if g.is_function() => {
-                    let index = functions.iter().position(|f| *f == g);
-                    match index.and_then(|i| unit_of_function.get(&i)) {
-                        Some(u) => format!("local function defined in unit {u}, declared in the others that use it"),
-                        None => "local function declaration".to_string(),
-                    }
-                }
+                Some(g) if g.is_function() => match unit_of_function.get(&g) {
+                    Some(u) => format!(
+                        "local function defined in unit {u}, declared in the others that use it"
+                    ),
+                    None => "local function declaration".to_string(),
+                },
                 Some(g) if g.is_variable() => {
                     "local variable: defined in unit 0 (or with its functions), copied or declared where used".to_string()
                 }
@@ -221,7 +216,6 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
             why,
         ));
     }
-    drop(asm);
 
     // Locals that one unit alone uses stay local there, under their own names.
     let unit_locals = split.unit_locals();

@@ -74,6 +74,11 @@ impl WorkerConfig {
         }
     }
 
+    /// How to replay this work on a chunk's reproducer with LLVM's own tools.
+    fn replay_hint(&self) -> String {
+        crash::replay_hint(self.pipeline(), matches!(self.task, Task::Codegen(_)))
+    }
+
     /// What a worker does to a chunk, for messages.
     fn doing(&self) -> String {
         match &self.task {
@@ -118,7 +123,7 @@ pub fn work(
                 let _reproducer = crash::reproducer_for(
                     &job.bitcode,
                     &crash::reproducer_path(&config.crash_dir, job.index),
-                    crash::replay_hint(config.pipeline(), matches!(config.task, Task::Codegen(_))),
+                    config.replay_hint(),
                 );
                 trace::llvm_passes(|| {
                     optimize_chunk(config, machine.as_ref(), &job.bitcode, job.index)
@@ -242,14 +247,7 @@ fn run_in_child(program: &Path, config: &WorkerConfig, job: &Job) -> Result<Vec<
         }
     };
     let path = crash::reproducer_path(&config.crash_dir, job.index);
-    let reproducer = match std::fs::write(&path, &job.bitcode) {
-        Ok(()) => format!(
-            "; reproducer: {} (replay: {})",
-            path.display(),
-            crash::replay_hint(config.pipeline(), matches!(config.task, Task::Codegen(_)))
-        ),
-        Err(e) => format!("; cannot write reproducer {}: {e}", path.display()),
-    };
+    let reproducer = crash::save_reproducer(&path, &job.bitcode, &config.replay_hint());
     Err(format!("{reason}{reproducer}"))
 }
 

@@ -550,42 +550,23 @@ impl GlobalRef {
     /// constant expressions) are its only users; `None` if anything else uses it: a global's
     /// initializer, an alias, a `blockaddress`, an aggregate constant.
     pub fn only_instruction_users(self) -> Option<Vec<GlobalRef>> {
-        fn walk(v: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>) -> bool {
-            // SAFETY: v is a live value; its uses are walked without modifying anything.
-            unsafe {
-                let mut u = LLVMGetFirstUse(v);
-                while !u.is_null() {
-                    let user = LLVMGetUser(u);
-                    if !LLVMIsAInstruction(user).is_null() {
-                        out.push(GlobalRef(LLVMGetBasicBlockParent(
-                            LLVMGetInstructionParent(user),
-                        )));
-                    } else if LLVMIsAConstantExpr(user).is_null()
-                        || depth >= 8
-                        || !walk(user, depth + 1, out)
-                    {
-                        return false;
-                    }
-                    u = LLVMGetNextUse(u);
-                }
-            }
-            true
-        }
-        let mut out = Vec::new();
-        walk(self.0, 0, &mut out).then(|| {
-            out.sort_by_key(|g| g.0 as usize);
-            out.dedup();
-            out
-        })
+        let (functions, only_instructions) = self.user_functions_and_others();
+        only_instructions.then_some(functions)
     }
 
     /// The functions whose instructions use this global, directly or through constant expressions.
     pub fn user_functions(self) -> Vec<GlobalRef> {
+        self.user_functions_and_others().0
+    }
+
+    /// The functions whose instructions use this global (directly or through constant
+    /// expressions), sorted, without repeats; and whether those are its only users.
+    fn user_functions_and_others(self) -> (Vec<GlobalRef>, bool) {
         let mut out = Vec::new();
-        collect_user_functions(self.0, 0, &mut out);
+        let only_instructions = collect_user_functions(self.0, 0, &mut out);
         out.sort_by_key(|g| g.0 as usize);
         out.dedup();
-        out
+        (out, only_instructions)
     }
 
     /// The function's instruction count, and the other functions whose `blockaddress` it uses
@@ -707,7 +688,10 @@ fn collect_block_address_functions(c: LLVMValueRef, depth: u32, out: &mut Vec<Gl
     }
 }
 
-fn collect_user_functions(v: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>) {
+/// Pushes the functions whose instructions use `v`, through constant expressions up to a depth;
+/// returns false if some other user (or a chain too deep to follow) uses it too.
+fn collect_user_functions(v: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>) -> bool {
+    let mut only_instructions = true;
     // SAFETY: v is a live value; its uses are walked without modifying anything.
     unsafe {
         let mut u = LLVMGetFirstUse(v);
@@ -718,11 +702,14 @@ fn collect_user_functions(v: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>)
                     LLVMGetInstructionParent(user),
                 )));
             } else if !LLVMIsAConstantExpr(user).is_null() && depth < 8 {
-                collect_user_functions(user, depth + 1, out);
+                only_instructions &= collect_user_functions(user, depth + 1, out);
+            } else {
+                only_instructions = false;
             }
             u = LLVMGetNextUse(u);
         }
     }
+    only_instructions
 }
 
 // ---- Whole-module edits ---------------------------------------------------------------------
