@@ -62,7 +62,7 @@ pub fn emit_object(
     if split.chunks.is_empty() {
         split.restore.apply(module);
         if let Some(p) = &pipeline {
-            llvm::run_passes(module, p, Some(machine))
+            llvm::run_passes(module, p, Some(machine), None)
                 .map_err(|e| Error::failure(format!("{input_name}: pipeline '{p}': {e}")))?;
         }
         return llvm::emit(module, machine, true)

@@ -20,7 +20,7 @@ struct Reproducer {
     path: CString,
     bitcode: *const u8,
     len: usize,
-    /// How to replay it, e.g. `opt -disable-verify -passes='...' FILE`.
+    /// How to replay it, e.g. `opt -passes='...' FILE`.
     replay: String,
 }
 
@@ -61,13 +61,11 @@ pub fn reproducer_path(dir: &Path, index: usize) -> PathBuf {
     ))
 }
 
-/// How to replay a chunk's pipeline with LLVM's own tools. A chunk keeps its callees' local
-/// linkage on their declarations (so that passes see them as local, as in the whole module),
-/// which the verifier rejects in a standalone module: hence `-disable-verify`.
+/// How to replay a chunk's pipeline with LLVM's own tools (a chunk is a valid module of its own).
 pub fn replay_hint(pipeline: Option<&str>, codegen: bool) -> String {
     match (pipeline, codegen) {
-        (Some(p), false) => format!("opt -disable-verify -passes='{p}' FILE"),
-        (Some(p), true) => format!("opt -disable-verify -passes='{p}' FILE | llc -filetype=obj"),
+        (Some(p), false) => format!("opt -passes='{p}' FILE"),
+        (Some(p), true) => format!("opt -passes='{p}' FILE | llc -filetype=obj"),
         (None, _) => "llc -filetype=obj FILE".to_string(),
     }
 }

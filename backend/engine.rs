@@ -218,6 +218,11 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
             .push(format!("parallel, with code generation: {p}"));
     }
 
+    // The inliner of `-O<n>` runs in a serial segment and must use that level's parameters.
+    let inline_level = match options.pipeline {
+        PipelineRequest::Level { speed, size } => Some((speed, size)),
+        PipelineRequest::Text(_) => None,
+    };
     for segment in &segments {
         match segment {
             Segment::WholeModule(passes) => {
@@ -230,7 +235,9 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                     "serial passes: {}",
                     passes.chars().take(80).collect::<String>()
                 ));
-                trace::llvm_passes(|| llvm::run_passes(&module, passes, machine.as_ref()))
+                trace::llvm_passes(|| {
+                    llvm::run_passes(&module, passes, machine.as_ref(), inline_level)
+                })
                     .map_err(|e| {
                         Error::failure(format!("{input_name}: pipeline '{passes}': {e}"))
                     })?;

@@ -293,6 +293,27 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("'{text}' is not a size (like 512M or 2G)"))
 }
 
+/// A panic is a bug in llpar. It is still reported like any failure: one error line naming the
+/// place, temporary files removed, exit status 1 (not Rust's 101 with a backtrace).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        llpar::crash::claim_exit();
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let place = info
+            .location()
+            .map(|l| format!(" (at {}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("llpar: error: internal error: {message}{place}");
+        llpar::cleanup::remove_all_after_crash();
+        std::process::exit(1);
+    }));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(llpar::worker::CHILD_ARG) {
@@ -301,6 +322,7 @@ fn main() {
     }
     llpar::cleanup::install();
     llpar::crash::install_crash_handler();
+    install_panic_hook();
     // `llpar split` and `llpar merge`; anything else is an input (`./split` for a file so named).
     let subcommand = match args.get(1).map(String::as_str) {
         Some("split") => Some(split_command as fn(&[String]) -> Result<(), Error>),

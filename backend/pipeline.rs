@@ -92,7 +92,7 @@ fn is_trivial_function_group(element: &str) -> bool {
 pub fn check_parses(pipeline: &str) -> Result<(), String> {
     let context = Context::create();
     let module = context.create_module("llpar-pipeline-check");
-    llvm::run_passes(&module, pipeline, None)
+    llvm::run_passes(&module, pipeline, None, None)
 }
 
 /// Segments a module-level pipeline text. The pipeline must already have been checked to parse.
@@ -282,12 +282,14 @@ pub fn fuse_with_codegen(mut segments: Vec<Segment>) -> (Vec<Segment>, Option<St
     {
         return (segments, None);
     }
-    if tail.is_some() {
-        segments.pop();
-    }
-    let Some(Segment::PerChunk(last)) = segments.pop() else {
-        unreachable!("a whole-module segment is always followed by a per-chunk one or nothing")
+    // Only a per-chunk segment can take the tail along; a pipeline of module passes alone
+    // (`--passes=globaldce`) runs as it is, then code generation.
+    let before_tail = segments.len() - usize::from(tail.is_some());
+    let last = match before_tail.checked_sub(1).map(|i| &segments[i]) {
+        Some(Segment::PerChunk(last)) => last.clone(),
+        _ => return (segments, None),
     };
+    segments.truncate(before_tail - 1);
     let moved: Vec<String> = tail_elements
         .iter()
         .filter(|e| e.as_str() != PER_CHUNK)

@@ -161,7 +161,7 @@ fn optimize_chunk(
     let context = Context::create();
     let module = llvm::parse(&context, bitcode, &format!("chunk{index}"))?;
     if let Some(pipeline) = config.pipeline() {
-        llvm::run_passes(&module, pipeline, machine)
+        llvm::run_passes(&module, pipeline, machine, None)
             .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
     }
     // Only now is the chunk a valid module (see `llpar_finish_chunk`), so only now is it verified.

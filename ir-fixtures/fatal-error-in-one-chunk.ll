@@ -5,7 +5,7 @@
 ; RUN: rm -rf %t.dir && mkdir %t.dir
 ; RUN: not %llpar %tiny -j2 --crash-dir=%t.dir -passes='function(instcombine)' %s -o %t.out 2>&1 | FileCheck %s --check-prefix=THREADS
 ; RUN: not test -e %t.out
-; RUN: not opt -disable-verify -passes='function(instcombine)' %t.dir/llpar-crash-*-chunk2.bc -disable-output 2>&1 | FileCheck %s --check-prefix=REPLAY
+; RUN: not opt -passes='function(instcombine)' %t.dir/llpar-crash-*-chunk2.bc -disable-output 2>&1 | FileCheck %s --check-prefix=REPLAY
 ; RUN: not %llpar %tiny -j2 --isolate --crash-dir=%t.dir -passes='function(instcombine)' %s -o %t.out 2>&1 | FileCheck %s --check-prefix=ISOLATE
 ; RUN: not test -e %t.out
 ; RUN: not %llpar %tiny -j2 --crash-dir=%t.dir -passes='function(trigger-crash-function)' %s -o %t.out 2>&1 | FileCheck %s --check-prefix=CRASH
@@ -15,7 +15,7 @@
 ; RUN: opt -passes='function(instcombine<no-verify-fixpoint>)' %s -o %t.ref.bc
 ; RUN: llvm-diff %t.ref.bc %t.ok.bc
 
-; THREADS: llpar: error: {{.*}}fatal-error-in-one-chunk.ll: chunk 2 (1 function: no_fixpoint) running 'function(instcombine)': LLVM fatal error: Instruction Combining on no_fixpoint did not reach a fixpoint {{.*}}; reproducer: {{.*}}llpar-crash-{{[0-9]+}}-chunk2.bc (replay: opt -disable-verify -passes='function(instcombine)' FILE)
+; THREADS: llpar: error: {{.*}}fatal-error-in-one-chunk.ll: chunk 2 (1 function: no_fixpoint) running 'function(instcombine)': LLVM fatal error: Instruction Combining on no_fixpoint did not reach a fixpoint {{.*}}; reproducer: {{.*}}llpar-crash-{{[0-9]+}}-chunk2.bc (replay: opt -passes='function(instcombine)' FILE)
 ; THREADS-NOT: error
 ; REPLAY: Instruction Combining on no_fixpoint did not reach a fixpoint
 ; ISOLATE: llpar: error: {{.*}}: chunk 2 (1 function: no_fixpoint): running 'function(instcombine)': LLVM fatal error: Instruction Combining on no_fixpoint {{.*}}; reproducer: {{.*}}-chunk2.bc {{.*}}; the other 3 of 4 chunks were optimized and passed the verifier

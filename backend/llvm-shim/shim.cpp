@@ -12,8 +12,13 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TimeProfiler.h"
 #include "llvm/IR/Function.h"
+#include "llvm/IR/InstIterator.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IR/PassInstrumentation.h"
+#include "llvm/Analysis/InlineAdvisor.h"
+#include "llvm/Analysis/InlineCost.h"
+#include "llvm/Analysis/ReplayInlineAdvisor.h"
+#include "llvm/Passes/StandardInstrumentations.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -60,17 +65,19 @@ public:
       nf->setPrefixData(nullptr);
       nf->setPrologueData(nullptr);
       nf->setComdat(nullptr);
-      // A function that was local before promotion stays local in the chunk: passes treat calls
-      // to local functions differently (an internal callee with one use counts as an inlining
-      // candidate, which stops loop unrolling), and the chunk must see what the module saw.
-      // One the chunk calls but does not own stays a declaration with local linkage, which the
-      // verifier would refuse but the passes take as it is (they skip declarations, so it costs
-      // nothing); `llpar_finish_chunk` makes it an external declaration before anything else
-      // looks at the chunk.
+      // A function the chunk owns that was local before promotion stays local in the chunk:
+      // passes treat local functions differently (an internal function with one use counts as
+      // an inlining candidate, which stops loop unrolling), and the chunk must see what the
+      // module saw. One the chunk calls but does not own is declared external and hidden (a
+      // local declaration is invalid IR, and the bitcode reader verifies every module that
+      // carries debug info); function passes do not look at a declaration's linkage.
       auto local = local_.find(f);
-      if (local != local_.end()) {
+      if (local != local_.end() && functions_.count(f)) {
         nf->setVisibility(GlobalValue::DefaultVisibility);
         nf->setLinkage(local->second);
+      } else if (local != local_.end()) {
+        nf->setVisibility(GlobalValue::HiddenVisibility);
+        nf->setDSOLocal(true);
       } else if (functions_.count(f)) {
         nf->setLinkage(f->getLinkage());
       } else {
@@ -588,9 +595,72 @@ void llpar_order_functions(LLVMModuleRef M, LLVMValueRef *order, size_t n) {
     list.splice(list.end(), list, f->getIterator());
 }
 
+namespace {
+// Walks debug metadata from functions and variables and replaces every operand that is a copy of
+// a compile unit with the unit it was copied from.
+class UnitRepointer {
+public:
+  explicit UnitRepointer(const std::unordered_map<MDNode *, DICompileUnit *> &to_original)
+      : to_original_(to_original) {}
+
+  void attachments(const GlobalObject &g) {
+    SmallVector<std::pair<unsigned, MDNode *>, 4> mds;
+    g.getAllMetadata(mds);
+    for (auto &[kind, md] : mds)
+      push(md);
+  }
+
+  void function(Function &f) {
+    attachments(f);
+    for (Instruction &i : instructions(f)) {
+      SmallVector<std::pair<unsigned, MDNode *>, 4> mds;
+      i.getAllMetadata(mds);
+      for (auto &[kind, md] : mds)
+        push(md);
+      for (DbgRecord &r : i.getDbgRecordRange()) {
+        push(r.getDebugLoc().getAsMDNode());
+        if (auto *v = dyn_cast<DbgVariableRecord>(&r)) {
+          push(v->getRawVariable());
+          push(v->getRawExpression());
+          push(v->getRawAssignID());
+        } else if (auto *l = dyn_cast<DbgLabelRecord>(&r)) {
+          push(l->getRawLabel());
+        }
+      }
+    }
+  }
+
+  void run() {
+    while (!work_.empty()) {
+      MDNode *n = work_.back();
+      work_.pop_back();
+      for (unsigned i = 0; i < n->getNumOperands(); ++i) {
+        Metadata *op = n->getOperand(i);
+        auto it = to_original_.find(dyn_cast_or_null<MDNode>(op));
+        if (it != to_original_.end())
+          n->replaceOperandWith(i, it->second);
+        else
+          push(op);
+      }
+    }
+  }
+
+private:
+  void push(Metadata *md) {
+    auto *n = dyn_cast_or_null<MDNode>(md);
+    if (n && !to_original_.count(n) && seen_.insert(n).second)
+      work_.push_back(n);
+  }
+
+  const std::unordered_map<MDNode *, DICompileUnit *> &to_original_;
+  std::unordered_set<MDNode *> seen_;
+  std::vector<MDNode *> work_;
+};
+} // namespace
+
 // After linking, `llvm.dbg.cu` holds the `n_original` compile units of the input followed by
-// the copies the chunks brought along. Points every subprogram at the original unit its copy was
-// made from (same file, producer and DWO id) and drops the copies.
+// the copies the chunks brought along. Points every reference to a copy at the original unit it
+// was made from (same file, producer and DWO id) and drops the copies.
 int llpar_fold_debug_units(LLVMModuleRef M, size_t n_original, char **error) {
   Module *m = unwrap(M);
   NamedMDNode *cus = m->getNamedMetadata("llvm.dbg.cu");
@@ -621,13 +691,17 @@ int llpar_fold_debug_units(LLVMModuleRef M, size_t n_original, char **error) {
     }
     to_original[cu] = match;
   }
+  // Not only the functions' own subprograms name a unit: so do the subprograms of callees
+  // inlined into them (whose functions may be gone), file-scope variables, imported entities.
+  // Every node reachable from a merged function or a variable that names a copy is pointed at
+  // the original; a copy left reachable anywhere fails the verifier.
+  UnitRepointer repoint(to_original);
   for (Function &f : *m)
-    if (DISubprogram *sp = f.getSubprogram())
-      if (DICompileUnit *unit = sp->getUnit()) {
-        auto it = to_original.find(unit);
-        if (it != to_original.end())
-          sp->replaceUnit(it->second);
-      }
+    if (DISubprogram *sp = f.getSubprogram(); sp && to_original.count(sp->getUnit()))
+      repoint.function(f);
+  for (GlobalVariable &v : m->globals())
+    repoint.attachments(v);
+  repoint.run();
   cus->clearOperands();
   for (DICompileUnit *cu : originals)
     cus->addOperand(cu);
@@ -672,6 +746,42 @@ char *llpar_print_default_pipeline(LLVMTargetMachineRef TM, unsigned level, unsi
   });
   os.flush();
   return copy_message(text);
+}
+
+// Runs `passes` on `M` as LLVMRunPasses does. With `inline_level` >= 0, the inliner decides with
+// the parameters of `-O<inline_level>` (`inline_size_level` 1 for -Os, 2 for -Oz), as in
+// `opt -passes='default<On>'`: the printed `default<On>` pipeline names the inliner plain
+// `inline`, which alone would use the parameters of -O2 at every level. Returns null on success,
+// or an error message the caller frees with LLVMDisposeMessage.
+char *llpar_run_passes(LLVMModuleRef M, const char *passes, LLVMTargetMachineRef TM,
+                       int inline_level, unsigned inline_size_level) {
+  Module &m = *unwrap(M);
+  PassInstrumentationCallbacks pic;
+  PassBuilder pb(reinterpret_cast<TargetMachine *>(TM), PipelineTuningOptions(), std::nullopt,
+                 &pic);
+  LoopAnalysisManager lam;
+  FunctionAnalysisManager fam;
+  CGSCCAnalysisManager cgam;
+  ModuleAnalysisManager mam;
+  pb.registerLoopAnalyses(lam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerModuleAnalyses(mam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  StandardInstrumentations si(m.getContext(), /*DebugLogging=*/false, /*VerifyEach=*/false);
+  si.registerCallbacks(pic, &mam);
+  ModulePassManager mpm;
+  if (Error err = pb.parsePassPipeline(mpm, passes))
+    return copy_message(toString(std::move(err)));
+  if (inline_level >= 0) {
+    // The inliner takes the advisor cached here instead of making one with -O2's parameters.
+    auto &advisor = mam.getResult<InlineAdvisorAnalysis>(m);
+    advisor.tryCreate(getInlineParams(inline_level, inline_size_level),
+                      InliningAdvisorMode::Default, {},
+                      InlineContext{ThinOrFullLTOPhase::None, InlinePass::CGSCCInliner});
+  }
+  mpm.run(m, mam);
+  return nullptr;
 }
 
 } // extern "C"

@@ -17,6 +17,13 @@ extern "C" {
         len: usize,
     );
     pub fn llpar_take_named_string(m: LLVMModuleRef, name: *const c_char) -> *mut c_char;
+    pub fn llpar_run_passes(
+        m: LLVMModuleRef,
+        passes: *const c_char,
+        tm: LLVMTargetMachineRef,
+        inline_level: c_int,
+        inline_size_level: c_uint,
+    ) -> *mut c_char;
     pub fn llpar_time_trace_begin(granularity_us: c_uint);
     pub fn llpar_time_trace_end() -> *mut c_char;
     pub fn llpar_use_ranks_create(m: LLVMModuleRef) -> *mut c_void;

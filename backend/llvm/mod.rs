@@ -17,7 +17,7 @@ use llvm_sys::prelude::*;
 use llvm_sys::{LLVMLinkage, LLVMVisibility};
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
-use std::os::raw::c_char;
+use std::os::raw::{c_char, c_int};
 use std::sync::Once;
 
 pub use llvm_sys::LLVMLinkage as Linkage;
@@ -212,31 +212,28 @@ pub fn time_trace_end() -> Vec<PassEvent> {
         .collect()
 }
 
-/// Runs a pipeline in the new pass manager's textual syntax on `module`.
+/// Runs a pipeline in the new pass manager's textual syntax on `module`. `inline_level` (speed
+/// and size level of `-O<n>`) gives the inliner that level's parameters, as `default<On>` does.
 pub fn run_passes(
     module: &Module,
     pipeline: &str,
     machine: Option<&TargetMachine>,
+    inline_level: Option<(u8, u8)>,
 ) -> Result<(), String> {
     let pipeline =
         CString::new(pipeline).map_err(|_| "pipeline contains a NUL byte".to_string())?;
-    // SAFETY: module and machine are live handles owned by the caller; the options object is
-    // created and disposed here.
-    unsafe {
-        let options = llvm_sys::transforms::pass_builder::LLVMCreatePassBuilderOptions();
-        let tm = machine.map_or(std::ptr::null_mut(), |m| m.as_mut_ptr());
-        let err = llvm_sys::transforms::pass_builder::LLVMRunPasses(
-            module.as_mut_ptr(),
-            pipeline.as_ptr(),
-            tm,
-            options,
-        );
-        llvm_sys::transforms::pass_builder::LLVMDisposePassBuilderOptions(options);
-        if err.is_null() {
-            Ok(())
-        } else {
-            Err(take_message(llvm_sys::error::LLVMGetErrorMessage(err)))
-        }
+    let (speed, size) = inline_level.map_or((-1, 0), |(speed, size)| (c_int::from(speed), size));
+    let tm = machine.map_or(std::ptr::null_mut(), |m| m.as_mut_ptr());
+    // SAFETY: module and machine are live handles owned by the caller, used on this thread only;
+    // the pipeline is a NUL-terminated string that outlives the call; the shim returns null or
+    // a message allocated with strdup, which take_message_malloc frees once.
+    let error = unsafe {
+        ffi::llpar_run_passes(module.as_mut_ptr(), pipeline.as_ptr(), tm, speed, size.into())
+    };
+    if error.is_null() {
+        Ok(())
+    } else {
+        Err(take_message_malloc(error))
     }
 }
 
