@@ -41,7 +41,11 @@ Outputs: a markdown report on stdout and in --markdown, every raw run and the me
 --json, and a speedup plot (SVG, no plotting library needed) in --plot. The machine (CPU model,
 core count, memory, LLVM version, date) heads the markdown and is recorded in the JSON.
 
-usage: bench_suite.py [--modules sqlite3,lua,regex] [--runs R] [--jobs 1,2,...] [--peer-jobs J]
+Debug info: for every module M run together with M-g (the same source built with -g), the report
+compares llpar's speedup over serial at each -j with and without debug info (the ratio of the
+two speedups, 1.00 = debug info costs llpar nothing more than it costs the serial tools).
+
+usage: bench_suite.py [--modules sqlite3,sqlite3-g,lua,lua-g,regex,rustprog] [--runs R] [--jobs 1,2,...] [--peer-jobs J]
                       [--markdown FILE] [--json FILE] [--plot FILE] [--tolerance F] [--check]
 """
 import argparse, datetime, json, math, os, platform, re, statistics, subprocess, sys, tempfile, time
@@ -331,6 +335,22 @@ def parse_jobs(text):
     return jobs
 
 
+def debug_info_section(medians, modules, jobs):
+    """Speedup over serial with -g against without, for every module M run with M-g."""
+    speedup = {(v["module"], v["config"]): v["speedup"] for v in medians}
+    pairs = [m for m in modules if f"{m}-g" in modules]
+    lines = ["", "## Debug info: speedup over serial with -g, against without", "",
+             "| module | configuration | speedup without -g | speedup with -g | with / without |",
+             "|---|---|---:|---:|---:|"]
+    for m in pairs:
+        for n in jobs:
+            conf = f"llpar -j{n}"
+            plain, debug = speedup.get((m, conf)), speedup.get((f"{m}-g", conf))
+            if plain and debug:
+                lines.append(f"| {m} | {conf} | {plain:.2f}x | {debug:.2f}x | {debug / plain:.2f} |")
+    return lines if pairs else []
+
+
 def main():
     nproc = os.cpu_count() or 1
     ap = argparse.ArgumentParser(
@@ -340,7 +360,7 @@ def main():
                     "measurement; writes a markdown report, the raw runs as JSON and a speedup plot (SVG).",
         epilog="Peers come from $LLPAR_PEERS (default ../shared/peers). See the module docstring for how "
                "each figure is measured.")
-    ap.add_argument("--modules", default="sqlite3,lua,regex",
+    ap.add_argument("--modules", default="sqlite3,sqlite3-g,lua,lua-g,regex,rustprog",
                     help="comma-separated modules of target/corpus (NAME.bc) (default: %(default)s)")
     ap.add_argument("--runs", type=int, default=3, help="rounds; medians are reported (default: %(default)s)")
     ap.add_argument("--jobs", type=parse_jobs, default=list(range(1, nproc + 1)),
@@ -486,6 +506,7 @@ def main():
                      f"{c['measured_s']:.2f} | {c['relative_error']:.1%} | {'PASS' if c['pass'] else 'FAIL'} |")
     if not checks:
         lines.append("| - | (needs llpar -j1 and -j2 runs with predictions) | | | | | |")
+    lines += debug_info_section(medians, modules, args.jobs)
     markdown = "\n".join(lines) + "\n"
     print(markdown, end="")
 

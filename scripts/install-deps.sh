@@ -5,7 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 v=$(tr -d '[:space:]' < "$root/LLVM_VERSION")
-pkgs=(llvm-$v-dev llvm-$v-tools clang-$v lld-$v libpolly-$v-dev zlib1g-dev libzstd-dev libxml2-dev libffi-dev python3 g++ make)
+pkgs=(llvm-$v-dev llvm-$v-tools clang-$v lld-$v libpolly-$v-dev zlib1g-dev libzstd-dev libxml2-dev libffi-dev python3 g++ make gdb)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

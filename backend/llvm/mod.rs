@@ -119,18 +119,6 @@ pub fn initialize() {
     });
 }
 
-fn take_message(ptr: *mut c_char) -> String {
-    if ptr.is_null() {
-        return String::new();
-    }
-    // SAFETY: the pointer is a NUL-terminated message LLVM allocated; we free it once, here.
-    unsafe {
-        let s = CStr::from_ptr(ptr).to_string_lossy().into_owned();
-        LLVMDisposeMessage(ptr);
-        s
-    }
-}
-
 /// Parses bitcode or textual IR (told apart by content) into `context`. The error is LLVM's own
 /// diagnostic, which names `name` and, for textual IR, the line and column.
 pub fn parse<'c>(context: &'c Context, bytes: &[u8], name: &str) -> Result<Module<'c>, String> {

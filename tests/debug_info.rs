@@ -1,0 +1,311 @@
+//! Modules with debug info, as `-g` builds and rustc hand them over (scripts/build-corpus.sh:
+//! sqlite3-g.bc, lua-g.bc, rustprog.bc): every level, function pipeline and `--emit` works and
+//! writes valid modules and DWARF; chunks, `--save-temps` files and units are valid modules that
+//! `opt` and `llc` read as they are; the programs behave like their serial builds, and gdb
+//! shows the same backtrace at a breakpoint set by file and line.
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn llpar_to(input: &Path, args: &[&str], out: &Path) {
+    run_ok(llpar().arg(input).args(args).arg("-o").arg(out));
+}
+
+/// The error lines of `llvm-dwarfdump --verify` on an object (none when its DWARF is right).
+fn dwarf_errors(object: &Path) -> Vec<String> {
+    let out = run(Command::new(llvm_tool("llvm-dwarfdump"))
+        .arg("--verify")
+        .arg(object));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let errors: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        out.status.success() == errors.is_empty(),
+        "llvm-dwarfdump --verify {}:\n{text}",
+        object.display()
+    );
+    errors
+}
+
+/// `llvm-dwarfdump --verify` finds nothing wrong in the object's DWARF.
+fn assert_dwarf_verifies(object: &Path) {
+    let errors = dwarf_errors(object);
+    assert!(errors.is_empty(), "{}: {errors:?}", object.display());
+}
+
+/// Assembles `asm` with llvm-mc into `object`.
+fn assemble(asm: &Path, object: &Path) {
+    run_ok(
+        Command::new(llvm_tool("llvm-mc"))
+            .args(["-filetype=obj", "-o"])
+            .arg(object)
+            .arg(asm),
+    );
+}
+
+/// `opt -O<level> | llc` (or `--passes`), the serial build of `input`, as an object.
+fn serial_object(input: &Path, opt_args: &[&str], out: &Path) {
+    let ir = out.with_extension("opt.bc");
+    run_ok(
+        Command::new(llvm_tool("opt"))
+            .args(opt_args)
+            .arg(input)
+            .arg("-o")
+            .arg(&ir),
+    );
+    run_ok(
+        Command::new(llvm_tool("llc"))
+            .args(["-O2", "-relocation-model=pic", "-filetype=obj"])
+            .arg(&ir)
+            .arg("-o")
+            .arg(out),
+    );
+}
+
+#[test]
+fn lua_with_debug_info_every_level_pipeline_and_emit() {
+    let input = corpus("lua-g.bc");
+    let dir = tempfile::tempdir().unwrap();
+    // Lua is linked from 32 files: 32 compile units in one module. Assembled by llvm-mc, the
+    // assembly of such a module fails the DWARF verifier whoever wrote it (`llc` too: the units
+    // share a line table), so llpar's assembly must fail it exactly as `llc`'s does.
+    let serial_asm = dir.path().join("serial.s");
+    run_ok(
+        Command::new(llvm_tool("llc"))
+            .args(["-O0", "-relocation-model=pic", "-o"])
+            .arg(&serial_asm)
+            .arg(&input),
+    );
+    let serial_object = dir.path().join("serial-asm.o");
+    assemble(&serial_asm, &serial_object);
+    let serial_errors = dwarf_errors(&serial_object);
+    let light = format!("--passes={}", pipeline("light"));
+    for level in ["-O0", "-O1", "-O2", "-O3", "-Os", "-Oz", light.as_str()] {
+        for emit in ["bc", "ll", "asm", "obj"] {
+            let out = dir.path().join(format!("out.{emit}"));
+            llpar_to(&input, &[level, &format!("--emit={emit}"), "-j2"], &out);
+            match emit {
+                "bc" | "ll" => assert_verifies(&out),
+                "obj" => assert_dwarf_verifies(&out),
+                _ => {
+                    let object = dir.path().join("asm.o");
+                    assemble(&out, &object);
+                    assert_eq!(dwarf_errors(&object), serial_errors, "{level} --emit=asm");
+                }
+            }
+        }
+    }
+}
+
+/// Every file in `dir` that ends in `.bc` is a valid module that `llc` compiles.
+fn assert_valid_modules_in(dir: &Path) -> usize {
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "bc") {
+            assert_verifies(&path);
+            run_ok(
+                Command::new(llvm_tool("llc"))
+                    .args(["-O0", "-filetype=null"])
+                    .arg(&path),
+            );
+            count += 1;
+        }
+    }
+    count
+}
+
+#[test]
+fn sqlite3_with_debug_info_chunks_isolation_and_determinism() {
+    let input = corpus("sqlite3-g.bc");
+    let dir = tempfile::tempdir().unwrap();
+    let temps = dir.path().join("temps");
+    std::fs::create_dir(&temps).unwrap();
+    let threads = dir.path().join("threads.o");
+    let temps_arg = format!("--save-temps={}", temps.display());
+    llpar_to(&input, &["-O2", "--emit=obj", "-j2", &temps_arg], &threads);
+    assert_dwarf_verifies(&threads);
+    assert!(assert_valid_modules_in(&temps) > 2);
+    let one = dir.path().join("one.o");
+    llpar_to(&input, &["-O2", "--emit=obj", "-j1"], &one);
+    assert!(std::fs::read(&one).unwrap() == std::fs::read(&threads).unwrap());
+    let isolated = dir.path().join("isolated.o");
+    llpar_to(&input, &["-O2", "--emit=obj", "-j2", "--isolate"], &isolated);
+    assert!(std::fs::read(&isolated).unwrap() == std::fs::read(&threads).unwrap());
+    let merged = dir.path().join("merged.bc");
+    llpar_to(&input, &["-O2", "-j2"], &merged);
+    assert_verifies(&merged);
+}
+
+#[test]
+fn sqlite3_with_debug_info_units_are_valid_and_merge_back() {
+    let input = corpus("sqlite3-g.bc");
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("unit");
+    run_ok(
+        llpar()
+            .arg("split")
+            .arg(&input)
+            .args(["-n", "4", "--strategy", "callgraph", "-o"])
+            .arg(&prefix),
+    );
+    let units: Vec<PathBuf> = (0..4)
+        .map(|i| dir.path().join(format!("unit{i}")))
+        .collect();
+    for unit in &units {
+        assert_verifies(unit);
+        run_ok(
+            Command::new(llvm_tool("llc"))
+                .args(["-O0", "-filetype=null"])
+                .arg(unit),
+        );
+    }
+    let merged = dir.path().join("merged.bc");
+    run_ok(llpar().arg("merge").args(&units).arg("-o").arg(&merged));
+    assert_verifies(&merged);
+}
+
+/// gdb's backtrace at `breakpoint`, one line per frame: function, arguments' names and place,
+/// without addresses and argument values (pointers differ from build to build).
+fn backtrace(program: &Path, breakpoint: &str, args: &str) -> Vec<String> {
+    let out = run_ok(
+        Command::new("gdb")
+            .args(["-batch", "-nx", "-ex", "set debuginfod enabled off"])
+            .args(["-ex", &format!("break {breakpoint}")])
+            .args(["-ex", &format!("run {args} > /dev/null")])
+            .args(["-ex", "bt"])
+            .arg(program),
+    );
+    let text = String::from_utf8_lossy(&out);
+    let frames: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .map(|l| {
+            let l = l.split_once(" in ").map_or(l, |(_, rest)| rest);
+            let l = l.trim_start_matches(|c: char| c == '#' || c.is_ascii_digit() || c == ' ');
+            let name = l.split(" (").next().unwrap_or("");
+            let place = l.rsplit(" at ").next().unwrap_or("");
+            format!("{name} at {place}")
+        })
+        .collect();
+    assert!(frames.len() > 3, "no backtrace from gdb:\n{text}");
+    frames
+}
+
+#[test]
+fn sqlite3_with_debug_info_runs_and_debugs_like_serial() {
+    let input = corpus("sqlite3-g.bc");
+    let dir = tempfile::tempdir().unwrap();
+    let parallel = dir.path().join("llpar.o");
+    llpar_to(&input, &["-O2", "--emit=obj", "-j2"], &parallel);
+    assert_dwarf_verifies(&parallel);
+    let serial = dir.path().join("serial.o");
+    serial_object(&input, &["-O2"], &serial);
+    let driver = root().join("scripts/workloads/sqlite_driver.c");
+    let link = |object: &Path, program: &Path| {
+        run_ok(
+            Command::new(llvm_tool("clang"))
+                .args(["-g", "-O1", "-fPIE", "-pie", "-fuse-ld=lld"])
+                .arg(format!("-I{}", root().join("target/corpus").display()))
+                .arg(&driver)
+                .arg(object)
+                .arg("-o")
+                .arg(program)
+                .arg("-lm"),
+        );
+    };
+    let (ours, theirs) = (dir.path().join("sqlite-llpar"), dir.path().join("sqlite-serial"));
+    link(&parallel, &ours);
+    link(&serial, &theirs);
+    let expected = run_ok(Command::new(&theirs).arg("20000"));
+    assert!(!expected.is_empty());
+    assert!(run_ok(Command::new(&ours).arg("20000")) == expected);
+    // Inside sqlite3Step, where it calls the bytecode interpreter.
+    let line = std::fs::read_to_string(root().join("target/corpus/sqlite3.c"))
+        .unwrap()
+        .lines()
+        .position(|l| l.trim() == "rc = sqlite3VdbeExec(p);")
+        .expect("sqlite3.c calls sqlite3VdbeExec")
+        + 1;
+    let breakpoint = format!("sqlite3.c:{line}");
+    let ours = backtrace(&ours, &breakpoint, "100");
+    assert!(ours[0].starts_with("sqlite3Step at sqlite3.c:"), "{ours:?}");
+    assert_eq!(ours, backtrace(&theirs, &breakpoint, "100"));
+}
+
+/// For a function pipeline, llpar's module compiles to the same line table as `opt`'s.
+#[test]
+fn lua_with_debug_info_function_pipeline_line_tables_match_opt() {
+    let input = corpus("lua-g.bc");
+    let dir = tempfile::tempdir().unwrap();
+    let passes = format!("-passes={}", pipeline("light"));
+    let reference = dir.path().join("opt.bc");
+    run_ok(
+        Command::new(llvm_tool("opt"))
+            .arg(&passes)
+            .arg(&input)
+            .arg("-o")
+            .arg(&reference),
+    );
+    let candidate = dir.path().join("llpar.bc");
+    llpar_to(&input, &["-j2", &format!("-{passes}")], &candidate);
+    let rows = |module: &Path| {
+        let object = module.with_extension("o");
+        run_ok(
+            Command::new(llvm_tool("llc"))
+                .args(["-O2", "-relocation-model=pic", "-filetype=obj"])
+                .arg(module)
+                .arg("-o")
+                .arg(&object),
+        );
+        let dump = run_ok(
+            Command::new(llvm_tool("llvm-dwarfdump"))
+                .arg("--debug-line")
+                .arg(&object),
+        );
+        let rows: Vec<String> = String::from_utf8_lossy(&dump)
+            .lines()
+            .filter(|l| l.starts_with("0x"))
+            .map(str::to_string)
+            .collect();
+        rows
+    };
+    let (theirs, ours) = (rows(&reference), rows(&candidate));
+    assert!(theirs.len() > 1000, "{} line rows", theirs.len());
+    assert_eq!(ours.len(), theirs.len());
+    let differing = ours.iter().zip(&theirs).filter(|(a, b)| a != b).count();
+    assert_eq!(differing, 0, "line table rows differ from opt's");
+}
+
+/// A Rust program compiled whole by rustc (fat LTO: std, serde_json, regex and the program in
+/// one module with rustc's debug info) built by llpar behaves as its serial build.
+#[test]
+fn rust_program_compiled_whole_runs_like_serial() {
+    let input = corpus("rustprog.bc");
+    let link_args = std::fs::read_to_string(root().join("target/corpus/rustprog.link")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let parallel = dir.path().join("llpar.o");
+    llpar_to(&input, &["-O2", "--emit=obj", "-j2"], &parallel);
+    let serial = dir.path().join("serial.o");
+    serial_object(&input, &["-O2"], &serial);
+    let link = |object: &Path, program: &Path| {
+        run_ok(
+            Command::new(llvm_tool("clang"))
+                .arg("-fuse-ld=lld")
+                .arg(object)
+                .args(link_args.split_whitespace())
+                .arg("-o")
+                .arg(program),
+        );
+    };
+    let (ours, theirs) = (dir.path().join("prog-llpar"), dir.path().join("prog-serial"));
+    link(&parallel, &ours);
+    link(&serial, &theirs);
+    let expected = run_ok(&mut Command::new(&theirs));
+    assert!(String::from_utf8_lossy(&expected).starts_with("matches "));
+    assert!(run_ok(&mut Command::new(&ours)) == expected);
+}
