@@ -159,9 +159,9 @@ fn optimize_chunk(
     index: usize,
 ) -> Result<Vec<u8>, String> {
     let context = Context::create();
-    let module = llvm::parse(&context, bitcode, &format!("chunk{index}"))?;
+    let mut module = llvm::parse(&context, bitcode, &format!("chunk{index}"))?;
     if let Some(pipeline) = config.pipeline() {
-        llvm::run_passes(&module, pipeline, machine)
+        llvm::run_passes(&mut module, pipeline, machine)
             .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
     }
     // Only now is the chunk a valid module (see `llpar_finish_chunk`), so only now is it verified.
@@ -173,7 +173,7 @@ fn optimize_chunk(
         Task::Optimize(_) => Ok(llvm::write_bitcode(&module)),
         Task::Codegen(_) => {
             let machine = machine.ok_or("no target triple to generate code for (use --mtriple)")?;
-            llvm::emit(&module, machine, true).map_err(|e| format!("code generation: {e}"))
+            llvm::emit(&mut module, machine, true).map_err(|e| format!("code generation: {e}"))
         }
     }
 }
