@@ -57,7 +57,6 @@ pub struct Restore<'c> {
 
 /// One chunk as it leaves the home module.
 pub struct ChunkModule {
-    pub index: usize,
     pub bitcode: Vec<u8>,
     /// A short description for messages: the chunk's first functions.
     pub description: String,
@@ -464,7 +463,6 @@ impl<'c> Split<'c> {
             .filter(|(promoted, original)| promoted != original)
             .collect();
         ChunkModule {
-            index,
             bitcode: llvm::write_bitcode(&chunk),
             description,
             promoted_names,

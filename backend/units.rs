@@ -13,8 +13,7 @@
 //! `merge` needs to make them local again under their names and to restore function order.
 //!
 //! ```
-//! use llpar::plan::Strategy;
-//! use llpar::units::{self, SplitOptions};
+//! use llpar::units::{self, SplitOptions, Strategy};
 //!
 //! // A module with an internal function called from two others.
 //! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ir-fixtures/internal-called-from-two-chunks.ll");
@@ -41,7 +40,8 @@
 use crate::error::{Error, Result};
 use crate::llvm;
 use crate::merge::Merger;
-use crate::plan::{self, Glue, Strategy};
+pub use crate::plan::Strategy;
+use crate::plan::{self, Glue};
 use crate::split::{self, Purpose};
 use inkwell::context::Context;
 use std::fmt;

@@ -109,7 +109,7 @@ pub fn work(
         let Some(slot) = admission.slot(worker, || jobs.is_empty()) else {
             return;
         };
-        let Ok(job) = jobs.recv() else {
+        let Ok(mut job) = jobs.recv() else {
             return;
         };
         let ticket = admission.admit(job.index, job.bitcode.len());
@@ -120,14 +120,13 @@ pub fn work(
             (Some(program), _) => run_in_child(program, config, &job),
             (None, Ok(machine)) => {
                 llvm::set_current_work(format!("{} {}", job.description, config.doing()));
+                let bitcode = std::sync::Arc::new(std::mem::take(&mut job.bitcode));
                 let _reproducer = crash::reproducer_for(
-                    &job.bitcode,
+                    bitcode.clone(),
                     &crash::reproducer_path(&config.crash_dir, job.index),
                     config.replay_hint(),
                 );
-                trace::llvm_passes(|| {
-                    optimize_chunk(config, machine.as_ref(), &job.bitcode, job.index)
-                })
+                trace::llvm_passes(|| optimize_chunk(config, machine.as_ref(), &bitcode, job.index))
             }
             (None, Err(e)) => Err(e.clone()),
         };

@@ -65,6 +65,9 @@ impl<'m> GlobalRef<'m> {
 thread_local! {
     /// What this thread is doing, named in the message when LLVM reports a fatal error.
     static CURRENT_WORK: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Whether this thread has used `CURRENT_WORK` (so its destructor is registered already):
+    /// without a destructor of its own, reading it registers nothing, as the crash handler needs.
+    static CURRENT_WORK_USED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 thread_local! {
@@ -97,11 +100,15 @@ pub fn with_own_names(message: &str) -> String {
 /// Names what the current thread works on (a chunk, a phase) for LLVM's fatal error messages.
 pub fn set_current_work(what: impl Into<String>) {
     CURRENT_WORK.with(|w| *w.borrow_mut() = what.into());
+    CURRENT_WORK_USED.with(|u| u.set(true));
 }
 
-/// Calls `f` with what the current thread works on, without allocating (for the crash handler);
-/// false if that cannot be read.
+/// Calls `f` with what the current thread works on, without allocating or registering a
+/// thread-local destructor (for the crash handler); false if that cannot be read.
 pub fn with_current_work_raw(f: impl FnOnce(&str)) -> bool {
+    if !CURRENT_WORK_USED.try_with(|u| u.get()).unwrap_or(false) {
+        return false;
+    }
     CURRENT_WORK
         .try_with(|w| match w.try_borrow() {
             Ok(work) => {
@@ -580,9 +587,6 @@ impl<'m> GlobalRef<'m> {
         // SAFETY: see above; the name is passed with its length and copied.
         unsafe { LLVMSetValueName2(self.raw, name.as_ptr() as *const c_char, name.len()) }
     }
-    pub fn display_name(self) -> String {
-        String::from_utf8_lossy(&self.name()).into_owned()
-    }
     pub fn is_function(self) -> bool {
         // SAFETY: see above.
         unsafe { !LLVMIsAFunction(self.raw).is_null() }
@@ -611,10 +615,6 @@ impl<'m> GlobalRef<'m> {
     pub fn set_linkage(self, linkage: LLVMLinkage) {
         // SAFETY: see above.
         unsafe { LLVMSetLinkage(self.raw, linkage) }
-    }
-    pub fn visibility(self) -> LLVMVisibility {
-        // SAFETY: see above.
-        unsafe { LLVMGetVisibility(self.raw) }
     }
     pub fn set_visibility(self, visibility: LLVMVisibility) {
         // SAFETY: see above.
@@ -716,15 +716,9 @@ impl<'m> GlobalRef<'m> {
         (out, only_instructions)
     }
 
-    /// The function's instruction count, and the other functions whose `blockaddress` it uses
-    /// (those must stay in the same module as it).
-    pub fn body_summary(self) -> (u64, Vec<GlobalRef<'m>>) {
-        let (count, block_address_of, _) = self.body_summary_with_calls();
-        (count, block_address_of)
-    }
-
-    /// Like `body_summary`, plus the functions this one calls directly (with repeats). Empty for
-    /// anything but a function.
+    /// The function's instruction count, the other functions whose `blockaddress` it uses (those
+    /// must stay in the same module as it), and the functions it calls directly (with repeats).
+    /// Empty for anything but a function.
     pub fn body_summary_with_calls(self) -> (u64, Vec<GlobalRef<'m>>, Vec<GlobalRef<'m>>) {
         let mut count = 0u64;
         let mut block_address_of = Vec::new();
@@ -935,8 +929,9 @@ pub struct UseRanks<'m> {
 impl<'m> UseRanks<'m> {
     pub fn new(m: &'m Module) -> Self {
         // SAFETY: the module is alive; the shim returns an object we dispose exactly once.
+        let raw = unsafe { ffi::llpar_use_ranks_create(m.as_mut_ptr()) };
         UseRanks {
-            raw: unsafe { ffi::llpar_use_ranks_create(m.as_mut_ptr()) },
+            raw,
             module: m.as_mut_ptr(),
             _module: PhantomData,
         }
