@@ -106,8 +106,14 @@ pub fn set_current_work(what: impl Into<String>) {
 /// Calls `f` with what the current thread works on, without allocating or registering a
 /// thread-local destructor (for the crash handler); false if that cannot be read.
 pub fn with_current_work_raw(f: impl FnOnce(&str)) -> bool {
-    if !CURRENT_WORK_USED.try_with(|u| u.get()).unwrap_or(false) {
-        return false;
+    match CURRENT_WORK_USED.try_with(|u| u.get()) {
+        // Never set on this thread: no work named.
+        Ok(false) => {
+            f("");
+            return true;
+        }
+        Ok(true) => {}
+        Err(_) => return false,
     }
     CURRENT_WORK
         .try_with(|w| match w.try_borrow() {
