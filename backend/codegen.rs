@@ -47,7 +47,7 @@ impl Drop for ScratchDir {
 /// bodies move to the chunks).
 #[allow(clippy::too_many_arguments)]
 pub fn emit_object(
-    module: &Module,
+    module: &mut Module,
     pipeline: Option<String>,
     machine: &TargetMachine,
     target: &TargetOptions,
@@ -85,15 +85,14 @@ pub fn emit_object(
         options,
         input_name,
         stats,
-        || {
+        |module| {
             llvm::set_current_work(format!("{input_name}: generating code for the home module"));
             home_object = llvm::emit(module, machine, true)
                 .map_err(|e| format!("{input_name}: code generation: {e}"))?;
-            Ok(())
-        },
-        |_, object| {
-            objects.push(object);
-            Ok(())
+            Ok(|_, object| {
+                objects.push(object);
+                Ok(())
+            })
         },
     )?;
     let t = Instant::now();

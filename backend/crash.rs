@@ -7,49 +7,52 @@
 //!
 //! `--isolate` avoids the "whole process" part by running chunks in child processes (see
 //! `worker`); this module is what runs inside each process.
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::CString;
-use std::marker::PhantomData;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-/// The chunk a thread works on, for the reproducer. The bytes are borrowed from the job for as
-/// long as its `ReproducerGuard` lives.
+/// The chunk a thread works on, for the reproducer; it holds its own reference to the bytes.
 struct Reproducer {
     path: CString,
-    bitcode: *const u8,
-    len: usize,
+    bitcode: Arc<Vec<u8>>,
     /// How to replay it, e.g. `opt -passes='...' FILE`.
     replay: String,
 }
 
 thread_local! {
     static CURRENT_REPRODUCER: RefCell<Option<Reproducer>> = const { RefCell::new(None) };
+    /// Whether this thread has used `CURRENT_REPRODUCER` (so that its destructor is registered
+    /// already). A `Cell<bool>` has no destructor: reading it registers nothing, which is what
+    /// makes it fit for the signal handler.
+    static REPRODUCER_USED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// While alive, a fatal error or crash on this thread writes `bitcode` to the reproducer path.
-pub struct ReproducerGuard<'a> {
-    _bitcode: PhantomData<&'a [u8]>,
+/// While alive, a fatal error or crash on this thread writes the chunk to the reproducer path.
+/// Leaking it (`mem::forget`) only leaves the reproducer named: the bytes are shared, not borrowed.
+pub struct ReproducerGuard {
+    _not_send: std::marker::PhantomData<*const ()>,
 }
 
-impl Drop for ReproducerGuard<'_> {
+impl Drop for ReproducerGuard {
     fn drop(&mut self) {
         CURRENT_REPRODUCER.with(|r| *r.borrow_mut() = None);
     }
 }
 
 /// Names `bitcode` (a chunk before its passes) as this thread's reproducer until the guard drops.
-pub fn reproducer_for<'a>(bitcode: &'a [u8], path: &Path, replay: String) -> ReproducerGuard<'a> {
+pub fn reproducer_for(bitcode: Arc<Vec<u8>>, path: &Path, replay: String) -> ReproducerGuard {
     let reproducer = Reproducer {
         path: CString::new(path.as_os_str().as_bytes()).unwrap_or_default(),
-        bitcode: bitcode.as_ptr(),
-        len: bitcode.len(),
+        bitcode,
         replay,
     };
     CURRENT_REPRODUCER.with(|r| *r.borrow_mut() = Some(reproducer));
+    REPRODUCER_USED.with(|u| u.set(true));
     ReproducerGuard {
-        _bitcode: PhantomData,
+        _not_send: std::marker::PhantomData,
     }
 }
 
@@ -75,10 +78,8 @@ pub fn replay_hint(pipeline: Option<&str>, codegen: bool) -> String {
 pub fn write_reproducer() -> String {
     CURRENT_REPRODUCER.with(|r| match r.try_borrow().ok().as_deref() {
         Some(Some(rep)) => {
-            // SAFETY: the guard that set this reproducer borrows the bytes and is still alive.
-            let bytes = unsafe { std::slice::from_raw_parts(rep.bitcode, rep.len) };
             let path = PathBuf::from(std::ffi::OsStr::from_bytes(rep.path.as_bytes()));
-            save_reproducer(&path, bytes, &rep.replay)
+            save_reproducer(&path, &rep.bitcode, &rep.replay)
         }
         _ => String::new(),
     })
@@ -135,10 +136,16 @@ pub fn claim_exit() {
     }
 }
 
-/// The signal handler: only async-signal-safe calls (write, open, close, pause, _exit) and no
-/// allocation, since the crash may have happened inside malloc. A crash inside the handler
-/// itself is not caught again (the signal is blocked while it runs), so the kernel ends the
-/// process.
+/// The signal handler. Reporting and the reproducer use only async-signal-safe calls (write,
+/// open, close, pause, _exit) and plain memory reads, and allocate nothing, since the crash may
+/// have happened inside malloc: the thread-locals it reads are only touched on threads that used
+/// them already (so reading them registers no destructor), and a `RefCell` borrowed at the moment
+/// of the crash is skipped. The cleanup of registered temporary files that follows is *not*
+/// async-signal-safe: `cleanup::remove_all_after_crash` takes the registry's lock only if it is
+/// free (`try_lock`) and removes files and directories with `std::fs`, which allocates and
+/// opens directories; a crash inside the allocator can make it fail or hang, after the message
+/// and the reproducer are out. A crash inside the handler itself is not caught again (the
+/// signal is blocked while it runs), so the kernel ends the process.
 extern "C" fn on_crash(signal: libc::c_int) {
     claim_exit();
     let name = CRASH_SIGNALS
@@ -158,34 +165,39 @@ extern "C" fn on_crash(signal: libc::c_int) {
     write_stderr(b"LLVM crashed (");
     write_stderr(name.as_bytes());
     write_stderr(b")");
-    let _ = CURRENT_REPRODUCER.try_with(|r| {
-        if let Ok(guard) = r.try_borrow() {
-            if let Some(rep) = guard.as_ref() {
-                // SAFETY: open/write/close on a NUL-terminated path and on the bytes the live
-                // guard borrows; all async-signal-safe.
-                let written = unsafe {
-                    let fd = libc::open(
-                        rep.path.as_ptr(),
-                        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
-                        0o644,
-                    );
-                    fd >= 0 && {
-                        let n = libc::write(fd, rep.bitcode.cast(), rep.len);
-                        libc::close(fd);
-                        n == rep.len as isize
+    let used = REPRODUCER_USED.try_with(Cell::get).unwrap_or(false);
+    let _ = used.then(|| {
+        CURRENT_REPRODUCER.try_with(|r| {
+            if let Ok(guard) = r.try_borrow() {
+                if let Some(rep) = guard.as_ref() {
+                    let bytes: &[u8] = &rep.bitcode;
+                    // SAFETY: open/write/close (all async-signal-safe) on a NUL-terminated path and
+                    // on bytes the reproducer owns (through its Arc) while it is borrowed here.
+                    let written = unsafe {
+                        let fd = libc::open(
+                            rep.path.as_ptr(),
+                            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+                            0o644,
+                        );
+                        fd >= 0 && {
+                            let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+                            libc::close(fd);
+                            n == bytes.len() as isize
+                        }
+                    };
+                    if written {
+                        write_stderr(b"; reproducer: ");
+                        write_stderr(rep.path.as_bytes());
+                        write_stderr(b" (replay: ");
+                        write_stderr(rep.replay.as_bytes());
+                        write_stderr(b")");
                     }
-                };
-                if written {
-                    write_stderr(b"; reproducer: ");
-                    write_stderr(rep.path.as_bytes());
-                    write_stderr(b" (replay: ");
-                    write_stderr(rep.replay.as_bytes());
-                    write_stderr(b")");
                 }
             }
-        }
+        })
     });
     write_stderr(b"\n");
+    // Not async-signal-safe: see above.
     crate::cleanup::remove_all_after_crash();
     // SAFETY: ends the process at once; nothing else may run after a crash.
     unsafe { libc::_exit(1) }

@@ -141,7 +141,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
     let t = Instant::now();
     let parse_span = trace::span("parse and verify");
     llvm::set_current_work(format!("parsing {input_name}"));
-    let module = llvm::parse(&context, input, input_name).map_err(|e| {
+    let mut module = llvm::parse(&context, input, input_name).map_err(|e| {
         Error::failure(if e.starts_with(input_name) {
             e
         } else {
@@ -236,7 +236,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                     passes.chars().take(80).collect::<String>()
                 ));
                 trace::llvm_passes(|| {
-                    llvm::run_passes(&module, passes, machine.as_ref(), inline_level)
+                    llvm::run_passes(&mut module, passes, machine.as_ref(), inline_level)
                 })
                     .map_err(|e| {
                         Error::failure(format!("{input_name}: pipeline '{passes}': {e}"))
@@ -253,7 +253,14 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                     crash_dir: options.crash_dir.clone(),
                     isolate: options.isolate.clone(),
                 };
-                run_per_chunk(&context, &module, &config, options, input_name, &mut stats)?;
+                run_per_chunk(
+                    &context,
+                    &mut module,
+                    &config,
+                    options,
+                    input_name,
+                    &mut stats,
+                )?;
             }
         }
         if options.verify_each {
@@ -285,7 +292,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
             })?;
             if options.emit == EmitKind::Object {
                 codegen::emit_object(
-                    &module,
+                    &mut module,
                     before_codegen.clone(),
                     machine,
                     &options.target,
@@ -297,7 +304,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
             } else {
                 // Assembly of several modules cannot simply be concatenated (local labels would
                 // collide), so assembly is generated for the whole module at once.
-                llvm::emit(&module, machine, false)
+                llvm::emit(&mut module, machine, false)
                     .map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")))?
             }
         }
@@ -312,7 +319,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
 /// the results back into `module`.
 fn run_per_chunk<'c>(
     context: &'c Context,
-    module: &Module<'c>,
+    module: &mut Module<'c>,
     config: &WorkerConfig,
     options: &Options,
     input_name: &str,
@@ -325,24 +332,23 @@ fn run_per_chunk<'c>(
     if split.chunks.is_empty() {
         return Ok(());
     }
-    let mut merger: Option<Merger> = None;
-    let merged = parallel::process_chunks(
+    parallel::process_chunks(
         &mut split,
         module,
         config,
         options,
         input_name,
         stats,
-        || Ok(()),
-        |index, bitcode| {
-            llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
-            let merger = merger.get_or_insert_with(|| Merger::new(context, module));
-            merger
-                .accept(index, bitcode)
-                .map_err(|e| format!("{input_name}: {e}"))
+        |module| {
+            let mut merger = Merger::new(context, module);
+            Ok(move |index, bitcode| {
+                llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
+                merger
+                    .accept(index, bitcode)
+                    .map_err(|e| format!("{input_name}: {e}"))
+            })
         },
-    );
-    merged?;
+    )?;
     let t = Instant::now();
     split.restore.apply(module);
     stats.add("merge", t.elapsed());

@@ -1,10 +1,9 @@
 //! The `llpar` command: `opt`'s and `llc`'s conventions, run in parallel.
+#![warn(clippy::undocumented_unsafe_blocks)]
 use clap::{Parser, ValueEnum};
-use llpar::engine::{self, EmitKind, Options, Stats};
-use llpar::error::Error;
-use llpar::llvm::{RelocModel, TargetOptions};
-use llpar::pipeline::PipelineRequest;
-use llpar::plan::PlanOptions;
+use llpar::{
+    EmitKind, Error, Options, PipelineRequest, PlanOptions, RelocModel, Stats, TargetOptions,
+};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -163,10 +162,10 @@ fn split_command(args: &[String]) -> Result<(), Error> {
     let input = read_input(&cli.input)?;
     let options = llpar::units::SplitOptions {
         strategy: match cli.strategy {
-            SplitStrategy::Balanced => llpar::plan::Strategy::Balanced,
-            SplitStrategy::Callgraph => llpar::plan::Strategy::CallGraph,
-            SplitStrategy::PerFunction => llpar::plan::Strategy::PerFunction,
-            SplitStrategy::RoundRobin => llpar::plan::Strategy::RoundRobin,
+            SplitStrategy::Balanced => llpar::Strategy::Balanced,
+            SplitStrategy::Callgraph => llpar::Strategy::CallGraph,
+            SplitStrategy::PerFunction => llpar::Strategy::PerFunction,
+            SplitStrategy::RoundRobin => llpar::Strategy::RoundRobin,
         },
         units: cli.units.map(|n| n as usize),
         target_size: cli.target_size,
@@ -179,7 +178,7 @@ fn split_command(args: &[String]) -> Result<(), Error> {
     for (i, bytes) in units.bitcode.iter().enumerate() {
         let path = PathBuf::from(format!("{}{i}", cli.output));
         let tmp = temporary_path(&path);
-        llpar::cleanup::register(&tmp);
+        llpar::register_temporary_file(&tmp);
         if let Err(e) = std::fs::write(&tmp, bytes) {
             for (t, _) in &written {
                 let _ = std::fs::remove_file(t);
@@ -195,7 +194,7 @@ fn split_command(args: &[String]) -> Result<(), Error> {
     for (tmp, path) in &written {
         std::fs::rename(tmp, path)
             .map_err(|e| Error::failure(format!("{}: cannot write: {e}", path.display())))?;
-        llpar::cleanup::unregister(tmp);
+        llpar::unregister_temporary_file(tmp);
     }
     match cli.report.as_deref() {
         None => {}
@@ -293,36 +292,13 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("'{text}' is not a size (like 512M or 2G)"))
 }
 
-/// A panic is a bug in llpar. It is still reported like any failure: one error line naming the
-/// place, temporary files removed, exit status 1 (not Rust's 101 with a backtrace).
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        llpar::crash::claim_exit();
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        let place = info
-            .location()
-            .map(|l| format!(" (at {}:{})", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("llpar: error: internal error: {message}{place}");
-        llpar::cleanup::remove_all_after_crash();
-        std::process::exit(1);
-    }));
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(llpar::worker::CHILD_ARG) {
-        llpar::crash::install_crash_handler();
-        std::process::exit(llpar::worker::child_main(&args[2..]));
+    if let Some(status) = llpar::chunk_worker_main(&args) {
+        std::process::exit(status);
     }
-    llpar::cleanup::install();
-    llpar::crash::install_crash_handler();
-    install_panic_hook();
+    llpar::install_signal_handlers();
+    llpar::install_panic_hook();
     // `llpar split` and `llpar merge`; anything else is an input (`./split` for a file so named).
     let subcommand = match args.get(1).map(String::as_str) {
         Some("split") => Some(split_command as fn(&[String]) -> Result<(), Error>),
@@ -391,7 +367,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     // Under make -jN or cargo: a token for every worker beyond the first. A jobserver that is
     // named but not passed down means make wants this command to run alone, as make does itself.
-    let jobserver = match llpar::jobserver::Jobserver::from_env() {
+    let jobserver = match llpar::Jobserver::from_env() {
         Ok(js) => js.map(std::sync::Arc::new),
         Err(e) => {
             if threads > 1 {
@@ -455,13 +431,12 @@ fn run(cli: Cli) -> Result<(), Error> {
         input_name.clone()
     };
     if cli.time_trace.is_some() {
-        llpar::trace::set_granularity(cli.time_trace_granularity);
-        llpar::trace::enable();
+        llpar::enable_time_trace(cli.time_trace_granularity);
     }
-    let (bytes, stats) = engine::run(&input, &display_name, &options)?;
+    let (bytes, stats) = llpar::run(&input, &display_name, &options)?;
     write_output(&output, &bytes)?;
     if let Some(path) = &cli.time_trace {
-        let json = llpar::trace::to_json().unwrap_or_default();
+        let json = llpar::time_trace_json().unwrap_or_default();
         write_output(&path.to_string_lossy(), json.as_bytes())?;
     }
     if cli.stats {
@@ -538,9 +513,9 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<(), Error> {
             .map_err(|e| Error::failure(format!("{output}: cannot write: {e}")));
     }
     let tmp = temporary_path(path);
-    llpar::cleanup::register(&tmp);
+    llpar::register_temporary_file(&tmp);
     let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
-    llpar::cleanup::unregister(&tmp);
+    llpar::unregister_temporary_file(&tmp);
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::failure(format!("{output}: cannot write: {e}")));

@@ -6,19 +6,19 @@ use inkwell::module::Module;
 
 pub struct Merger<'m, 'c> {
     context: &'c Context,
-    home: &'m Module<'c>,
     linker: llvm::Linker<'m, 'c>,
     /// The input's number of debug compile units, read before any chunk is linked.
     debug_units: usize,
 }
 
 impl<'m, 'c> Merger<'m, 'c> {
-    pub fn new(context: &'c Context, home: &'m Module<'c>) -> Self {
+    /// A merger into `home`, which it borrows mutably while it lives (linking erases globals).
+    pub fn new(context: &'c Context, home: &'m mut Module<'c>) -> Self {
+        let debug_units = llvm::named_metadata_len(home, c"llvm.dbg.cu");
         Merger {
             context,
-            home,
             linker: llvm::Linker::new(home),
-            debug_units: llvm::named_metadata_len(home, c"llvm.dbg.cu"),
+            debug_units,
         }
     }
 
@@ -33,7 +33,7 @@ impl<'m, 'c> Merger<'m, 'c> {
         self.linker
             .link(chunk)
             .map_err(|e| format!("linking chunk {index}: {e}"))?;
-        llvm::fold_debug_units(self.home, self.debug_units)
+        llvm::fold_debug_units(self.linker.dest(), self.debug_units)
             .map_err(|e| format!("merging chunk {index}: {e}"))
     }
 }

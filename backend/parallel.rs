@@ -14,20 +14,23 @@ use crate::worker::{self, Done, Job, WorkerConfig};
 use inkwell::module::Module;
 use std::time::{Duration, Instant};
 
-/// Runs `config.task` on every chunk of `split`. `after_extraction` runs on the calling thread once
-/// every chunk is extracted and the home module's chunked bodies are gone (while the workers
-/// still work); `accept` receives each chunk's result in chunk order.
+/// Runs `config.task` on every chunk of `split` of `module`. Once every chunk is extracted and the
+/// home module's chunked bodies are gone (while the workers still work), `after_extraction` runs
+/// on the calling thread with the module, and returns what receives each chunk's result, in chunk
+/// order (it may keep the module borrowed, as a merge into it does).
 #[allow(clippy::too_many_arguments)]
-pub fn process_chunks(
-    split: &mut Split,
-    module: &Module,
+pub fn process_chunks<'m, 'c, A>(
+    split: &mut Split<'c>,
+    module: &'m mut Module<'c>,
     config: &WorkerConfig,
     options: &Options,
     input_name: &str,
     stats: &mut Stats,
-    after_extraction: impl FnOnce() -> std::result::Result<(), String>,
-    mut accept: impl FnMut(usize, Vec<u8>) -> std::result::Result<(), String>,
-) -> Result<()> {
+    after_extraction: impl FnOnce(&'m mut Module<'c>) -> std::result::Result<A, String>,
+) -> Result<()>
+where
+    A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>,
+{
     stats.chunks = stats.chunks.max(split.chunks.len());
     stats.total_cost = split.chunks.iter().map(|c| c.cost).sum();
     if let Some((i, c)) = split
@@ -79,11 +82,12 @@ pub fn process_chunks(
         // Largest chunks first, so that the last ones to finish are small.
         let mut dispatch: Vec<usize> = (0..split.chunks.len()).collect();
         dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
+        let ranks = llvm::UseRanks::new(module);
         for index in dispatch {
             let t = Instant::now();
             let span = trace::span(format!("extract chunk {index}"));
             llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
-            let chunk = split.extract(module, index);
+            let chunk = split.extract(module, &ranks, index);
             drop(span);
             let (largest, cost) = &chunk.largest_function;
             labels[index] = format!("chunk {index} with {largest}");
@@ -108,13 +112,18 @@ pub fn process_chunks(
                 break;
             }
         }
+        drop(ranks);
         drop(job_tx);
         admission.dispatch_done();
         let t = Instant::now();
         let span = trace::span("remove chunked bodies, home module work");
-        split.remove_chunked_bodies();
+        split.remove_chunked_bodies(module);
+        let mut accept = None;
         if first_error.is_none() {
-            first_error = after_extraction().err();
+            match after_extraction(module) {
+                Ok(a) => accept = Some(a),
+                Err(e) => first_error = Some(e),
+            }
         }
         serial_time += t.elapsed();
         drop(span);
@@ -153,7 +162,9 @@ pub fn process_chunks(
                         }
                         let t = Instant::now();
                         let _span = trace::span(format!("accept chunk {next}"));
-                        first_error = accept(next, bytes).err();
+                        if let Some(accept) = accept.as_mut() {
+                            first_error = accept(next, bytes).err();
+                        }
                         serial_time += t.elapsed();
                         next += 1;
                     }

@@ -91,8 +91,8 @@ fn is_trivial_function_group(element: &str) -> bool {
 /// Checks that `pipeline` parses, by running it on an empty module in a scratch context.
 pub fn check_parses(pipeline: &str) -> Result<(), String> {
     let context = Context::create();
-    let module = context.create_module("llpar-pipeline-check");
-    llvm::run_passes(&module, pipeline, None, None)
+    let mut module = context.create_module("llpar-pipeline-check");
+    llvm::run_passes(&mut module, pipeline, None, None)
 }
 
 /// Segments a module-level pipeline text. The pipeline must already have been checked to parse.

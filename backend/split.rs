@@ -16,7 +16,7 @@
 //!   re-attached after the merge;
 //! - use lists keep their relative order from the home module and travel in the bitcode, so the
 //!   passes see what they would see in the whole module (some transformations depend on it).
-use crate::llvm::{self, ComdatRef, GlobalRef, Linkage, Visibility};
+use crate::llvm::{self, ComdatRef, GlobalRef, Linkage, UseRanks, Visibility};
 use crate::plan::{self, Chunk, FunctionCost, PlanOptions};
 use inkwell::module::Module;
 use std::collections::HashMap;
@@ -33,27 +33,30 @@ struct Promotion {
     linkage: Linkage,
 }
 
-/// Everything needed to turn the merged module back into the input's shape.
+/// Everything needed to turn the merged module back into the input's shape. It holds names, not
+/// handles, so that it outlives the edits of the merge (linking erases the home module's
+/// declarations of what the chunks define).
 #[derive(Debug)]
-pub struct Restore {
+pub struct Restore<'c> {
     promotions: Vec<Promotion>,
     /// Every function of the home module, in order, by its (possibly promoted) name.
     function_order: Vec<Vec<u8>>,
     /// Every global variable, in order, by name (units only: linking units reorders them).
     variable_order: Vec<Vec<u8>>,
-    /// The comdat of each chunked function, by (possibly promoted) name.
-    comdats: Vec<(Vec<u8>, ComdatRef)>,
-    /// Variables a chunk owns while it is optimized (block address tables): name, linkage, comdat.
-    moved_variables: Vec<(Vec<u8>, Linkage, Option<ComdatRef>)>,
+    /// The comdat of each chunked function: the function's (possibly promoted) name, the
+    /// comdat's name.
+    comdats: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Variables a chunk owns while it is optimized (block address tables): name, linkage, the
+    /// comdat's name.
+    moved_variables: Vec<(Vec<u8>, Linkage, Option<Vec<u8>>)>,
     /// The input's named struct types, whose names copies made by merging take back.
-    struct_types: llvm::StructTypes,
+    struct_types: llvm::StructTypes<'c>,
     /// Promoted name -> the local name it stands for (empty for unnamed globals).
     original_names: HashMap<Vec<u8>, Vec<u8>>,
 }
 
 /// One chunk as it leaves the home module.
 pub struct ChunkModule {
-    pub index: usize,
     pub bitcode: Vec<u8>,
     /// A short description for messages: the chunk's first functions.
     pub description: String,
@@ -63,27 +66,30 @@ pub struct ChunkModule {
     pub promoted_names: Vec<(String, String)>,
 }
 
-/// The split of one module: its plan and how to restore it.
-pub struct Split {
+/// The split of one module: its plan and how to restore it. It refers to the home module's
+/// globals by position in its lists (functions, variables, aliases then ifuncs), not by handle,
+/// so that it does not borrow the module: the merge edits it meanwhile.
+pub struct Split<'c> {
     pub chunks: Vec<Chunk>,
-    pub restore: Restore,
-    /// The function definitions of the home module, by index in its function list.
-    functions: Vec<GlobalRef>,
-    /// The cost (instructions) of each of `functions`; 0 for declarations.
+    pub restore: Restore<'c>,
+    /// The cost (instructions) of each function of the home module's list; 0 for declarations.
     function_costs: Vec<u64>,
-    /// Global variables whose definitions chunks may copy as `available_externally`.
-    copyable_variables: Vec<GlobalRef>,
+    /// Variables whose definitions chunks may copy as `available_externally`.
+    copyable_variables: Vec<usize>,
     /// Functions that were local before promotion, with their linkage: chunks keep them local.
-    local_functions: Vec<(GlobalRef, Linkage)>,
+    local_functions: Vec<(usize, Linkage)>,
     /// Per chunk, the variables it owns while optimized (tables of its functions' block addresses).
-    owned_variables: Vec<Vec<GlobalRef>>,
+    owned_variables: Vec<Vec<usize>>,
     /// Per chunk, the aliases and ifuncs it owns (code generation only).
-    owned_aliases: Vec<Vec<GlobalRef>>,
-    /// Locals left local because one chunk alone uses them (codegen units only).
-    unit_locals: Vec<GlobalRef>,
+    owned_aliases: Vec<Vec<usize>>,
+    /// Functions and variables left local because one chunk alone uses them (codegen units
+    /// only), and their names and linkages.
+    unit_local_functions: Vec<usize>,
+    unit_local_variables: Vec<usize>,
+    unit_locals: Vec<(Vec<u8>, Linkage)>,
     purpose: Purpose,
-    /// Dropped once bodies are removed, which invalidates it.
-    use_ranks: Option<llvm::UseRanks>,
+    /// Set by `remove_chunked_bodies`: no chunk can be extracted after it.
+    bodies_removed: bool,
 }
 
 fn copyable_linkage(l: Linkage) -> bool {
@@ -116,7 +122,7 @@ pub enum Purpose {
 
 /// Plans the chunks of `home` and promotes its local symbols. `home` must stay alive and untouched
 /// (but for `extract`, `remove_chunked_bodies` and the merge) until `Restore` has been applied.
-pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
+pub fn prepare<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpose) -> Split<'c> {
     prepare_planned(home, purpose, "", false, |costs, together, _calls| {
         plan::plan(costs, together, options)
     })
@@ -130,13 +136,13 @@ pub fn prepare(home: &Module, options: PlanOptions, purpose: Purpose) -> Split {
 /// With `keep_unit_locals` (codegen units), a local function or variable used only by
 /// instructions of one chunk's functions is not promoted: it stays local in that chunk (a
 /// variable moves there), and `remove_unit_locals` takes it out of the home module afterwards.
-pub fn prepare_planned(
-    home: &Module,
+pub fn prepare_planned<'c>(
+    home: &Module<'c>,
     purpose: Purpose,
     salt: &str,
     keep_unit_locals: bool,
     planner: impl FnOnce(&[FunctionCost], &[(usize, usize)], &[(usize, usize)]) -> Vec<Chunk>,
-) -> Split {
+) -> Split<'c> {
     let functions = llvm::functions(home);
     let mut costs = Vec::new();
     let mut function_costs = vec![0; functions.len()];
@@ -308,25 +314,45 @@ pub fn prepare_planned(
         .collect();
     let comdats = chunked
         .iter()
-        .filter_map(|f| f.comdat().map(|c| (f.name(), c)))
+        .filter_map(|f| f.comdat().map(|c| (f.name(), c.name())))
         .collect();
     let moved_variables = owned_variables
         .iter()
         .flatten()
-        .map(|v| (v.name(), v.linkage(), v.comdat()))
+        .map(|v| (v.name(), v.linkage(), v.comdat().map(|c| c.name())))
         .collect();
-    let copyable_variables = llvm::variables(home)
+    // From handles to positions in the home module's lists.
+    let variables = llvm::variables(home);
+    let variable_at: HashMap<GlobalRef, usize> =
+        variables.iter().enumerate().map(|(i, &v)| (v, i)).collect();
+    let function_at: HashMap<GlobalRef, usize> =
+        functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
+    let alias_at: HashMap<GlobalRef, usize> = llvm::aliases_and_ifuncs(home)
         .into_iter()
-        .filter(|v| {
+        .enumerate()
+        .map(|(i, a)| (a, i))
+        .collect();
+    let positions = |globals: &[GlobalRef], at: &HashMap<GlobalRef, usize>| -> Vec<usize> {
+        globals.iter().filter_map(|g| at.get(g).copied()).collect()
+    };
+    let copyable_variables = variables
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| {
             !v.is_declaration()
                 && copyable_linkage(v.linkage())
                 && !is_llvm_reserved(&v.name())
                 && v.block_address_functions().is_empty()
         })
+        .map(|(i, _)| i)
         .collect();
     let original_names = promotions
         .iter()
         .map(|p| (p.promoted_name.clone(), p.original_name.clone()))
+        .collect();
+    let unit_local_names = unit_locals
+        .iter()
+        .map(|g| (g.name(), g.linkage()))
         .collect();
     Split {
         chunks,
@@ -339,56 +365,77 @@ pub fn prepare_planned(
             struct_types: llvm::struct_types(home),
             original_names,
         },
-        functions,
         function_costs,
         copyable_variables,
-        owned_variables,
-        local_functions,
-        owned_aliases,
-        unit_locals,
+        owned_variables: owned_variables
+            .iter()
+            .map(|vs| positions(vs, &variable_at))
+            .collect(),
+        local_functions: local_functions
+            .iter()
+            .filter_map(|(f, l)| Some((*function_at.get(f)?, *l)))
+            .collect(),
+        owned_aliases: owned_aliases
+            .iter()
+            .map(|a| positions(a, &alias_at))
+            .collect(),
+        unit_local_functions: positions(&unit_locals, &function_at),
+        unit_local_variables: positions(&unit_locals, &variable_at),
+        unit_locals: unit_local_names,
         purpose,
-        use_ranks: Some(llvm::UseRanks::new(home)),
+        bodies_removed: false,
     }
 }
 
-impl Split {
+impl<'c> Split<'c> {
     /// The functions of chunk `index`, by name, for messages and reports.
     pub fn chunk_function_names(&self, index: usize) -> Vec<String> {
         self.chunks[index]
             .functions
             .iter()
-            .map(|&i| self.display_name(self.functions[i]))
+            .map(|&i| self.function_name(i))
             .collect()
     }
 
     /// The own name (not the promoted one) of function `index` of the home module's list.
     pub fn function_name(&self, index: usize) -> String {
-        self.display_name(self.functions[index])
-    }
-
-    fn display_name(&self, f: GlobalRef) -> String {
-        let name = f.name();
-        let shown = self.restore.original_names.get(&name).unwrap_or(&name);
+        let name = &self.restore.function_order[index];
+        let shown = self.restore.original_names.get(name).unwrap_or(name);
         String::from_utf8_lossy(shown).into_owned()
     }
 
-    /// Extracts chunk `index` of `home` as a standalone module, in bitcode.
-    pub fn extract(&self, home: &Module, index: usize) -> ChunkModule {
-        let mut owned: Vec<GlobalRef> = self.chunks[index]
-            .functions
+    /// Extracts chunk `index` of `home` as a standalone module, in bitcode. `ranks` are the home
+    /// module's, computed after `prepare`. Panics once `remove_chunked_bodies` has run.
+    pub fn extract<'m>(
+        &self,
+        home: &'m Module<'c>,
+        ranks: &UseRanks<'m>,
+        index: usize,
+    ) -> ChunkModule {
+        assert!(
+            !self.bodies_removed,
+            "chunks are extracted before bodies are removed"
+        );
+        let functions = llvm::functions(home);
+        let variables = llvm::variables(home);
+        let aliases = llvm::aliases_and_ifuncs(home);
+        let pick = |list: &[GlobalRef<'m>], at: &[usize]| -> Vec<GlobalRef<'m>> {
+            at.iter().filter_map(|&i| list.get(i).copied()).collect()
+        };
+        let mut owned = pick(&functions, &self.chunks[index].functions);
+        owned.extend(pick(&variables, &self.owned_variables[index]));
+        owned.extend(pick(&aliases, &self.owned_aliases[index]));
+        let local_functions: Vec<(GlobalRef, Linkage)> = self
+            .local_functions
             .iter()
-            .map(|&i| self.functions[i])
+            .filter_map(|&(i, l)| Some((*functions.get(i)?, l)))
             .collect();
-        owned.extend(self.owned_variables[index].iter().copied());
-        owned.extend(self.owned_aliases[index].iter().copied());
         let chunk = llvm::extract_chunk(
             home,
-            self.use_ranks
-                .as_ref()
-                .expect("chunks are extracted before bodies are removed"),
+            ranks,
             &owned,
-            &self.copyable_variables,
-            &self.local_functions,
+            &pick(&variables, &self.copyable_variables),
+            &local_functions,
             self.purpose == Purpose::Codegen,
         );
         let names = self.chunk_function_names(index);
@@ -396,7 +443,7 @@ impl Split {
             .functions
             .iter()
             .max_by_key(|&&i| self.function_costs[i])
-            .map(|&i| (self.display_name(self.functions[i]), self.function_costs[i]))
+            .map(|&i| (self.function_name(i), self.function_costs[i]))
             .unwrap_or_default();
         let mut description = format!(
             "chunk {index} ({} function{}: ",
@@ -411,12 +458,11 @@ impl Split {
         let promoted_names = self.chunks[index]
             .functions
             .iter()
-            .map(|&i| self.functions[i].display_name())
+            .map(|&i| String::from_utf8_lossy(&self.restore.function_order[i]).into_owned())
             .zip(names)
             .filter(|(promoted, original)| promoted != original)
             .collect();
         ChunkModule {
-            index,
             bitcode: llvm::write_bitcode(&chunk),
             description,
             promoted_names,
@@ -424,38 +470,43 @@ impl Split {
         }
     }
 
-    /// Turns every chunked function of `home` into a declaration, ready to receive the optimized
-    /// bodies. Call once every chunk has been extracted.
-    /// After `remove_chunked_bodies`: takes the locals that stayed local in their chunk out of
-    /// the home module, where only their (now invalid, local) declarations are left.
-    pub fn remove_unit_locals(&mut self) {
-        for g in std::mem::take(&mut self.unit_locals) {
-            g.erase_if_unused();
-        }
-    }
-
     /// The locals that stayed local in their chunk, by name, with their linkage.
     pub fn unit_locals(&self) -> Vec<(Vec<u8>, Linkage)> {
-        self.unit_locals
-            .iter()
-            .map(|g| (g.name(), g.linkage()))
-            .collect()
+        self.unit_locals.clone()
     }
 
-    pub fn remove_chunked_bodies(&mut self) {
-        self.use_ranks = None;
-        for chunk in &self.chunks {
-            for &i in &chunk.functions {
-                self.functions[i].delete_body();
+    /// Turns every chunked function of `home` into a declaration, ready to receive the optimized
+    /// bodies, and the variables and aliases chunks own into declarations; then takes the locals
+    /// that stayed local in their chunk (codegen units) out of `home`, where only their (now
+    /// invalid, local) declarations are left. Call once every chunk has been extracted.
+    pub fn remove_chunked_bodies(&mut self, home: &mut Module<'c>) {
+        self.bodies_removed = true;
+        {
+            let functions = llvm::functions(home);
+            for chunk in &self.chunks {
+                for &i in &chunk.functions {
+                    if let Some(f) = functions.get(i) {
+                        f.delete_body();
+                    }
+                }
+            }
+            let variables = llvm::variables(home);
+            for &i in self.owned_variables.iter().flatten() {
+                if let Some(v) = variables.get(i) {
+                    v.remove_initializer();
+                    v.set_linkage(Linkage::LLVMExternalLinkage);
+                }
             }
         }
-        for v in self.owned_variables.iter().flatten() {
-            v.remove_initializer();
-            v.set_linkage(Linkage::LLVMExternalLinkage);
-        }
-        for a in self.owned_aliases.iter().flatten() {
-            a.replace_alias_with_declaration();
-        }
+        let aliases: Vec<usize> = self.owned_aliases.iter().flatten().copied().collect();
+        llvm::replace_aliases_with_declarations(home, &aliases);
+        // The declarations that replaced the aliases went to the ends of the lists: the
+        // positions of the locals still hold.
+        llvm::erase_unused_globals(
+            home,
+            &std::mem::take(&mut self.unit_local_functions),
+            &std::mem::take(&mut self.unit_local_variables),
+        );
     }
 }
 
@@ -512,7 +563,7 @@ fn linkage_from_code(code: &str) -> Option<Linkage> {
     })
 }
 
-impl Restore {
+impl<'c> Restore<'c> {
     /// The restore information as text, for a split whose units are written out (code generation
     /// purpose, where comdats travel with their functions): promotions and function order.
     pub fn encode(&self) -> String {
@@ -540,7 +591,7 @@ impl Restore {
 
     /// Reads what `encode` wrote into unit 0, `first_unit`, before the other units are linked
     /// into it: its struct types are the ones whose names the merge gives back.
-    pub fn decode(text: &str, first_unit: &Module) -> Result<Restore, String> {
+    pub fn decode(text: &str, first_unit: &Module<'c>) -> Result<Restore<'c>, String> {
         let mut lines = text.lines();
         if lines.next() != Some("llpar-restore 1") {
             return Err("no llpar split information (not a unit 0 of `llpar split`?)".into());
@@ -588,7 +639,9 @@ impl Restore {
     /// After the units are linked: the variables that units own keep the comdats they brought.
     pub fn refresh_moved_comdats(&mut self, merged: &Module) {
         for (name, _, comdat) in &mut self.moved_variables {
-            *comdat = llvm::named_global(merged, name).and_then(|v| v.comdat());
+            *comdat = llvm::named_global(merged, name)
+                .and_then(|v| v.comdat())
+                .map(|c| c.name());
         }
     }
 
@@ -601,7 +654,7 @@ impl Restore {
 
     /// Puts the merged module back into the input's shape: function order, comdats, and local
     /// symbols under their own names.
-    pub fn apply(&self, merged: &Module) {
+    pub fn apply(&self, merged: &Module<'c>) {
         llvm::restore_struct_names(merged, &self.struct_types);
         let order: Vec<GlobalRef> = self
             .function_order
@@ -619,17 +672,22 @@ impl Restore {
         if !order.is_empty() {
             llvm::order_variables(merged, &order);
         }
+        let comdat_named = |name: &Option<Vec<u8>>| -> Option<ComdatRef> {
+            llvm::comdat_named(merged, name.as_deref()?)
+        };
         for (name, comdat) in &self.comdats {
             if let Some(f) = llvm::named_global(merged, name) {
-                if !f.is_declaration() {
-                    f.set_comdat(Some(*comdat));
+                if f.is_function() && !f.is_declaration() {
+                    f.set_comdat(llvm::comdat_named(merged, comdat));
                 }
             }
         }
         for (name, linkage, comdat) in &self.moved_variables {
             if let Some(v) = llvm::named_global(merged, name) {
                 v.set_linkage(*linkage);
-                v.set_comdat(*comdat);
+                if v.is_function() || v.is_variable() {
+                    v.set_comdat(comdat_named(comdat));
+                }
             }
         }
         for p in &self.promotions {

@@ -13,8 +13,7 @@
 //! `merge` needs to make them local again under their names and to restore function order.
 //!
 //! ```
-//! use llpar::plan::Strategy;
-//! use llpar::units::{self, SplitOptions};
+//! use llpar::units::{self, SplitOptions, Strategy};
 //!
 //! // A module with an internal function called from two others.
 //! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ir-fixtures/internal-called-from-two-chunks.ll");
@@ -41,7 +40,8 @@
 use crate::error::{Error, Result};
 use crate::llvm;
 use crate::merge::Merger;
-use crate::plan::{self, Glue, Strategy};
+pub use crate::plan::Strategy;
+use crate::plan::{self, Glue};
 use crate::split::{self, Purpose};
 use inkwell::context::Context;
 use std::fmt;
@@ -143,7 +143,7 @@ fn salt_of(input: &[u8]) -> String {
 pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<Units> {
     llvm::initialize();
     let context = Context::create();
-    let home = llvm::parse(&context, input, input_name)
+    let mut home = llvm::parse(&context, input, input_name)
         .map_err(|e| Error::failure(format!("{input_name}: {e}")))?;
     llvm::verify(&home).map_err(|e| {
         Error::failure(format!(
@@ -246,23 +246,25 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
         Ok(llvm::write_bitcode(&module))
     };
     let mut bitcode = Vec::new();
-    for index in 0..split.chunks.len() {
-        let chunk = split.extract(&home, index);
-        bitcode.push(finish(index, &chunk.bitcode)?);
+    {
+        let ranks = llvm::UseRanks::new(&home);
+        for index in 0..split.chunks.len() {
+            let chunk = split.extract(&home, &ranks, index);
+            bitcode.push(finish(index, &chunk.bitcode)?);
+        }
     }
     let kept_local = unit_locals.len();
-    split.remove_chunked_bodies();
-    split.remove_unit_locals();
-    llvm::erase_unused_comdats(&home);
+    split.remove_chunked_bodies(&mut home);
+    llvm::erase_unused_comdats(&mut home);
     // Unit 0 is the home module with the first unit's functions linked in.
     if let Some(first) = bitcode.first_mut() {
-        let mut merger = Merger::new(&context, &home);
+        let mut merger = Merger::new(&context, &mut home);
         merger
             .accept(0, std::mem::take(first))
             .map_err(|e| Error::failure(format!("{input_name}: unit 0: {e}")))?;
         drop(merger);
         // The first unit's functions brought their llvm.used entries, which unit 0 has already.
-        llvm::dedupe_used_lists(&home);
+        llvm::dedupe_used_lists(&mut home);
         // Linking gave the first unit's copies of struct types suffixed names: give them back.
         llvm::restore_struct_names(&home, &struct_types);
         llvm::set_named_string(&home, RESTORE_METADATA, &split.restore.encode());
@@ -296,7 +298,7 @@ pub fn merge(units: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
         return Err(Error::usage("merge needs at least one unit"));
     };
     let context = Context::create();
-    let home = llvm::parse(&context, first, first_name)
+    let mut home = llvm::parse(&context, first, first_name)
         .map_err(|e| Error::failure(format!("{first_name}: {e}")))?;
     let text = llvm::take_named_string(&home, RESTORE_METADATA).ok_or_else(|| {
         Error::failure(format!(
@@ -313,7 +315,7 @@ pub fn merge(units: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
         )));
     }
     {
-        let mut merger = Merger::new(&context, &home);
+        let mut merger = Merger::new(&context, &mut home);
         for (index, (name, bitcode)) in units.iter().enumerate().skip(1) {
             let unit = llvm::parse(&context, bitcode, name)
                 .map_err(|e| Error::failure(format!("{name}: {e}")))?;
@@ -328,7 +330,7 @@ pub fn merge(units: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
                 .map_err(|e| Error::failure(format!("{name}: {e}")))?;
         }
     }
-    llvm::dedupe_used_lists(&home);
+    llvm::dedupe_used_lists(&mut home);
     restore.refresh_moved_comdats(&home);
     restore.apply(&home);
     llvm::verify(&home)

@@ -109,7 +109,7 @@ pub fn work(
         let Some(slot) = admission.slot(worker, || jobs.is_empty()) else {
             return;
         };
-        let Ok(job) = jobs.recv() else {
+        let Ok(mut job) = jobs.recv() else {
             return;
         };
         let ticket = admission.admit(job.index, job.bitcode.len());
@@ -120,14 +120,13 @@ pub fn work(
             (Some(program), _) => run_in_child(program, config, &job),
             (None, Ok(machine)) => {
                 llvm::set_current_work(format!("{} {}", job.description, config.doing()));
+                let bitcode = std::sync::Arc::new(std::mem::take(&mut job.bitcode));
                 let _reproducer = crash::reproducer_for(
-                    &job.bitcode,
+                    bitcode.clone(),
                     &crash::reproducer_path(&config.crash_dir, job.index),
                     config.replay_hint(),
                 );
-                trace::llvm_passes(|| {
-                    optimize_chunk(config, machine.as_ref(), &job.bitcode, job.index)
-                })
+                trace::llvm_passes(|| optimize_chunk(config, machine.as_ref(), &bitcode, job.index))
             }
             (None, Err(e)) => Err(e.clone()),
         };
@@ -159,9 +158,9 @@ fn optimize_chunk(
     index: usize,
 ) -> Result<Vec<u8>, String> {
     let context = Context::create();
-    let module = llvm::parse(&context, bitcode, &format!("chunk{index}"))?;
+    let mut module = llvm::parse(&context, bitcode, &format!("chunk{index}"))?;
     if let Some(pipeline) = config.pipeline() {
-        llvm::run_passes(&module, pipeline, machine, None)
+        llvm::run_passes(&mut module, pipeline, machine, None)
             .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
     }
     // Only now is the chunk a valid module (see `llpar_finish_chunk`), so only now is it verified.
@@ -173,7 +172,7 @@ fn optimize_chunk(
         Task::Optimize(_) => Ok(llvm::write_bitcode(&module)),
         Task::Codegen(_) => {
             let machine = machine.ok_or("no target triple to generate code for (use --mtriple)")?;
-            llvm::emit(&module, machine, true).map_err(|e| format!("code generation: {e}"))
+            llvm::emit(&mut module, machine, true).map_err(|e| format!("code generation: {e}"))
         }
     }
 }

@@ -6,11 +6,7 @@
 //! module (Lua, linked from its files, when scripts/build-corpus.sh has built it).
 //! Run with `cargo bench`; `cargo bench --no-run` only compiles them.
 use criterion::{criterion_group, criterion_main, Criterion};
-use inkwell::context::Context;
-use llpar::engine::{self, EmitKind, Options};
-use llpar::llvm::{self, TargetOptions};
-use llpar::pipeline::PipelineRequest;
-use llpar::plan::PlanOptions;
+use llpar::{EmitKind, Options, PipelineRequest, PlanOptions, TargetOptions};
 use std::path::Path;
 
 const TRIPLE: &str = "x86_64-unknown-linux-gnu";
@@ -86,22 +82,12 @@ fn options(pipeline: &str, threads: usize, emit: EmitKind) -> Options {
 
 /// The serial reference: parse, run the pipeline on the whole module, write (or compile).
 fn serial(bytes: &[u8], pipeline: &str, emit: EmitKind) -> Vec<u8> {
-    llvm::initialize();
-    let context = Context::create();
-    let module = llvm::parse(&context, bytes, "input").expect("parse");
     let target = TargetOptions {
         triple: Some(TRIPLE.into()),
         codegen_level: 2,
         ..Default::default()
     };
-    let machine = llvm::target_machine(&target, TRIPLE).expect("target machine");
-    if !pipeline.is_empty() {
-        llvm::run_passes(&module, pipeline, machine.as_ref()).expect("passes");
-    }
-    match emit {
-        EmitKind::Object => llvm::emit(&module, machine.as_ref().unwrap(), true).expect("emit"),
-        _ => llvm::write_bitcode(&module),
-    }
+    llpar::serial_reference(bytes, pipeline, &target, emit).expect("serial reference")
 }
 
 fn pass_groups(c: &mut Criterion) {
@@ -114,7 +100,7 @@ fn pass_groups(c: &mut Criterion) {
             for threads in [1, cores] {
                 let o = options(pipeline, threads, emit);
                 group.bench_function(format!("llpar -j{threads}"), |b| {
-                    b.iter(|| engine::run(&bytes, &name, &o).expect("llpar"))
+                    b.iter(|| llpar::run(&bytes, &name, &o).expect("llpar"))
                 });
             }
             group.finish();

@@ -885,6 +885,13 @@ extern "C" void llpar_erase_unused_comdats(LLVMModuleRef m) {
     table.erase(name);
 }
 
+// The name of comdat `C` (not NUL-terminated: `*len` bytes), owned by its module's comdat table.
+extern "C" const char *llpar_comdat_name(LLVMComdatRef C, size_t *len) {
+  llvm::StringRef name = llvm::unwrap(C)->getName();
+  *len = name.size();
+  return name.data();
+}
+
 // Puts the listed global variables first, in the given order, the others after them in their
 // current order (as llpar_order_functions does for functions).
 extern "C" void llpar_order_variables(LLVMModuleRef M, LLVMValueRef *order, size_t n) {

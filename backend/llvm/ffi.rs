@@ -10,6 +10,8 @@ extern "C" {
     pub fn llpar_order_variables(m: LLVMModuleRef, order: *const LLVMValueRef, n: usize);
     pub fn llpar_dedupe_used_lists(m: LLVMModuleRef);
     pub fn llpar_erase_unused_comdats(m: LLVMModuleRef);
+    pub fn llpar_comdat_name(c: llvm_sys::prelude::LLVMComdatRef, len: *mut usize)
+        -> *const c_char;
     pub fn llpar_set_named_string(
         m: LLVMModuleRef,
         name: *const c_char,

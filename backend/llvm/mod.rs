@@ -1,7 +1,15 @@
 //! The LLVM boundary: every `unsafe` call into LLVM (llvm-sys, inkwell's raw handles, the C++ shim)
-//! lives in this module. Values are referred to by `GlobalRef`, a raw handle that is only valid while
-//! the module that owns it is alive and the value has not been erased; callers keep the module
-//! borrowed for as long as they hold handles to it, and LLVM objects never leave their thread.
+//! lives in this module, and every function here is safe to call with any arguments.
+//!
+//! Soundness rules, which the types enforce:
+//! - a `GlobalRef<'m>` or `ComdatRef<'m>` borrows its module (`&'m Module`), so it cannot outlive
+//!   it; struct types (`StructTypes<'c>`) live as long as their context;
+//! - whatever can erase a global value or a comdat (running passes, generating code, linking into
+//!   a module, erasing globals or comdats) takes the module as `&mut Module`, so no handle to it can
+//!   be alive meanwhile; what only renames, relinks or rewrites bodies takes `&Module`;
+//! - a function that takes a module and handles checks that the handles belong to that module (and
+//!   are of the kind the C++ side casts them to), and panics otherwise;
+//! - LLVM objects never leave their thread (the raw handles are neither `Send` nor `Sync`).
 mod ffi;
 
 use inkwell::context::Context;
@@ -11,29 +19,55 @@ use inkwell::targets::{
     CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple,
 };
 use inkwell::OptimizationLevel;
-use llvm_sys::comdat::{LLVMGetComdat, LLVMSetComdat};
+use llvm_sys::comdat::{LLVMGetComdat, LLVMGetOrInsertComdat, LLVMSetComdat};
 use llvm_sys::core::*;
 use llvm_sys::prelude::*;
 use llvm_sys::{LLVMLinkage, LLVMVisibility};
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
+use std::marker::PhantomData;
 use std::os::raw::{c_char, c_int};
 use std::sync::Once;
 
 pub use llvm_sys::LLVMLinkage as Linkage;
 pub use llvm_sys::LLVMVisibility as Visibility;
 
-/// A global value (function, variable, alias, ifunc) of a module that the caller keeps alive.
+/// A global value (function, variable, alias, ifunc) of a module borrowed for `'m`. Only made
+/// from a live global of that module; the borrow keeps the module alive, and since everything that
+/// erases globals takes `&mut Module`, the global too.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct GlobalRef(LLVMValueRef);
+pub struct GlobalRef<'m> {
+    raw: LLVMValueRef,
+    _module: PhantomData<&'m ()>,
+}
 
-/// A comdat of a module that the caller keeps alive.
+/// A comdat of a module borrowed for `'m` (comdats are erased only by `erase_unused_comdats`,
+/// which takes `&mut Module`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct ComdatRef(LLVMComdatRef);
+pub struct ComdatRef<'m> {
+    raw: LLVMComdatRef,
+    /// The module whose comdat table holds it.
+    module: LLVMModuleRef,
+    _module: PhantomData<&'m ()>,
+}
+
+impl<'m> GlobalRef<'m> {
+    /// `raw` must be null or a live global value of a module borrowed for `'m` (private: only this
+    /// module makes handles, from values it reads out of such a module).
+    fn from_raw(raw: LLVMValueRef) -> Option<Self> {
+        (!raw.is_null()).then_some(GlobalRef {
+            raw,
+            _module: PhantomData,
+        })
+    }
+}
 
 thread_local! {
     /// What this thread is doing, named in the message when LLVM reports a fatal error.
     static CURRENT_WORK: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Whether this thread has used `CURRENT_WORK` (so its destructor is registered already):
+    /// without a destructor of its own, reading it registers nothing, as the crash handler needs.
+    static CURRENT_WORK_USED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 thread_local! {
@@ -66,11 +100,21 @@ pub fn with_own_names(message: &str) -> String {
 /// Names what the current thread works on (a chunk, a phase) for LLVM's fatal error messages.
 pub fn set_current_work(what: impl Into<String>) {
     CURRENT_WORK.with(|w| *w.borrow_mut() = what.into());
+    CURRENT_WORK_USED.with(|u| u.set(true));
 }
 
-/// Calls `f` with what the current thread works on, without allocating (for the crash handler);
-/// false if that cannot be read.
+/// Calls `f` with what the current thread works on, without allocating or registering a
+/// thread-local destructor (for the crash handler); false if that cannot be read.
 pub fn with_current_work_raw(f: impl FnOnce(&str)) -> bool {
+    match CURRENT_WORK_USED.try_with(|u| u.get()) {
+        // Never set on this thread: no work named.
+        Ok(false) => {
+            f("");
+            return true;
+        }
+        Ok(true) => {}
+        Err(_) => return false,
+    }
     CURRENT_WORK
         .try_with(|w| match w.try_borrow() {
             Ok(work) => {
@@ -200,10 +244,11 @@ pub fn time_trace_end() -> Vec<PassEvent> {
         .collect()
 }
 
-/// Runs a pipeline in the new pass manager's textual syntax on `module`. `inline_level` (speed
-/// and size level of `-O<n>`) gives the inliner that level's parameters, as `default<On>` does.
+/// Runs a pipeline in the new pass manager's textual syntax on `module` (which may erase globals:
+/// hence `&mut`). `inline_level` (speed and size level of `-O<n>`) gives the inliner that level's
+/// parameters, as `default<On>` does.
 pub fn run_passes(
-    module: &Module,
+    module: &mut Module,
     pipeline: &str,
     machine: Option<&TargetMachine>,
     inline_level: Option<(u8, u8)>,
@@ -225,29 +270,44 @@ pub fn run_passes(
     }
 }
 
-/// Links many modules, one after another, into one destination module.
+/// Links many modules, one after another, into one destination module. Linking replaces (erases)
+/// declarations of the destination that a source defines, so the linker borrows it mutably: no
+/// handle to the destination's globals exists while it lives.
 pub struct Linker<'m, 'c> {
-    dest: &'m Module<'c>,
+    dest: &'m mut Module<'c>,
     raw: *mut std::os::raw::c_void,
 }
 
 impl<'m, 'c> Linker<'m, 'c> {
-    pub fn new(dest: &'m Module<'c>) -> Self {
-        // SAFETY: the linker refers to `dest`, which the borrow keeps alive longer than the linker.
-        Linker {
-            dest,
-            raw: unsafe { ffi::llpar_linker_create(dest.as_mut_ptr()) },
-        }
+    pub fn new(dest: &'m mut Module<'c>) -> Self {
+        // SAFETY: `dest` is a live module; the linker refers to it, and the borrow keeps it alive
+        // (and its context, which the linker's state refers to) longer than the linker.
+        let raw = unsafe { ffi::llpar_linker_create(dest.as_mut_ptr()) };
+        Linker { dest, raw }
     }
 
-    /// Links `source` (consumed) into the destination.
+    /// The destination module.
+    pub fn dest(&self) -> &Module<'c> {
+        self.dest
+    }
+
+    /// Links `source` (consumed) into the destination; a source of another context is refused.
     pub fn link(&mut self, source: Module<'c>) -> Result<(), String> {
+        // SAFETY: both modules are alive; reading their contexts has no other effect.
+        let same_context = unsafe {
+            LLVMGetModuleContext(source.as_mut_ptr())
+                == LLVMGetModuleContext(self.dest.as_mut_ptr())
+        };
+        if !same_context {
+            return Err("the module to link belongs to another LLVM context".into());
+        }
         let raw_source = source.as_mut_ptr();
         // The shim takes ownership of the source module and disposes of it.
         std::mem::forget(source);
         let mut error = std::ptr::null_mut();
-        // SAFETY: both modules belong to the same live context; ownership of the source has been
-        // handed over above.
+        // SAFETY: both modules belong to the same live context (checked above); ownership of the
+        // source has been handed over above; no handle to a global of the destination exists
+        // (the linker borrows it mutably), so the declarations linking erases are not referred to.
         let rc = unsafe {
             ffi::llpar_linker_link(self.raw, self.dest.as_mut_ptr(), raw_source, &mut error)
         };
@@ -266,25 +326,46 @@ impl Drop for Linker<'_, '_> {
     }
 }
 
-/// The named struct types a module uses, to tell them from the copies merging makes.
+/// The named struct types a module uses, to tell them from the copies merging makes. Types are
+/// owned by their context and never freed before it, hence the context's lifetime.
 #[derive(Debug)]
-pub struct StructTypes(Vec<LLVMTypeRef>);
+pub struct StructTypes<'c> {
+    types: Vec<LLVMTypeRef>,
+    context: LLVMContextRef,
+    _context: PhantomData<&'c Context>,
+}
 
-pub fn struct_types(m: &Module) -> StructTypes {
+pub fn struct_types<'c>(m: &Module<'c>) -> StructTypes<'c> {
     // SAFETY: the module is alive; the first call counts, the second fills a buffer that large.
     unsafe {
         let n = ffi::llpar_struct_types(m.as_mut_ptr(), std::ptr::null_mut(), 0);
         let mut types = vec![std::ptr::null_mut(); n];
-        ffi::llpar_struct_types(m.as_mut_ptr(), types.as_mut_ptr(), n);
-        StructTypes(types)
+        let filled = ffi::llpar_struct_types(m.as_mut_ptr(), types.as_mut_ptr(), n);
+        types.truncate(filled);
+        StructTypes {
+            types,
+            context: LLVMGetModuleContext(m.as_mut_ptr()),
+            _context: PhantomData,
+        }
     }
 }
 
 /// Gives struct types copied while merging the names of the originals they replace.
-pub fn restore_struct_names(m: &Module, originals: &StructTypes) {
-    // SAFETY: the types belong to the module's context, which outlives both.
+pub fn restore_struct_names<'c>(m: &Module<'c>, originals: &StructTypes<'c>) {
+    // SAFETY: the module is alive; reading its context has no other effect.
+    let context = unsafe { LLVMGetModuleContext(m.as_mut_ptr()) };
+    assert!(
+        context == originals.context,
+        "struct types of another LLVM context"
+    );
+    // SAFETY: the types belong to the module's context (checked above), which the lifetime 'c
+    // keeps alive.
     unsafe {
-        ffi::llpar_restore_struct_names(m.as_mut_ptr(), originals.0.as_ptr(), originals.0.len())
+        ffi::llpar_restore_struct_names(
+            m.as_mut_ptr(),
+            originals.types.as_ptr(),
+            originals.types.len(),
+        )
     }
 }
 
@@ -357,8 +438,9 @@ pub fn target_machine(
         .ok_or_else(|| format!("cannot create a target machine for '{}'", triple))
 }
 
-/// Generates assembly or an object file for `module` in memory.
-pub fn emit(module: &Module, machine: &TargetMachine, object: bool) -> Result<Vec<u8>, String> {
+/// Generates assembly or an object file for `module` in memory. Code generation rewrites the IR
+/// (and may erase globals, as GlobalMerge does): hence `&mut`.
+pub fn emit(module: &mut Module, machine: &TargetMachine, object: bool) -> Result<Vec<u8>, String> {
     let kind = if object {
         FileType::Object
     } else {
@@ -381,100 +463,153 @@ pub fn default_pipeline(machine: Option<&TargetMachine>, level: u8, size_level: 
 
 // ---- Global values --------------------------------------------------------------------------
 
-fn collect(
+fn collect<'m>(
     first: LLVMValueRef,
     next: unsafe extern "C" fn(LLVMValueRef) -> LLVMValueRef,
-) -> Vec<GlobalRef> {
+) -> Vec<GlobalRef<'m>> {
     let mut out = Vec::new();
     let mut v = first;
-    while !v.is_null() {
-        out.push(GlobalRef(v));
-        // SAFETY: v is a live global of a module the caller keeps alive.
+    while let Some(g) = GlobalRef::from_raw(v) {
+        out.push(g);
+        // SAFETY: v is a live global of the module borrowed for 'm; `next` is the matching
+        // iterator of the same list.
         v = unsafe { next(v) };
     }
     out
 }
 
-// SAFETY (for the four below): the module is alive for the duration of the call.
-pub fn functions(m: &Module) -> Vec<GlobalRef> {
-    collect(
-        unsafe { LLVMGetFirstFunction(m.as_mut_ptr()) },
-        LLVMGetNextFunction,
-    )
-}
-pub fn variables(m: &Module) -> Vec<GlobalRef> {
-    collect(
-        unsafe { LLVMGetFirstGlobal(m.as_mut_ptr()) },
-        LLVMGetNextGlobal,
-    )
-}
-pub fn aliases(m: &Module) -> Vec<GlobalRef> {
-    collect(
-        unsafe { LLVMGetFirstGlobalAlias(m.as_mut_ptr()) },
-        LLVMGetNextGlobalAlias,
-    )
-}
-pub fn ifuncs(m: &Module) -> Vec<GlobalRef> {
-    collect(
-        unsafe { LLVMGetFirstGlobalIFunc(m.as_mut_ptr()) },
-        LLVMGetNextGlobalIFunc,
-    )
+/// The module's functions, in order.
+pub fn functions<'m>(m: &'m Module) -> Vec<GlobalRef<'m>> {
+    // SAFETY: the module is alive for the duration of the call.
+    let first = unsafe { LLVMGetFirstFunction(m.as_mut_ptr()) };
+    collect(first, LLVMGetNextFunction)
 }
 
-/// Every global value: functions, variables, aliases, ifuncs, in that order.
-pub fn global_values(m: &Module) -> Vec<GlobalRef> {
-    let mut all = functions(m);
-    all.extend(variables(m));
-    all.extend(aliases(m));
+/// The module's global variables, in order.
+pub fn variables<'m>(m: &'m Module) -> Vec<GlobalRef<'m>> {
+    // SAFETY: the module is alive for the duration of the call.
+    let first = unsafe { LLVMGetFirstGlobal(m.as_mut_ptr()) };
+    collect(first, LLVMGetNextGlobal)
+}
+
+/// The module's aliases, in order.
+pub fn aliases<'m>(m: &'m Module) -> Vec<GlobalRef<'m>> {
+    // SAFETY: the module is alive for the duration of the call.
+    let first = unsafe { LLVMGetFirstGlobalAlias(m.as_mut_ptr()) };
+    collect(first, LLVMGetNextGlobalAlias)
+}
+
+/// The module's ifuncs, in order.
+pub fn ifuncs<'m>(m: &'m Module) -> Vec<GlobalRef<'m>> {
+    // SAFETY: the module is alive for the duration of the call.
+    let first = unsafe { LLVMGetFirstGlobalIFunc(m.as_mut_ptr()) };
+    collect(first, LLVMGetNextGlobalIFunc)
+}
+
+/// The module's aliases, then its ifuncs.
+pub fn aliases_and_ifuncs<'m>(m: &'m Module) -> Vec<GlobalRef<'m>> {
+    let mut all = aliases(m);
     all.extend(ifuncs(m));
     all
 }
 
-pub fn named_global(m: &Module, name: &[u8]) -> Option<GlobalRef> {
-    // SAFETY: the name is passed with its length; the module is alive.
+/// Every global value: functions, variables, aliases, ifuncs, in that order.
+pub fn global_values<'m>(m: &'m Module) -> Vec<GlobalRef<'m>> {
+    let mut all = functions(m);
+    all.extend(variables(m));
+    all.extend(aliases_and_ifuncs(m));
+    all
+}
+
+pub fn named_global<'m>(m: &'m Module, name: &[u8]) -> Option<GlobalRef<'m>> {
+    // SAFETY: the name is passed with its length; the module is alive; the result is null or
+    // one of its globals.
     let v = unsafe {
         ffi::llpar_named_global_value(m.as_mut_ptr(), name.as_ptr() as *const c_char, name.len())
     };
-    (!v.is_null()).then_some(GlobalRef(v))
+    GlobalRef::from_raw(v)
 }
 
-// SAFETY (for the accessors below): a GlobalRef is only used while its module is alive and the
-// value has not been erased, which is the contract stated on the type.
-impl GlobalRef {
+/// The comdat of `m` named `name`, created (with the default selection kind) if there is none.
+pub fn comdat_named<'m>(m: &'m Module, name: &[u8]) -> Option<ComdatRef<'m>> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: the module is alive and the name NUL-terminated; LLVM returns the module's comdat
+    // of that name, inserting it into the module's comdat table if missing.
+    let raw = unsafe { LLVMGetOrInsertComdat(m.as_mut_ptr(), name.as_ptr()) };
+    (!raw.is_null()).then_some(ComdatRef {
+        raw,
+        module: m.as_mut_ptr(),
+        _module: PhantomData,
+    })
+}
+
+impl ComdatRef<'_> {
+    /// The comdat's name.
     pub fn name(self) -> Vec<u8> {
         let mut len = 0usize;
-        let ptr = unsafe { LLVMGetValueName2(self.0, &mut len) };
-        if ptr.is_null() || len == 0 {
-            return Vec::new();
+        // SAFETY: the comdat is alive (its module is borrowed, and comdats are erased only with
+        // `&mut Module`); the shim returns a pointer to its name's `len` bytes.
+        unsafe {
+            let ptr = ffi::llpar_comdat_name(self.raw, &mut len);
+            if ptr.is_null() || len == 0 {
+                return Vec::new();
+            }
+            std::slice::from_raw_parts(ptr.cast::<u8>(), len).to_vec()
         }
-        unsafe { std::slice::from_raw_parts(ptr as *const u8, len) }.to_vec()
+    }
+}
+
+// SAFETY (for the accessors below): a GlobalRef<'m> is a live global value of a module borrowed
+// for 'm (see the type), so every call below gets a valid value. Those that LLVM's C API casts to
+// a subclass (function, variable, global object) first check that the value is one.
+impl<'m> GlobalRef<'m> {
+    pub fn name(self) -> Vec<u8> {
+        let mut len = 0usize;
+        // SAFETY: see above; LLVM returns a pointer to the name's `len` bytes, copied at once.
+        unsafe {
+            let ptr = LLVMGetValueName2(self.raw, &mut len);
+            if ptr.is_null() || len == 0 {
+                return Vec::new();
+            }
+            std::slice::from_raw_parts(ptr as *const u8, len).to_vec()
+        }
     }
     pub fn set_name(self, name: &[u8]) {
-        unsafe { LLVMSetValueName2(self.0, name.as_ptr() as *const c_char, name.len()) }
-    }
-    pub fn display_name(self) -> String {
-        String::from_utf8_lossy(&self.name()).into_owned()
+        // SAFETY: see above; the name is passed with its length and copied.
+        unsafe { LLVMSetValueName2(self.raw, name.as_ptr() as *const c_char, name.len()) }
     }
     pub fn is_function(self) -> bool {
-        unsafe { !LLVMIsAFunction(self.0).is_null() }
+        // SAFETY: see above.
+        unsafe { !LLVMIsAFunction(self.raw).is_null() }
     }
     pub fn is_variable(self) -> bool {
-        unsafe { !LLVMIsAGlobalVariable(self.0).is_null() }
+        // SAFETY: see above.
+        unsafe { !LLVMIsAGlobalVariable(self.raw).is_null() }
+    }
+    fn is_global_object(self) -> bool {
+        // SAFETY: see above.
+        unsafe { !LLVMIsAGlobalObject(self.raw).is_null() }
+    }
+    /// Whether this global belongs to `m`.
+    pub fn belongs_to(self, m: &Module) -> bool {
+        // SAFETY: see above.
+        unsafe { LLVMGetGlobalParent(self.raw) == m.as_mut_ptr() }
     }
     pub fn is_declaration(self) -> bool {
-        unsafe { LLVMIsDeclaration(self.0) != 0 }
+        // SAFETY: see above.
+        unsafe { LLVMIsDeclaration(self.raw) != 0 }
     }
     pub fn linkage(self) -> LLVMLinkage {
-        unsafe { LLVMGetLinkage(self.0) }
+        // SAFETY: see above.
+        unsafe { LLVMGetLinkage(self.raw) }
     }
     pub fn set_linkage(self, linkage: LLVMLinkage) {
-        unsafe { LLVMSetLinkage(self.0, linkage) }
-    }
-    pub fn visibility(self) -> LLVMVisibility {
-        unsafe { LLVMGetVisibility(self.0) }
+        // SAFETY: see above.
+        unsafe { LLVMSetLinkage(self.raw, linkage) }
     }
     pub fn set_visibility(self, visibility: LLVMVisibility) {
-        unsafe { LLVMSetVisibility(self.0, visibility) }
+        // SAFETY: see above.
+        unsafe { LLVMSetVisibility(self.raw, visibility) }
     }
     pub fn has_local_linkage(self) -> bool {
         matches!(
@@ -482,93 +617,110 @@ impl GlobalRef {
             LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage
         )
     }
-    pub fn comdat(self) -> Option<ComdatRef> {
-        if self.is_function() || self.is_variable() {
-            let c = unsafe { LLVMGetComdat(self.0) };
-            (!c.is_null()).then_some(ComdatRef(c))
-        } else {
-            None
+    /// The comdat of a function or variable (aliases and ifuncs have none).
+    pub fn comdat(self) -> Option<ComdatRef<'m>> {
+        if !(self.is_function() || self.is_variable()) {
+            return None;
         }
+        // SAFETY: see above; the value is a global object, as LLVMGetComdat requires.
+        let (raw, module) = unsafe { (LLVMGetComdat(self.raw), LLVMGetGlobalParent(self.raw)) };
+        (!raw.is_null()).then_some(ComdatRef {
+            raw,
+            module,
+            _module: PhantomData,
+        })
     }
-    pub fn set_comdat(self, comdat: Option<ComdatRef>) {
-        unsafe { LLVMSetComdat(self.0, comdat.map_or(std::ptr::null_mut(), |c| c.0)) }
+    /// Puts a global object into `comdat` (a comdat of its own module), or takes it out of any.
+    /// Panics for an alias, or a comdat of another module.
+    pub fn set_comdat(self, comdat: Option<ComdatRef<'m>>) {
+        assert!(self.is_global_object(), "only global objects have comdats");
+        // SAFETY: see above.
+        let module = unsafe { LLVMGetGlobalParent(self.raw) };
+        assert!(
+            comdat.is_none_or(|c| c.module == module),
+            "a comdat of another module"
+        );
+        // SAFETY: see above; the value is a global object and the comdat one of its module's.
+        unsafe { LLVMSetComdat(self.raw, comdat.map_or(std::ptr::null_mut(), |c| c.raw)) }
     }
     /// The function or variable an alias stands for (an ifunc's resolver).
-    pub fn alias_target(self) -> Option<GlobalRef> {
-        let t = unsafe { ffi::llpar_alias_target(self.0) };
-        (!t.is_null()).then_some(GlobalRef(t))
+    pub fn alias_target(self) -> Option<GlobalRef<'m>> {
+        // SAFETY: see above; the shim returns null or a global of the same module.
+        GlobalRef::from_raw(unsafe { ffi::llpar_alias_target(self.raw) })
     }
 
-    /// Replaces this alias or ifunc with a declaration of the same name (consumes the handle).
-    pub fn replace_alias_with_declaration(self) {
-        unsafe { ffi::llpar_alias_to_declaration(self.0) }
-    }
-
-    /// Turns a function definition into a declaration (and drops its comdat).
+    /// Turns a function definition into a declaration (and drops its comdat); does nothing to
+    /// anything but a function. Erases only the body's blocks and instructions, to which no handle
+    /// exists.
     pub fn delete_body(self) {
-        unsafe { ffi::llpar_delete_body(self.0) }
+        if self.is_function() {
+            // SAFETY: see above; the value is a function, as the shim requires.
+            unsafe { ffi::llpar_delete_body(self.raw) }
+        }
     }
-    /// The functions whose block addresses this variable's initializer holds, at any depth.
-    pub fn block_address_functions(self) -> Vec<GlobalRef> {
+    /// The functions whose block addresses this variable's initializer holds, at any depth
+    /// (none for anything but a variable).
+    pub fn block_address_functions(self) -> Vec<GlobalRef<'m>> {
         let mut out = Vec::new();
-        let init = unsafe { LLVMGetInitializer(self.0) };
+        if !self.is_variable() {
+            return out;
+        }
+        // SAFETY: see above; the value is a global variable, as LLVMGetInitializer requires.
+        let init = unsafe { LLVMGetInitializer(self.raw) };
         if !init.is_null() {
             collect_block_address_functions(init, 0, &mut out);
         }
-        out.sort_by_key(|g| g.0 as usize);
+        out.sort_by_key(|g| g.raw as usize);
         out.dedup();
         out
     }
 
-    /// Turns a variable definition into a declaration (no initializer, no comdat).
+    /// Turns a variable definition into a declaration (no initializer, no comdat); does nothing
+    /// to anything but a variable.
     pub fn remove_initializer(self) {
-        unsafe { ffi::llpar_remove_initializer(self.0) }
-    }
-
-    /// Removes this global if nothing uses it (consumes the handle); false if something does.
-    pub fn erase_if_unused(self) -> bool {
-        // SAFETY: the handle is a live global; the shim erases it only when it has no uses.
-        unsafe { ffi::llpar_erase_unused_global(self.0) != 0 }
+        if self.is_variable() {
+            // SAFETY: see above; the value is a global variable, as the shim requires.
+            unsafe { ffi::llpar_remove_initializer(self.raw) }
+        }
     }
 
     /// The functions whose instructions use this global, if instructions (directly or through
     /// constant expressions) are its only users; `None` if anything else uses it: a global's
     /// initializer, an alias, a `blockaddress`, an aggregate constant.
-    pub fn only_instruction_users(self) -> Option<Vec<GlobalRef>> {
+    pub fn only_instruction_users(self) -> Option<Vec<GlobalRef<'m>>> {
         let (functions, only_instructions) = self.user_functions_and_others();
         only_instructions.then_some(functions)
     }
 
     /// The functions whose instructions use this global, directly or through constant expressions.
-    pub fn user_functions(self) -> Vec<GlobalRef> {
+    pub fn user_functions(self) -> Vec<GlobalRef<'m>> {
         self.user_functions_and_others().0
     }
 
     /// The functions whose instructions use this global (directly or through constant
     /// expressions), sorted, without repeats; and whether those are its only users.
-    fn user_functions_and_others(self) -> (Vec<GlobalRef>, bool) {
+    fn user_functions_and_others(self) -> (Vec<GlobalRef<'m>>, bool) {
         let mut out = Vec::new();
-        let only_instructions = collect_user_functions(self.0, 0, &mut out);
-        out.sort_by_key(|g| g.0 as usize);
+        let only_instructions = collect_user_functions(self.raw, 0, &mut out);
+        out.sort_by_key(|g| g.raw as usize);
         out.dedup();
         (out, only_instructions)
     }
 
-    /// The function's instruction count, and the other functions whose `blockaddress` it uses
-    /// (those must stay in the same module as it).
-    pub fn body_summary(self) -> (u64, Vec<GlobalRef>) {
-        let (count, block_address_of, _) = self.body_summary_with_calls();
-        (count, block_address_of)
-    }
-
-    /// Like `body_summary`, plus the functions this one calls directly (with repeats).
-    pub fn body_summary_with_calls(self) -> (u64, Vec<GlobalRef>, Vec<GlobalRef>) {
+    /// The function's instruction count, the other functions whose `blockaddress` it uses (those
+    /// must stay in the same module as it), and the functions it calls directly (with repeats).
+    /// Empty for anything but a function.
+    pub fn body_summary_with_calls(self) -> (u64, Vec<GlobalRef<'m>>, Vec<GlobalRef<'m>>) {
         let mut count = 0u64;
         let mut block_address_of = Vec::new();
         let mut callees = Vec::new();
-        // SAFETY: walks the live function's own blocks and instructions, reading only.
+        if !self.is_function() {
+            return (count, block_address_of, callees);
+        }
+        // SAFETY: see above; walks the live function's own blocks and instructions, reading only.
+        // Called functions and the functions of block addresses belong to the same module.
         unsafe {
-            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            let mut bb = LLVMGetFirstBasicBlock(self.raw);
             while !bb.is_null() {
                 let mut inst = LLVMGetFirstInstruction(bb);
                 while !inst.is_null() {
@@ -576,15 +728,16 @@ impl GlobalRef {
                     if !LLVMIsACallInst(inst).is_null() || !LLVMIsAInvokeInst(inst).is_null() {
                         let callee = LLVMGetCalledValue(inst);
                         if !callee.is_null() && !LLVMIsAFunction(callee).is_null() {
-                            callees.push(GlobalRef(callee));
+                            callees.extend(GlobalRef::from_raw(callee));
                         }
                     }
                     for i in 0..LLVMGetNumOperands(inst).max(0) as u32 {
                         let op = LLVMGetOperand(inst, i);
                         if !op.is_null() && !LLVMIsABlockAddress(op).is_null() {
-                            let f = block_address_function(op);
-                            if f.0 != self.0 {
-                                block_address_of.push(f);
+                            if let Some(f) = block_address_function(op) {
+                                if f.raw != self.raw {
+                                    block_address_of.push(f);
+                                }
                             }
                         }
                     }
@@ -597,8 +750,57 @@ impl GlobalRef {
     }
 }
 
-/// Removes the comdats no global of `m` belongs to any more.
-pub fn erase_unused_comdats(m: &Module) {
+/// Replaces the aliases and ifuncs at `positions` of `aliases_and_ifuncs(m)` with declarations of
+/// the same names, so that what refers to them still does (positions out of range are skipped).
+pub fn replace_aliases_with_declarations(m: &mut Module, positions: &[usize]) {
+    let all = aliases_and_ifuncs(m);
+    let mut chosen: Vec<LLVMValueRef> = positions
+        .iter()
+        .filter_map(|&i| all.get(i).map(|g| g.raw))
+        .collect();
+    chosen.sort_unstable_by_key(|&v| v as usize);
+    chosen.dedup();
+    for v in chosen {
+        // SAFETY: `v` is an alias or ifunc of `m`, alive: each is erased once (no repeats), and
+        // erasing one erases no other global. No other handle to it exists: `m` is borrowed
+        // mutably and `all`'s handles are not used after this loop.
+        unsafe { ffi::llpar_alias_to_declaration(v) }
+    }
+}
+
+/// Erases the functions at `functions` of `functions(m)` and the variables at `variables` of
+/// `variables(m)` that nothing uses (any more); returns how many were erased.
+pub fn erase_unused_globals(
+    m: &mut Module,
+    functions_at: &[usize],
+    variables_at: &[usize],
+) -> usize {
+    let all_functions = functions(m);
+    let all_variables = variables(m);
+    let mut chosen: Vec<LLVMValueRef> = functions_at
+        .iter()
+        .filter_map(|&i| all_functions.get(i).map(|g| g.raw))
+        .chain(
+            variables_at
+                .iter()
+                .filter_map(|&i| all_variables.get(i).map(|g| g.raw)),
+        )
+        .collect();
+    chosen.sort_unstable_by_key(|&v| v as usize);
+    chosen.dedup();
+    let mut erased = 0;
+    for v in chosen {
+        // SAFETY: `v` is a global of `m`, alive: each is erased at most once (no repeats), and
+        // erasing one erases no other global. No other handle to it exists: `m` is borrowed
+        // mutably and the lists' handles are not used after this loop.
+        erased += unsafe { ffi::llpar_erase_unused_global(v) } as usize;
+    }
+    erased
+}
+
+/// Removes the comdats no global of `m` belongs to any more (`&mut`: no `ComdatRef` to them
+/// can be alive).
+pub fn erase_unused_comdats(m: &mut Module) {
     // SAFETY: the module is alive and owned by the calling thread.
     unsafe { ffi::llpar_erase_unused_comdats(m.as_mut_ptr()) }
 }
@@ -618,7 +820,8 @@ pub fn module_inline_asm(m: &Module) -> String {
 
 /// Stores `text` as the module's named metadata `name` (one string), replacing what was there.
 pub fn set_named_string(m: &Module, name: &CStr, text: &str) {
-    // SAFETY: the module is alive; the shim copies both strings.
+    // SAFETY: the module is alive; the shim copies both strings. Named metadata is never referred
+    // to by handles, so replacing it invalidates none.
     unsafe {
         ffi::llpar_set_named_string(
             m.as_mut_ptr(),
@@ -631,7 +834,7 @@ pub fn set_named_string(m: &Module, name: &CStr, text: &str) {
 
 /// Reads and removes the named metadata `name` that `set_named_string` wrote.
 pub fn take_named_string(m: &Module, name: &CStr) -> Option<String> {
-    // SAFETY: the shim returns a malloc'ed string (or null), freed here.
+    // SAFETY: the module is alive; the shim returns a malloc'ed string (or null), freed here.
     unsafe {
         let ptr = ffi::llpar_take_named_string(m.as_mut_ptr(), name.as_ptr());
         if ptr.is_null() {
@@ -647,18 +850,21 @@ pub fn take_named_string(m: &Module, name: &CStr) -> Option<String> {
 /// parent is the function.
 ///
 /// # Safety
-/// `ba` must be a live `blockaddress` constant.
-unsafe fn block_address_function(ba: LLVMValueRef) -> GlobalRef {
-    GlobalRef(LLVMGetBasicBlockParent(LLVMValueAsBasicBlock(
-        LLVMGetOperand(ba, 0),
-    )))
+/// `ba` must be a live `blockaddress` constant whose function belongs to a module borrowed for
+/// `'m`.
+unsafe fn block_address_function<'m>(ba: LLVMValueRef) -> Option<GlobalRef<'m>> {
+    // SAFETY: per the contract, operand 0 of `ba` is a live basic block of a live function.
+    GlobalRef::from_raw(unsafe {
+        LLVMGetBasicBlockParent(LLVMValueAsBasicBlock(LLVMGetOperand(ba, 0)))
+    })
 }
 
-fn collect_block_address_functions(c: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>) {
-    // SAFETY: c is a constant owned by the live module's context.
+fn collect_block_address_functions<'m>(c: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef<'m>>) {
+    // SAFETY: c is a constant (a variable's initializer, or an operand of one) of a module
+    // borrowed for 'm; a blockaddress in it names a function of that module.
     unsafe {
         if !LLVMIsABlockAddress(c).is_null() {
-            out.push(block_address_function(c));
+            out.extend(block_address_function(c));
             return;
         }
         if depth > 16 || !LLVMIsAGlobalValue(c).is_null() {
@@ -675,17 +881,19 @@ fn collect_block_address_functions(c: LLVMValueRef, depth: u32, out: &mut Vec<Gl
 
 /// Pushes the functions whose instructions use `v`, through constant expressions up to a depth;
 /// returns false if some other user (or a chain too deep to follow) uses it too.
-fn collect_user_functions(v: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>) -> bool {
+fn collect_user_functions<'m>(v: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef<'m>>) -> bool {
     let mut only_instructions = true;
-    // SAFETY: v is a live value; its uses are walked without modifying anything.
+    // SAFETY: v is a live value of a module borrowed for 'm; its uses are walked without
+    // modifying anything, and the function of an instruction in a block belongs to that module.
     unsafe {
         let mut u = LLVMGetFirstUse(v);
         while !u.is_null() {
             let user = LLVMGetUser(u);
             if !LLVMIsAInstruction(user).is_null() {
-                out.push(GlobalRef(LLVMGetBasicBlockParent(
-                    LLVMGetInstructionParent(user),
-                )));
+                let block = LLVMGetInstructionParent(user);
+                if !block.is_null() {
+                    out.extend(GlobalRef::from_raw(LLVMGetBasicBlockParent(block)));
+                }
             } else if !LLVMIsAConstantExpr(user).is_null() && depth < 8 {
                 only_instructions &= collect_user_functions(user, depth + 1, out);
             } else {
@@ -699,29 +907,36 @@ fn collect_user_functions(v: LLVMValueRef, depth: u32, out: &mut Vec<GlobalRef>)
 
 // ---- Whole-module edits ---------------------------------------------------------------------
 
-/// Where each use of a global value sits in that value's use list, computed once per split.
-pub struct UseRanks {
+/// Where each use of a global value by an instruction sits in that value's use list, computed once
+/// per split. It borrows the module it was computed from; the shim only looks uses up in it by
+/// address (never dereferences its keys), so edits of the module made meanwhile can make its
+/// ranks stale, never unsafe.
+pub struct UseRanks<'m> {
     raw: *mut std::os::raw::c_void,
+    module: LLVMModuleRef,
+    _module: PhantomData<&'m ()>,
 }
 
-impl UseRanks {
-    /// Valid for as long as `m`'s instructions are not changed; `Split` guarantees that.
-    pub fn new(m: &Module) -> Self {
+impl<'m> UseRanks<'m> {
+    pub fn new(m: &'m Module) -> Self {
         // SAFETY: the module is alive; the shim returns an object we dispose exactly once.
+        let raw = unsafe { ffi::llpar_use_ranks_create(m.as_mut_ptr()) };
         UseRanks {
-            raw: unsafe { ffi::llpar_use_ranks_create(m.as_mut_ptr()) },
+            raw,
+            module: m.as_mut_ptr(),
+            _module: PhantomData,
         }
     }
 }
 
-impl Drop for UseRanks {
+impl Drop for UseRanks<'_> {
     fn drop(&mut self) {
         // SAFETY: created by llpar_use_ranks_create, disposed once.
         unsafe { ffi::llpar_use_ranks_dispose(self.raw) }
     }
 }
 
-impl std::fmt::Debug for UseRanks {
+impl std::fmt::Debug for UseRanks<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("UseRanks")
     }
@@ -729,21 +944,40 @@ impl std::fmt::Debug for UseRanks {
 
 /// A new module of `m`'s context holding the definitions of `owned` (functions, and variables
 /// holding their block addresses), what they reach as declarations, and `copyable` variables
-/// they reach as `available_externally` copies.
-pub fn extract_chunk<'c>(
-    m: &Module<'c>,
-    ranks: &UseRanks,
-    owned: &[GlobalRef],
-    copyable: &[GlobalRef],
-    local_functions: &[(GlobalRef, Linkage)],
+/// they reach as `available_externally` copies. Panics if `ranks` or a handle is of another
+/// module, or a local function is not a function.
+pub fn extract_chunk<'c, 'm>(
+    m: &'m Module<'c>,
+    ranks: &UseRanks<'m>,
+    owned: &[GlobalRef<'m>],
+    copyable: &[GlobalRef<'m>],
+    local_functions: &[(GlobalRef<'m>, Linkage)],
     for_codegen: bool,
 ) -> Module<'c> {
-    let owned: Vec<LLVMValueRef> = owned.iter().map(|g| g.0).collect();
-    let copyable: Vec<LLVMValueRef> = copyable.iter().map(|g| g.0).collect();
-    let locals: Vec<LLVMValueRef> = local_functions.iter().map(|(g, _)| g.0).collect();
+    assert!(
+        ranks.module == m.as_mut_ptr(),
+        "use ranks of another module"
+    );
+    assert!(
+        owned
+            .iter()
+            .chain(copyable)
+            .chain(local_functions.iter().map(|(g, _)| g))
+            .all(|g| g.belongs_to(m)),
+        "a global of another module"
+    );
+    assert!(
+        copyable.iter().all(|g| g.is_variable())
+            && local_functions.iter().all(|(g, _)| g.is_function()),
+        "only variables are copied, only functions kept local"
+    );
+    let owned: Vec<LLVMValueRef> = owned.iter().map(|g| g.raw).collect();
+    let copyable: Vec<LLVMValueRef> = copyable.iter().map(|g| g.raw).collect();
+    let locals: Vec<LLVMValueRef> = local_functions.iter().map(|(g, _)| g.raw).collect();
     let linkages: Vec<Linkage> = local_functions.iter().map(|(_, l)| *l).collect();
-    // SAFETY: the handles belong to `m`; the shim returns a fresh module of m's context, which
-    // the returned Module owns and disposes.
+    // SAFETY: the handles are live globals of `m` (checked above); the ranks were computed from
+    // `m`; the shim returns a fresh module of m's context, which the returned Module owns and
+    // disposes.
     unsafe {
         Module::new(ffi::llpar_extract_chunk(
             m.as_mut_ptr(),
@@ -761,12 +995,12 @@ pub fn extract_chunk<'c>(
 }
 
 pub fn named_metadata_len(m: &Module, name: &CStr) -> usize {
-    // SAFETY: the module is alive.
+    // SAFETY: the module is alive and the name NUL-terminated.
     unsafe { LLVMGetNamedMetadataNumOperands(m.as_mut_ptr(), name.as_ptr()) as usize }
 }
 
 /// Points the subprograms of merged functions back at the input's compile units, whose number
-/// is `original_units`, and drops the copies each chunk brought along.
+/// is `original_units`, and drops the copies each chunk brought along (metadata only).
 pub fn fold_debug_units(m: &Module, original_units: usize) -> Result<(), String> {
     let mut error = std::ptr::null_mut();
     // SAFETY: the module is alive; the error message, if any, is ours to free.
@@ -790,21 +1024,34 @@ fn take_message_malloc(ptr: *mut c_char) -> String {
     }
 }
 
-/// Puts `order` first in the module's function list, in that order.
-pub fn order_variables(m: &Module, order: &[GlobalRef]) {
-    let raw: Vec<LLVMValueRef> = order.iter().map(|g| g.0).collect();
-    // SAFETY: every handle is a global variable of `m`.
+/// Puts `order` (variables of `m`) first in the module's variable list, in that order. Panics
+/// if one is not a variable of `m`.
+pub fn order_variables<'m>(m: &'m Module, order: &[GlobalRef<'m>]) {
+    assert!(
+        order.iter().all(|g| g.is_variable() && g.belongs_to(m)),
+        "only variables of the module can be ordered"
+    );
+    let raw: Vec<LLVMValueRef> = order.iter().map(|g| g.raw).collect();
+    // SAFETY: every handle is a live global variable of `m` (checked above).
     unsafe { ffi::llpar_order_variables(m.as_mut_ptr(), raw.as_ptr(), raw.len()) }
 }
 
-/// Keeps one entry per global in `llvm.used` and `llvm.compiler.used` (the first).
-pub fn dedupe_used_lists(m: &Module) {
-    // SAFETY: the module is alive and owned by the calling thread.
+/// Keeps one entry per global in `llvm.used` and `llvm.compiler.used` (the first). Replaces
+/// (erases) those variables: hence `&mut`.
+pub fn dedupe_used_lists(m: &mut Module) {
+    // SAFETY: the module is alive and owned by the calling thread; no handle to its globals
+    // exists (it is borrowed mutably).
     unsafe { ffi::llpar_dedupe_used_lists(m.as_mut_ptr()) }
 }
 
-pub fn order_functions(m: &Module, order: &[GlobalRef]) {
-    let raw: Vec<LLVMValueRef> = order.iter().map(|g| g.0).collect();
-    // SAFETY: every handle is a function of `m`.
+/// Puts `order` (functions of `m`) first in the module's function list, in that order. Panics
+/// if one is not a function of `m`.
+pub fn order_functions<'m>(m: &'m Module, order: &[GlobalRef<'m>]) {
+    assert!(
+        order.iter().all(|g| g.is_function() && g.belongs_to(m)),
+        "only functions of the module can be ordered"
+    );
+    let raw: Vec<LLVMValueRef> = order.iter().map(|g| g.raw).collect();
+    // SAFETY: every handle is a live function of `m` (checked above).
     unsafe { ffi::llpar_order_functions(m.as_mut_ptr(), raw.as_ptr(), raw.len()) }
 }
