@@ -3,7 +3,7 @@
 ; RUN: %llpar %tiny -j2 -passes='%light' -S %s -o - | FileCheck %s
 ; RUN: opt -passes='%light' %s -o %t.ref.bc
 ; RUN: %llpar %tiny -j2 -passes='%light' %s -o %t.bc
-; RUN: llvm-diff %t.ref.bc %t.bc
+; RUN: %irdiff %t.ref.bc %t.bc
 
 ; CHECK: @table = internal constant [4 x i32] [i32 10, i32 20, i32 30, i32 40]
 ; CHECK-NOT: available_externally

@@ -2,7 +2,7 @@
 ; RUN: %llpar -j2 -passes='%light' -S %s -o - | FileCheck %s
 ; RUN: opt -passes='%light' %s -o %t.ref.bc
 ; RUN: %llpar -j2 -passes='%light' %s -o %t.bc
-; RUN: llvm-diff %t.ref.bc %t.bc
+; RUN: %irdiff %t.ref.bc %t.bc
 
 ; CHECK: @ext = external global i32
 ; CHECK: declare i32 @f(i32)

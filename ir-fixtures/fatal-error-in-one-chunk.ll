@@ -13,7 +13,7 @@
 ; RUN: not %llpar %tiny -j2 --isolate --crash-dir=%t.dir -passes='function(trigger-crash-function)' %s -o %t.out 2>&1 | FileCheck %s --check-prefix=ISOCRASH
 ; RUN: %llpar %tiny -j2 --isolate -passes='function(instcombine<no-verify-fixpoint>)' %s -o %t.ok.bc
 ; RUN: opt -passes='function(instcombine<no-verify-fixpoint>)' %s -o %t.ref.bc
-; RUN: llvm-diff %t.ref.bc %t.ok.bc
+; RUN: %irdiff %t.ref.bc %t.ok.bc
 
 ; THREADS: llpar: error: {{.*}}fatal-error-in-one-chunk.ll: chunk 2 (1 function: no_fixpoint) running 'function(instcombine)': LLVM fatal error: Instruction Combining on no_fixpoint did not reach a fixpoint {{.*}}; reproducer: {{.*}}llpar-crash-{{[0-9]+}}-chunk2.bc (replay: opt -passes='function(instcombine)' FILE)
 ; THREADS-NOT: error

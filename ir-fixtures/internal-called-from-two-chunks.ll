@@ -3,7 +3,7 @@
 ; RUN: %llpar %tiny -j2 -passes='%light' -S %s -o - | FileCheck %s
 ; RUN: opt -passes='%light' %s -o %t.ref.bc
 ; RUN: %llpar %tiny -j2 -passes='%light' %s -o %t.bc
-; RUN: llvm-diff %t.ref.bc %t.bc
+; RUN: %irdiff %t.ref.bc %t.bc
 
 ; CHECK-NOT: __llpar
 ; CHECK: define internal i32 @helper(i32 %x)

@@ -26,3 +26,5 @@ config.substitutions.append(("%tiny", "--min-chunk-cost=1"))
 # %roundtrip INPUT PREFIX N STRATEGY
 config.substitutions.append(
     ("%roundtrip", f"bash {os.path.join(root, 'ir-fixtures', 'Inputs', 'round-trip.sh')} {llpar}"))
+# The strict comparison of two modules (scripts/irdiff.py; tests/common/irdiff.rs in Rust).
+config.substitutions.append(("%irdiff", f"python3 {os.path.join(root, 'scripts', 'irdiff.py')}"))

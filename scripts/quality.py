@@ -13,7 +13,7 @@ the program's output is identical to the serial build's, and the ratio of instru
 usage: quality.py [--runs R] [--jobs N] [--modules sqlite3,lua,regex] [--markdown FILE]
                   [--simplify-before-inlining]
 """
-import argparse, os, statistics, subprocess, sys, tempfile, time
+import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VERSION = open(os.path.join(ROOT, "LLVM_VERSION")).read().strip()
@@ -75,6 +75,11 @@ def main():
     ap.add_argument("--simplify-before-inlining", action="store_true",
                     help="also measure llpar --simplify-before-inlining")
     args = ap.parse_args()
+    # The instructions ratio runs the programs under callgrind, with address randomization off.
+    missing = [tool for tool in ("valgrind", "setarch") if shutil.which(tool) is None]
+    if missing:
+        sys.exit(f"quality.py: {' and '.join(missing)} not found (Debian packages valgrind and "
+                 f"util-linux; scripts/install-deps.sh installs them)")
     tmp = tempfile.mkdtemp(prefix="llpar-quality-")
     lines = ["| module | build | compile s | speedup | CPU ratio | .text ratio | runtime s | runtime ratio |"
              " instructions ratio | output |", "|" + "---|" * 10]

@@ -188,10 +188,53 @@ fn stdin_to_stdout_and_empty_input() {
 
 #[test]
 fn no_pipeline_reads_verifies_and_writes_like_opt() {
+    // Without a pipeline llpar does what `opt` without passes does: the same bitcode and the same
+    // text, byte for byte, for a small module and for a real one (Lua); and where the input fails
+    // the verifier, both fail with exit status 1 and write nothing.
     let dir = tempfile::tempdir().unwrap();
-    let input = write(dir.path(), "good.ll", GOOD_IR.as_bytes());
-    let out = run_ok(llpar().arg(&input).args(["-S", "-o", "-"]));
-    assert!(String::from_utf8_lossy(&out).contains("define i32 @f(i32 %x)"));
+    let small = write(dir.path(), "good.ll", GOOD_IR.as_bytes());
+    let lua = std::fs::read(corpus("lua.bc")).unwrap();
+    let real = write(dir.path(), "lua.bc", &lua);
+    let opt = |args: &[&str]| run(Command::new(llvm_tool("opt")).args(args));
+    for input in [&small, &real] {
+        for format in [&[][..], &["-S"][..]] {
+            let ours = dir.path().join("ours.out");
+            let theirs = dir.path().join("theirs.out");
+            run_ok(llpar().arg(input).args(format).arg("-o").arg(&ours));
+            let reference = opt(&[
+                &[input.as_str()][..],
+                format,
+                &["-o", theirs.to_str().unwrap()],
+            ]
+            .concat());
+            assert!(reference.status.success());
+            assert!(
+                std::fs::read(&ours).unwrap() == std::fs::read(&theirs).unwrap(),
+                "{input} {format:?}: llpar's output differs from opt's"
+            );
+        }
+    }
+    let invalid = write(
+        dir.path(),
+        "invalid.ll",
+        b"define i32 @f(i1 %c) {\nentry:\n  br i1 %c, label %a, label %b\na:\n  %x = add i32 1, 2\n  br label %b\nb:\n  ret i32 %x\n}\n",
+    );
+    let theirs = dir.path().join("invalid.opt.bc");
+    let reference = opt(&[invalid.as_str(), "-o", theirs.to_str().unwrap()]);
+    assert_eq!(reference.status.code(), Some(1));
+    assert!(!theirs.exists());
+    // opt says "input module is broken!": the input is checked before anything runs on it.
+    assert!(
+        String::from_utf8_lossy(&reference.stderr).contains("input module is broken"),
+        "{reference:?}"
+    );
+    let f = fails(dir.path(), &[&invalid]);
+    assert_eq!(f.code, 1, "{}", f.stderr);
+    assert!(
+        f.stderr.contains("input module fails the verifier"),
+        "{}",
+        f.stderr
+    );
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! - random modules from `llvm-stress`, several linked into one, through split, -O2 and the
 //!   verifier, one function per chunk.
 //!
-//! Every run must end in one of two ways: success with an output that passes the verifier, or
+//! Every run must end in one of two ways: success with an output that passes the verifier (an
+//! object: read by `llvm-readobj` without a warning and linked by `ld.lld -r`), or
 //! exit status 1 with one line "llpar: error: ..." and no output file, within a time limit.
 //! When LLVM itself fails on an llvm-stress module, `opt` must fail on it too.
 //!
@@ -77,12 +78,7 @@ fn run_checked(dir: &Path, input: &Path, args: &[&str]) -> Result<Outcome, Strin
     }
     match status.code() {
         Some(0) if args.contains(&"--emit=obj") => {
-            let object = std::fs::read(&output).unwrap_or_default();
-            if object.starts_with(b"\x7fELF") {
-                Ok(Outcome::Optimized)
-            } else {
-                Err("the object file is not ELF".into())
-            }
+            check_object(&output).map(|_| Outcome::Optimized)
         }
         Some(0) => {
             let verify = run(Command::new(llvm_tool("opt"))
@@ -109,6 +105,39 @@ fn run_checked(dir: &Path, input: &Path, args: &[&str]) -> Result<Outcome, Strin
         }
         other => Err(format!("exit status {other:?} ({status}): {stderr}")),
     }
+}
+
+/// An object file is valid when `llvm-readobj` reads its headers, sections and symbols without
+/// a warning and finds an x86-64 ELF relocatable, and `ld.lld -r` links it.
+fn check_object(object: &Path) -> Result<(), String> {
+    let readobj = run(Command::new(llvm_tool("llvm-readobj"))
+        .args(["--file-headers", "--sections", "--symbols", "--relocations"])
+        .arg(object));
+    let stdout = String::from_utf8_lossy(&readobj.stdout);
+    let stderr = String::from_utf8_lossy(&readobj.stderr);
+    if !readobj.status.success() || !stderr.trim().is_empty() {
+        return Err(format!("llvm-readobj fails on the object: {stderr}"));
+    }
+    if !stdout.contains("Format: elf64-x86-64") || !stdout.contains("Type: Relocatable") {
+        return Err(format!(
+            "llvm-readobj: not an x86-64 ELF relocatable object: {}",
+            stdout.lines().take(20).collect::<Vec<_>>().join("\n")
+        ));
+    }
+    let linked = object.with_extension("linked.o");
+    let link = run(Command::new(llvm_tool("ld.lld"))
+        .arg("-r")
+        .arg(object)
+        .arg("-o")
+        .arg(&linked));
+    let _ = std::fs::remove_file(&linked);
+    if !link.status.success() {
+        return Err(format!(
+            "ld.lld -r fails on the object: {}",
+            String::from_utf8_lossy(&link.stderr)
+        ));
+    }
+    Ok(())
 }
 
 fn damage(rng: &mut Rng, original: &[u8]) -> Vec<u8> {

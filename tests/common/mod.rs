@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests: where LLVM's tools and llpar are, and running them.
 #![allow(dead_code)]
+pub mod irdiff;
+#[allow(unused_imports)]
+pub use irdiff::{assert_equivalent, strict_diff};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
