@@ -238,9 +238,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                 trace::llvm_passes(|| {
                     llvm::run_passes(&mut module, passes, machine.as_ref(), inline_level)
                 })
-                    .map_err(|e| {
-                        Error::failure(format!("{input_name}: pipeline '{passes}': {e}"))
-                    })?;
+                .map_err(|e| Error::failure(format!("{input_name}: pipeline '{passes}': {e}")))?;
                 stats.add("module passes", t.elapsed());
             }
             Segment::PerChunk(passes) => {

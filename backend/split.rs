@@ -698,6 +698,12 @@ impl<'c> Restore<'c> {
             }
         }
         self.rename_derived_globals(merged);
+        let own_names: Vec<(&[u8], &[u8])> = self
+            .original_names
+            .iter()
+            .map(|(p, o)| (p.as_slice(), o.as_slice()))
+            .collect();
+        llvm::rename_derived_values(merged, PROMOTED_PREFIX, &own_names);
     }
 
     /// Passes name what they create after the function they work on (`switch.table.f`); for a

@@ -80,8 +80,8 @@ class Module:
                 self.order["functions"].append(name)
                 self.sections["function"][name] = v
             elif l.startswith("declare "):
+                # Declarations' order is not compared: passes append those they create.
                 name = self.global_name(l)
-                self.order["functions"].append(name)
                 self.sections["function"].setdefault(name, []).append(self.normalize(l, set()))
             elif definition(l, "@"):
                 name = "@" + definition(l, "@")[0]

@@ -33,7 +33,39 @@ fn equivalent_to_opt(module: &str, which: &str) {
         &candidate,
     );
     assert_verifies(&candidate);
-    assert_equivalent(&reference, &candidate);
+    let found = differences(&disassemble(&reference), &disassemble(&candidate), 1000);
+    let unexplained: Vec<&String> = found.iter().filter(|d| !inferred_call_site(d)).collect();
+    assert!(
+        unexplained.is_empty(),
+        "{} and {} differ:\n{}",
+        reference.display(),
+        candidate.display(),
+        unexplained
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// The one difference from `opt` that the parallel phase cannot avoid (ARCHITECTURE.md, "What
+/// the parallel phase cannot reproduce"): library-call simplification infers attributes on the
+/// declaration of a library function it calls (`memchr`: `memory(argmem: read)`), and in `opt`
+/// the functions optimized after that see the inferred declaration, so a call simplified there
+/// gets other call-site attributes (`noundef`) than in a chunk that saw the input's declaration.
+/// A difference is of that kind when both lines are calls that are equal once call-site
+/// `noundef` is removed.
+fn inferred_call_site(difference: &str) -> bool {
+    let line = |side: &str| {
+        difference
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix(side))
+            .map(|l| l.replace("noundef ", ""))
+    };
+    match (line("reference:"), line("candidate:")) {
+        (Some(a), Some(b)) => a.contains(" call ") && a == b,
+        _ => false,
+    }
 }
 
 #[test]

@@ -134,7 +134,11 @@ fn sqlite3_with_debug_info_chunks_isolation_and_determinism() {
     llpar_to(&input, &["-O2", "--emit=obj", "-j1"], &one);
     assert!(std::fs::read(&one).unwrap() == std::fs::read(&threads).unwrap());
     let isolated = dir.path().join("isolated.o");
-    llpar_to(&input, &["-O2", "--emit=obj", "-j2", "--isolate"], &isolated);
+    llpar_to(
+        &input,
+        &["-O2", "--emit=obj", "-j2", "--isolate"],
+        &isolated,
+    );
     assert!(std::fs::read(&isolated).unwrap() == std::fs::read(&threads).unwrap());
     let merged = dir.path().join("merged.bc");
     llpar_to(&input, &["-O2", "-j2"], &merged);
@@ -218,7 +222,10 @@ fn sqlite3_with_debug_info_runs_and_debugs_like_serial() {
                 .arg("-lm"),
         );
     };
-    let (ours, theirs) = (dir.path().join("sqlite-llpar"), dir.path().join("sqlite-serial"));
+    let (ours, theirs) = (
+        dir.path().join("sqlite-llpar"),
+        dir.path().join("sqlite-serial"),
+    );
     link(&parallel, &ours);
     link(&serial, &theirs);
     let expected = run_ok(Command::new(&theirs).arg("20000"));
@@ -302,7 +309,10 @@ fn rust_program_compiled_whole_runs_like_serial() {
                 .arg(program),
         );
     };
-    let (ours, theirs) = (dir.path().join("prog-llpar"), dir.path().join("prog-serial"));
+    let (ours, theirs) = (
+        dir.path().join("prog-llpar"),
+        dir.path().join("prog-serial"),
+    );
     link(&parallel, &ours);
     link(&serial, &theirs);
     let expected = run_ok(&mut Command::new(&theirs));

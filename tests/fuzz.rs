@@ -208,15 +208,20 @@ fn hostile_inputs_fail_cleanly() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x11a7_2026);
     let mut rng = Rng(seed | 1);
+    // Lua's files built without and with debug info (lua-g/: -g).
     let seeds: Vec<Vec<u8>> = [
-        "lfunc.bc",
-        "lstring.bc",
-        "lundump.bc",
-        "ltablib.bc",
-        "lctype.bc",
+        "lua/lfunc.bc",
+        "lua/lstring.bc",
+        "lua/lundump.bc",
+        "lua/ltablib.bc",
+        "lua/lctype.bc",
+        "lua-g/lfunc.bc",
+        "lua-g/lstring.bc",
+        "lua-g/lundump.bc",
+        "lua-g/lparser.bc",
     ]
     .iter()
-    .map(|f| std::fs::read(corpus(&format!("lua/{f}"))).unwrap())
+    .map(|f| std::fs::read(corpus(f)).unwrap())
     .collect();
     let dir = tempfile::tempdir().unwrap();
     let deadline = Instant::now() + Duration::from_secs(seconds);

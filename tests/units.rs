@@ -104,6 +104,8 @@ fn real_modules_round_trip() {
         ("regex.bc", &["-n", "3", "--strategy", "callgraph"][..]),
         ("regex.bc", &["--target-size", "20000"][..]),
         ("lua.bc", &["-n", "5", "--strategy", "round-robin"][..]),
+        ("sqlite3-g.bc", &["-n", "4", "--strategy", "callgraph"][..]),
+        ("lua-g.bc", &["-n", "3"][..]),
     ] {
         round_trip(dir.path(), &corpus(module), args, false).unwrap();
     }

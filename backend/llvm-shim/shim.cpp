@@ -27,6 +27,7 @@
 #include "llvm/Transforms/Utils/ValueMapper.h"
 
 #include <cstring>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -418,6 +419,40 @@ LLVMMemoryBufferRef llpar_write_bitcode(LLVMModuleRef M) {
   return wrap(MemoryBuffer::getMemBufferCopy(bytes, "").release());
 }
 
+namespace {
+// One attribute set with what `more` adds: attributes it alone has, and for memory effects and
+// captures, which inference only ever narrows, the narrower of both.
+AttributeSet merge_inferred_set(LLVMContext &ctx, AttributeSet have, AttributeSet more) {
+  AttrBuilder builder(ctx, have);
+  for (Attribute a : more) {
+    if (a.isStringAttribute()) {
+      if (!have.hasAttribute(a.getKindAsString()))
+        builder.addAttribute(a);
+    } else if (!have.hasAttribute(a.getKindAsEnum())) {
+      builder.addAttribute(a);
+    } else if (a.hasAttribute(Attribute::Memory)) {
+      builder.addMemoryAttr(have.getMemoryEffects() & more.getMemoryEffects());
+    } else if (a.hasAttribute(Attribute::Captures)) {
+      builder.addCapturesAttr(have.getCaptureInfo() & more.getCaptureInfo());
+    }
+  }
+  return AttributeSet::get(ctx, builder);
+}
+} // namespace
+
+// A declaration's attributes after a chunk is linked: function passes infer attributes of the
+// library functions they call (`nocallback`, `memory(argmem: read)`, ...) on the chunk's copy of
+// the declaration, and in the whole module they would have accumulated on the one declaration.
+static AttributeList merge_inferred(LLVMContext &ctx, AttributeList have, AttributeList more) {
+  unsigned params = std::max(have.getNumAttrSets(), more.getNumAttrSets());
+  params = params > 2 ? params - 2 : 0;
+  SmallVector<AttributeSet, 8> args;
+  for (unsigned i = 0; i < params; ++i)
+    args.push_back(merge_inferred_set(ctx, have.getParamAttrs(i), more.getParamAttrs(i)));
+  return AttributeList::get(ctx, merge_inferred_set(ctx, have.getFnAttrs(), more.getFnAttrs()),
+                            merge_inferred_set(ctx, have.getRetAttrs(), more.getRetAttrs()), args);
+}
+
 // A linker that links many modules into one destination, computing the destination's type set
 // once (LLVMLinkModules2 recomputes it on every call).
 void *llpar_linker_create(LLVMModuleRef dest) { return new Linker(*unwrap(dest)); }
@@ -430,6 +465,16 @@ void llpar_linker_dispose(void *linker) { delete static_cast<Linker *>(linker); 
 int llpar_linker_link(void *linker, LLVMModuleRef dest, LLVMModuleRef Src, char **error) {
   std::unique_ptr<Module> src(unwrap(Src));
   Module &dst = *unwrap(dest);
+  std::vector<std::pair<std::string, AttributeList>> declared;
+  for (Function &f : *src)
+    if (f.isDeclaration() && !f.isIntrinsic())
+      declared.emplace_back(f.getName().str(), f.getAttributes());
+  // The IR mover drops `nocallback` from the declarations it links (a callee outside one module
+  // may call into another), but chunks and home are one module: it stays where it was.
+  std::vector<Function *> no_callback;
+  for (Function &f : dst)
+    if (f.isDeclaration() && f.hasFnAttribute(Attribute::NoCallback))
+      no_callback.push_back(&f);
   std::vector<Function *> unused;
   for (Function &f : *src)
     if (f.isDeclaration() && f.use_empty() && !dst.getNamedValue(f.getName()))
@@ -452,6 +497,11 @@ int llpar_linker_link(void *linker, LLVMModuleRef dest, LLVMModuleRef Src, char 
       Function *f = Function::Create(type, GlobalValue::ExternalLinkage, address_space, name, &dst);
       f->setAttributes(attributes);
     }
+  for (Function *f : no_callback)
+    f->addFnAttr(Attribute::NoCallback);
+  for (auto &[name, attributes] : declared)
+    if (auto *f = dyn_cast_or_null<Function>(dst.getNamedValue(name)); f && f->isDeclaration())
+      f->setAttributes(merge_inferred(dst.getContext(), f->getAttributes(), attributes));
   return 0;
 }
 
@@ -746,6 +796,54 @@ char *llpar_print_default_pipeline(LLVMTargetMachineRef TM, unsigned level, unsi
   });
   os.flush();
   return copy_message(text);
+}
+
+// Passes name the values they create after their operands (`%a.b` for a select of @a and @b),
+// so in chunks a value may be named after a promoted global (`%__llpar.local.7.mux`). Gives
+// every argument, block and instruction whose name holds a promoted name (`prefix` followed by
+// letters, digits and `_`) found among `promoted` the name written with its own one instead.
+void llpar_rename_derived_values(LLVMModuleRef M, const char *prefix, const char **promoted,
+                                 const char **own, size_t n) {
+  std::unordered_map<std::string, std::string> names;
+  for (size_t i = 0; i < n; ++i)
+    if (own[i][0] != '\0')
+      names.emplace(promoted[i], own[i]);
+  StringRef marker(prefix);
+  auto renamed = [&](StringRef name) -> std::optional<std::string> {
+    size_t at = name.find(marker);
+    if (at == StringRef::npos)
+      return std::nullopt;
+    std::string result;
+    size_t from = 0;
+    bool changed = false;
+    while (at != StringRef::npos) {
+      size_t end = at + marker.size();
+      while (end < name.size() && (isAlnum(name[end]) || name[end] == '_'))
+        ++end;
+      auto it = names.find(name.substr(at, end - at).str());
+      result += name.substr(from, at - from).str();
+      result += it != names.end() ? it->second : name.substr(at, end - at).str();
+      changed |= it != names.end();
+      from = end;
+      at = name.find(marker, end);
+    }
+    result += name.substr(from).str();
+    return changed ? std::optional<std::string>(result) : std::nullopt;
+  };
+  auto rename = [&](Value &v) {
+    if (v.hasName())
+      if (auto name = renamed(v.getName()))
+        v.setName(*name);
+  };
+  for (Function &f : *unwrap(M)) {
+    for (Argument &a : f.args())
+      rename(a);
+    for (BasicBlock &b : f) {
+      rename(b);
+      for (Instruction &i : b)
+        rename(i);
+    }
+  }
 }
 
 // Runs `passes` on `M` as LLVMRunPasses does. With `inline_level` >= 0, the inliner decides with

@@ -19,6 +19,13 @@ extern "C" {
         len: usize,
     );
     pub fn llpar_take_named_string(m: LLVMModuleRef, name: *const c_char) -> *mut c_char;
+    pub fn llpar_rename_derived_values(
+        m: LLVMModuleRef,
+        prefix: *const c_char,
+        promoted: *const *const c_char,
+        own: *const *const c_char,
+        n: usize,
+    );
     pub fn llpar_run_passes(
         m: LLVMModuleRef,
         passes: *const c_char,

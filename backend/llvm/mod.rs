@@ -244,6 +244,28 @@ pub fn time_trace_end() -> Vec<PassEvent> {
         .collect()
 }
 
+/// Renames the arguments, blocks and instructions whose names passes derived from a promoted
+/// global's name (`prefix` and what follows it, a key of `own_names`) after its own name.
+pub fn rename_derived_values(m: &Module, prefix: &str, own_names: &[(&[u8], &[u8])]) {
+    let to_c = |b: &[u8]| CString::new(b).unwrap_or_default();
+    let promoted: Vec<CString> = own_names.iter().map(|(p, _)| to_c(p)).collect();
+    let own: Vec<CString> = own_names.iter().map(|(_, o)| to_c(o)).collect();
+    let promoted_ptrs: Vec<*const c_char> = promoted.iter().map(|c| c.as_ptr()).collect();
+    let own_ptrs: Vec<*const c_char> = own.iter().map(|c| c.as_ptr()).collect();
+    let prefix = to_c(prefix.as_bytes());
+    // SAFETY: the module is alive and used on this thread only; every string is NUL-terminated
+    // and outlives the call, and both arrays hold `own_names.len()` pointers.
+    unsafe {
+        ffi::llpar_rename_derived_values(
+            m.as_mut_ptr(),
+            prefix.as_ptr(),
+            promoted_ptrs.as_ptr(),
+            own_ptrs.as_ptr(),
+            own_names.len(),
+        )
+    }
+}
+
 /// Runs a pipeline in the new pass manager's textual syntax on `module` (which may erase globals:
 /// hence `&mut`). `inline_level` (speed and size level of `-O<n>`) gives the inliner that level's
 /// parameters, as `default<On>` does.
@@ -261,7 +283,13 @@ pub fn run_passes(
     // the pipeline is a NUL-terminated string that outlives the call; the shim returns null or
     // a message allocated with strdup, which take_message_malloc frees once.
     let error = unsafe {
-        ffi::llpar_run_passes(module.as_mut_ptr(), pipeline.as_ptr(), tm, speed, size.into())
+        ffi::llpar_run_passes(
+            module.as_mut_ptr(),
+            pipeline.as_ptr(),
+            tm,
+            speed,
+            size.into(),
+        )
     };
     if error.is_null() {
         Ok(())

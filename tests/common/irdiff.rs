@@ -3,8 +3,8 @@
 //! Compared, each by name: every function (header, attributes and body, line by line), every
 //! declaration with its attributes, every global variable, alias and ifunc (linkage, visibility,
 //! initializer, section, alignment), comdats, named metadata, module asm, the data layout and
-//! triple; a missing or extra global is a difference, and so is a different order of functions or
-//! of globals. Before comparing, names that may differ without meaning are resolved:
+//! triple; a missing or extra global is a difference, and so is a different order of function
+//! definitions or of globals. Before comparing, names that may differ without meaning are resolved:
 //! - struct types by shape: `%struct.A` is replaced by its body, recursively, so that two names of
 //!   one shape (which linking gives isomorphic structs) and a literal struct of that shape compare
 //!   equal;
@@ -503,8 +503,9 @@ impl Module {
                 m.function_order.push(name.clone());
                 m.functions.insert(name, v);
             } else if line.starts_with("declare ") {
+                // The order of declarations is not compared: passes append the declarations they
+                // create (intrinsics, library functions), and their order carries no meaning.
                 let name = first_global_name(line);
-                m.function_order.push(name.clone());
                 keyed(
                     &mut m.functions,
                     name,

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 pub mod irdiff;
 #[allow(unused_imports)]
-pub use irdiff::{assert_equivalent, strict_diff};
+pub use irdiff::{assert_equivalent, differences, disassemble, strict_diff};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
