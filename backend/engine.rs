@@ -141,7 +141,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
     let t = Instant::now();
     let parse_span = trace::span("parse and verify");
     llvm::set_current_work(format!("parsing {input_name}"));
-    let mut module = llvm::parse(&context, input, input_name).map_err(|e| {
+    let mut module = llvm::parse_input(&context, input, input_name).map_err(|e| {
         Error::failure(if e.starts_with(input_name) {
             e
         } else {

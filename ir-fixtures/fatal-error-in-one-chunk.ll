@@ -19,7 +19,7 @@
 ; THREADS-NOT: error
 ; REPLAY: Instruction Combining on no_fixpoint did not reach a fixpoint
 ; ISOLATE: llpar: error: {{.*}}: chunk 2 (1 function: no_fixpoint): running 'function(instcombine)': LLVM fatal error: Instruction Combining on no_fixpoint {{.*}}; reproducer: {{.*}}-chunk2.bc {{.*}}; the other 3 of 4 chunks were optimized and passed the verifier
-; CRASH: llpar: error: {{.*}}: chunk {{[0-3]}} ({{.*}}) running 'function(trigger-crash-function)': LLVM crashed (SIGABRT); reproducer: {{.*}}.bc (replay: opt -disable-verify
+; CRASH: llpar: error: {{.*}}: chunk {{[0-3]}} ({{.*}}) running 'function(trigger-crash-function)': LLVM crashed (SIGABRT); reproducer: {{.*}}.bc (replay: opt -passes
 ; ISOCRASH: llpar: error: {{.*}}: chunk 0 (1 function: first): running 'function(trigger-crash-function)': LLVM crashed (SIGABRT); reproducer: {{.*}}-chunk0.bc {{.*}}; chunks 1, 2, 3 failed too; the other 0 of 4 chunks
 
 %struct.Pager = type { ptr, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i32, i32, i32, i32, i32, i32, i32, i32, ptr, ptr, ptr, ptr, i64, i64, ptr, ptr, i32, i32, [16 x i8], i32, i64, ptr, i16, i16, i32, i32, i32, i32, i64, i64, ptr, ptr, ptr, ptr, [4 x i32], ptr, ptr, ptr, ptr, ptr, ptr }

@@ -89,6 +89,11 @@ fn rustc_crate_loop_pipeline_matches_opt() {
 }
 
 #[test]
+fn sqlite3_with_debug_info_light_pipeline_matches_opt() {
+    equivalent_to_opt("sqlite3-g.bc", "light");
+}
+
+#[test]
 fn output_bytes_do_not_depend_on_threads() {
     let input = corpus("sqlite3.bc");
     let dir = tempfile::tempdir().unwrap();

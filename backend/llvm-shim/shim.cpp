@@ -13,6 +13,8 @@
 #include "llvm/Support/TimeProfiler.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/InstIterator.h"
+#include "llvm/IR/DebugInfo.h"
+#include "llvm/IR/Verifier.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IR/PassInstrumentation.h"
 #include "llvm/Analysis/InlineAdvisor.h"
@@ -154,6 +156,14 @@ public:
       pending_initializers_.pop_back();
       nv->setInitializer(MapValue(var->getInitializer(), vmap, RF_None, nullptr, this));
       nv->setLinkage(linkage);
+      // A variable the chunk owns is emitted from it: it keeps its attachments (`!dbg`, the
+      // variable's debug info, above all).
+      if (linkage != GlobalValue::AvailableExternallyLinkage) {
+        SmallVector<std::pair<unsigned, MDNode *>, 2> attachments;
+        var->getAllMetadata(attachments);
+        for (auto [kind, md] : attachments)
+          nv->addMetadata(kind, *MapMetadata(md, vmap, RF_None, nullptr, this));
+      }
     }
   }
 
@@ -844,6 +854,38 @@ void llpar_rename_derived_values(LLVMModuleRef M, const char *prefix, const char
         rename(i);
     }
   }
+}
+
+// What LLVM's readers do to a module's debug info when they load it (`UpgradeDebugInfo`), which
+// llpar turns off there (`-disable-auto-upgrade-debug-info`): that one verifies every module
+// with the current `Debug Info Version`, prints the verifier's report and ends the process when
+// the module is broken. Here a module broken beyond its debug info is left as it is, for the
+// caller's own verification to report in one line. Debug info that is invalid, or of another
+// version, is stripped, as there. Returns 0 when nothing changed, 1 when invalid debug info was
+// stripped, 2 when debug info of another version was.
+int llpar_upgrade_debug_info(LLVMModuleRef M) {
+  Module &m = *unwrap(M);
+  // Read the flag carefully: the module is not verified yet (as in UpgradeDebugInfo).
+  uint64_t version = 0;
+  if (NamedMDNode *flags = m.getModuleFlagsMetadata())
+    for (const MDNode *flag : flags->operands()) {
+      if (flag->getNumOperands() < 3)
+        continue;
+      auto *key = dyn_cast_or_null<MDString>(flag->getOperand(1));
+      if (!key || key->getString() != "Debug Info Version")
+        continue;
+      if (auto *value = mdconst::dyn_extract_or_null<ConstantInt>(flag->getOperand(2)))
+        version = value->getZExtValue();
+      break;
+    }
+  if (version == DEBUG_METADATA_VERSION) {
+    bool broken_debug_info = false;
+    if (verifyModule(m, nullptr, &broken_debug_info) || !broken_debug_info)
+      return 0;
+    StripDebugInfo(m);
+    return 1;
+  }
+  return StripDebugInfo(m) ? 2 : 0;
 }
 
 // Runs `passes` on `M` as LLVMRunPasses does. With `inline_level` >= 0, the inliner decides with

@@ -26,6 +26,7 @@ extern "C" {
         own: *const *const c_char,
         n: usize,
     );
+    pub fn llpar_upgrade_debug_info(m: LLVMModuleRef) -> c_int;
     pub fn llpar_run_passes(
         m: LLVMModuleRef,
         passes: *const c_char,

@@ -154,6 +154,22 @@ pub fn initialize() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         Target::initialize_all(&InitializationConfig::default());
+        // LLVM's readers verify every module with debug info they load and end the process,
+        // after printing the verifier's report, when it is broken; `parse_input` does the same
+        // upgrade without ending anything, so that a broken input is one error line.
+        let args = [
+            c"llpar".as_ptr(),
+            c"-disable-auto-upgrade-debug-info".as_ptr(),
+        ];
+        // SAFETY: two NUL-terminated strings that outlive the call; this runs once, before any
+        // other thread uses LLVM (LLVM's options are process-wide).
+        unsafe {
+            llvm_sys::support::LLVMParseCommandLineOptions(
+                args.len() as i32,
+                args.as_ptr(),
+                std::ptr::null(),
+            )
+        };
         // SAFETY: the handlers are plain functions with the signatures LLVM and the shim expect;
         // both end the process.
         unsafe {
@@ -172,6 +188,24 @@ pub fn parse<'c>(context: &'c Context, bytes: &[u8], name: &str) -> Result<Modul
         // the source line and a caret: one line, without the second "error:", is enough.
         first_line(&e.to_string()).replacen(": error: ", ": ", 1)
     })
+}
+
+/// Parses a module given to llpar (not one it wrote), then treats its debug info as LLVM's
+/// readers would (`llpar_upgrade_debug_info`): invalid debug info, or debug info of another
+/// version, is stripped with a warning on stderr, as `opt` does.
+pub fn parse_input<'c>(
+    context: &'c Context,
+    bytes: &[u8],
+    name: &str,
+) -> Result<Module<'c>, String> {
+    let module = parse(context, bytes, name)?;
+    // SAFETY: the module was just made and is owned by this thread.
+    match unsafe { ffi::llpar_upgrade_debug_info(module.as_mut_ptr()) } {
+        1 => eprintln!("llpar: warning: {name}: ignoring invalid debug info"),
+        2 => eprintln!("llpar: warning: {name}: ignoring debug info of another version"),
+        _ => {}
+    }
+    Ok(module)
 }
 
 /// Readies an optimized chunk for linking: see `llpar_finish_chunk` in the shim.
