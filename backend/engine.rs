@@ -141,18 +141,20 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
     let t = Instant::now();
     let parse_span = trace::span("parse and verify");
     llvm::set_current_work(format!("parsing {input_name}"));
-    let mut module = llvm::parse_input(&context, input, input_name).map_err(|e| {
+    let (mut module, verified) = llvm::parse_input(&context, input, input_name).map_err(|e| {
         Error::failure(if e.starts_with(input_name) {
             e
         } else {
             format!("{input_name}: {e}")
         })
     })?;
-    llvm::verify(&module).map_err(|e| {
-        Error::failure(format!(
-            "{input_name}: input module fails the verifier: {e}"
-        ))
-    })?;
+    if !verified {
+        llvm::verify(&module).map_err(|e| {
+            Error::failure(format!(
+                "{input_name}: input module fails the verifier: {e}"
+            ))
+        })?;
+    }
     stats.add("parse", t.elapsed());
     drop(parse_span);
 

@@ -143,7 +143,7 @@ fn salt_of(input: &[u8]) -> String {
 pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<Units> {
     llvm::initialize();
     let context = Context::create();
-    let mut home = llvm::parse_input(&context, input, input_name)
+    let (mut home, _) = llvm::parse_input(&context, input, input_name)
         .map_err(|e| Error::failure(format!("{input_name}: {e}")))?;
     llvm::verify(&home).map_err(|e| {
         Error::failure(format!(
@@ -298,7 +298,7 @@ pub fn merge(units: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
         return Err(Error::usage("merge needs at least one unit"));
     };
     let context = Context::create();
-    let mut home = llvm::parse_input(&context, first, first_name)
+    let (mut home, _) = llvm::parse_input(&context, first, first_name)
         .map_err(|e| Error::failure(format!("{first_name}: {e}")))?;
     let text = llvm::take_named_string(&home, RESTORE_METADATA).ok_or_else(|| {
         Error::failure(format!(
@@ -317,7 +317,7 @@ pub fn merge(units: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
     {
         let mut merger = Merger::new(&context, &mut home);
         for (index, (name, bitcode)) in units.iter().enumerate().skip(1) {
-            let unit = llvm::parse_input(&context, bitcode, name)
+            let (unit, _) = llvm::parse_input(&context, bitcode, name)
                 .map_err(|e| Error::failure(format!("{name}: {e}")))?;
             let (got, _, unit_salt) = unit_label(&unit, name)?;
             if unit_salt != salt || got != index {

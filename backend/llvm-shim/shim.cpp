@@ -351,6 +351,41 @@ void *llpar_use_ranks_create(LLVMModuleRef M) {
 
 void llpar_use_ranks_dispose(void *ranks) { delete static_cast<GlobalUseRanks *>(ranks); }
 
+// The chunk's copy of each debug compile unit lists only the global variables the chunk owns,
+// and no enums, retained types or imported entities: the home module's unit (or object) has
+// them all. Copied whole, each unit would bring every variable's and enum's debug info into
+// every chunk: extraction, the workers and the merge would carry it 32 times, and every chunk's
+// object would describe every variable again.
+static void slim_debug_units(Module &home, const std::unordered_set<const GlobalValue *> &owned,
+                             ValueToValueMapTy &vmap) {
+  NamedMDNode *units = home.getNamedMetadata("llvm.dbg.cu");
+  if (!units)
+    return;
+  std::unordered_set<const Metadata *> owned_expressions;
+  for (const GlobalValue *g : owned)
+    if (auto *var = dyn_cast<GlobalVariable>(g)) {
+      SmallVector<DIGlobalVariableExpression *, 1> expressions;
+      var->getDebugInfo(expressions);
+      owned_expressions.insert(expressions.begin(), expressions.end());
+    }
+  LLVMContext &ctx = home.getContext();
+  for (MDNode *op : units->operands()) {
+    auto *unit = dyn_cast<DICompileUnit>(op);
+    if (!unit)
+      continue;
+    SmallVector<Metadata *, 4> globals;
+    for (DIGlobalVariableExpression *e : unit->getGlobalVariables())
+      if (owned_expressions.count(e))
+        globals.push_back(e);
+    TempDICompileUnit copy = unit->clone();
+    copy->replaceEnumTypes(nullptr);
+    copy->replaceRetainedTypes(nullptr);
+    copy->replaceImportedEntities(nullptr);
+    copy->replaceGlobalVariables(globals.empty() ? nullptr : MDTuple::get(ctx, globals));
+    vmap.MD()[unit].reset(MDNode::replaceWithDistinct(std::move(copy)));
+  }
+}
+
 LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef *owned,
                                   size_t n_owned, LLVMValueRef *copyable, size_t n_copyable,
                                   LLVMValueRef *local_functions, const LLVMLinkage *local_linkages,
@@ -372,6 +407,7 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
                                                 : GlobalValue::InternalLinkage;
   ChunkMaterializer materializer(*chunk, function_set, copyable_set, local, for_codegen != 0);
   ValueToValueMapTy vmap;
+  slim_debug_units(home, function_set, vmap);
   std::vector<std::pair<Function *, Function *>> pairs;
   for (size_t i = 0; i < n_owned; ++i) {
     if (!for_codegen && !isa<GlobalObject>(unwrap(owned[i])))
@@ -862,7 +898,8 @@ void llpar_rename_derived_values(LLVMModuleRef M, const char *prefix, const char
 // the module is broken. Here a module broken beyond its debug info is left as it is, for the
 // caller's own verification to report in one line. Debug info that is invalid, or of another
 // version, is stripped, as there. Returns 0 when nothing changed, 1 when invalid debug info was
-// stripped, 2 when debug info of another version was.
+// stripped, 2 when debug info of another version was, 3 when the module was verified and
+// found valid (so the caller need not verify it again).
 int llpar_upgrade_debug_info(LLVMModuleRef M) {
   Module &m = *unwrap(M);
   // Read the flag carefully: the module is not verified yet (as in UpgradeDebugInfo).
@@ -880,8 +917,10 @@ int llpar_upgrade_debug_info(LLVMModuleRef M) {
     }
   if (version == DEBUG_METADATA_VERSION) {
     bool broken_debug_info = false;
-    if (verifyModule(m, nullptr, &broken_debug_info) || !broken_debug_info)
+    if (verifyModule(m, nullptr, &broken_debug_info))
       return 0;
+    if (!broken_debug_info)
+      return 3;
     StripDebugInfo(m);
     return 1;
   }

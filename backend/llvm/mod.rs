@@ -192,20 +192,28 @@ pub fn parse<'c>(context: &'c Context, bytes: &[u8], name: &str) -> Result<Modul
 
 /// Parses a module given to llpar (not one it wrote), then treats its debug info as LLVM's
 /// readers would (`llpar_upgrade_debug_info`): invalid debug info, or debug info of another
-/// version, is stripped with a warning on stderr, as `opt` does.
+/// version, is stripped with a warning on stderr, as `opt` does. The flag tells whether the
+/// module was verified on the way and found valid.
 pub fn parse_input<'c>(
     context: &'c Context,
     bytes: &[u8],
     name: &str,
-) -> Result<Module<'c>, String> {
+) -> Result<(Module<'c>, bool), String> {
     let module = parse(context, bytes, name)?;
     // SAFETY: the module was just made and is owned by this thread.
-    match unsafe { ffi::llpar_upgrade_debug_info(module.as_mut_ptr()) } {
-        1 => eprintln!("llpar: warning: {name}: ignoring invalid debug info"),
-        2 => eprintln!("llpar: warning: {name}: ignoring debug info of another version"),
-        _ => {}
-    }
-    Ok(module)
+    let verified = match unsafe { ffi::llpar_upgrade_debug_info(module.as_mut_ptr()) } {
+        1 => {
+            eprintln!("llpar: warning: {name}: ignoring invalid debug info");
+            false
+        }
+        2 => {
+            eprintln!("llpar: warning: {name}: ignoring debug info of another version");
+            false
+        }
+        3 => true,
+        _ => false,
+    };
+    Ok((module, verified))
 }
 
 /// Readies an optimized chunk for linking: see `llpar_finish_chunk` in the shim.
