@@ -351,39 +351,54 @@ void *llpar_use_ranks_create(LLVMModuleRef M) {
 
 void llpar_use_ranks_dispose(void *ranks) { delete static_cast<GlobalUseRanks *>(ranks); }
 
-// The chunk's copy of each debug compile unit lists only the global variables the chunk owns,
-// and no enums, retained types or imported entities: the home module's unit (or object) has
-// them all. Copied whole, each unit would bring every variable's and enum's debug info into
-// every chunk: extraction, the workers and the merge would carry it 32 times, and every chunk's
-// object would describe every variable again.
-static void slim_debug_units(Module &home, const std::unordered_set<const GlobalValue *> &owned,
-                             ValueToValueMapTy &vmap) {
+// The chunk's copy of each debug compile unit has no enums, retained types, imported entities
+// or global variables (the home module's unit, or object, has them all); `list_owned_globals`
+// gives it back the variables the chunk owns once they are made. Copied whole, each unit would
+// bring every variable's and enum's debug info into every chunk: extraction, the workers and
+// the merge would carry it 32 times, and every chunk's object would describe every variable.
+static void slim_debug_units(Module &home, ValueToValueMapTy &vmap) {
   NamedMDNode *units = home.getNamedMetadata("llvm.dbg.cu");
   if (!units)
     return;
-  std::unordered_set<const Metadata *> owned_expressions;
-  for (const GlobalValue *g : owned)
-    if (auto *var = dyn_cast<GlobalVariable>(g)) {
-      SmallVector<DIGlobalVariableExpression *, 1> expressions;
-      var->getDebugInfo(expressions);
-      owned_expressions.insert(expressions.begin(), expressions.end());
-    }
-  LLVMContext &ctx = home.getContext();
   for (MDNode *op : units->operands()) {
     auto *unit = dyn_cast<DICompileUnit>(op);
     if (!unit)
       continue;
-    SmallVector<Metadata *, 4> globals;
-    for (DIGlobalVariableExpression *e : unit->getGlobalVariables())
-      if (owned_expressions.count(e))
-        globals.push_back(e);
     TempDICompileUnit copy = unit->clone();
     copy->replaceEnumTypes(nullptr);
     copy->replaceRetainedTypes(nullptr);
     copy->replaceImportedEntities(nullptr);
-    copy->replaceGlobalVariables(globals.empty() ? nullptr : MDTuple::get(ctx, globals));
+    copy->replaceGlobalVariables(nullptr);
     vmap.MD()[unit].reset(MDNode::replaceWithDistinct(std::move(copy)));
   }
+}
+
+// The compile unit a debug scope belongs to (null if none is found).
+static DICompileUnit *unit_of(DIScope *scope) {
+  for (int depth = 0; scope && depth < 64; ++depth) {
+    if (auto *unit = dyn_cast<DICompileUnit>(scope))
+      return unit;
+    if (auto *subprogram = dyn_cast<DISubprogram>(scope))
+      return subprogram->getUnit();
+    scope = scope->getScope();
+  }
+  return nullptr;
+}
+
+// Lists the debug info of the variables the chunk defines in the chunk's compile units.
+static void list_owned_globals(Module &chunk) {
+  std::unordered_map<DICompileUnit *, SmallVector<Metadata *, 4>> globals;
+  for (GlobalVariable &var : chunk.globals()) {
+    if (var.isDeclaration() || var.hasAvailableExternallyLinkage())
+      continue;
+    SmallVector<DIGlobalVariableExpression *, 1> expressions;
+    var.getDebugInfo(expressions);
+    for (DIGlobalVariableExpression *e : expressions)
+      if (DICompileUnit *unit = unit_of(e->getVariable()->getScope()))
+        globals[unit].push_back(e);
+  }
+  for (auto &[unit, list] : globals)
+    unit->replaceGlobalVariables(MDTuple::get(chunk.getContext(), list));
 }
 
 LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef *owned,
@@ -407,7 +422,7 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
                                                 : GlobalValue::InternalLinkage;
   ChunkMaterializer materializer(*chunk, function_set, copyable_set, local, for_codegen != 0);
   ValueToValueMapTy vmap;
-  slim_debug_units(home, function_set, vmap);
+  slim_debug_units(home, vmap);
   std::vector<std::pair<Function *, Function *>> pairs;
   for (size_t i = 0; i < n_owned; ++i) {
     if (!for_codegen && !isa<GlobalObject>(unwrap(owned[i])))
@@ -427,6 +442,7 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
                       nullptr, &materializer);
   }
   materializer.finish(vmap);
+  list_owned_globals(*chunk);
   keep_block_addresses_taken(*chunk, pairs, vmap);
   keep_use_counts(*chunk, local, vmap);
   if (for_codegen)
