@@ -57,17 +57,37 @@ pub fn unregister(path: &Path) {
 pub fn remove_all_after_crash() {
     if let Ok(paths) = REGISTERED.try_lock() {
         for path in paths.iter() {
-            let _ = std::fs::remove_dir_all(path).or_else(|_| std::fs::remove_file(path));
+            remove(path);
         }
     }
 }
 
 fn remove_all() {
     for path in REGISTERED.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        if path.is_dir() {
-            let _ = std::fs::remove_dir_all(path);
-        } else {
-            let _ = std::fs::remove_file(path);
+        remove(path);
+    }
+}
+
+/// Removes a registered file or directory while other threads may still be writing into it.
+/// A directory is renamed away first: a worker that writes a file into it by its path after
+/// that fails, instead of making the directory non-empty again between the removal of its
+/// entries and its own (which then fails, and leaves it behind).
+fn remove(path: &Path) {
+    if !path.is_dir() {
+        let _ = std::fs::remove_file(path);
+        return;
+    }
+    let mut doomed = path.as_os_str().to_owned();
+    doomed.push(".removing");
+    let doomed = PathBuf::from(doomed);
+    let target = if std::fs::rename(path, &doomed).is_ok() {
+        doomed.as_path()
+    } else {
+        path
+    };
+    for _ in 0..10 {
+        if std::fs::remove_dir_all(target).is_ok() || !target.exists() {
+            break;
         }
     }
 }

@@ -820,6 +820,27 @@ int llpar_fold_debug_units(LLVMModuleRef M, size_t n_original, char **error) {
   return 0;
 }
 
+namespace {
+// A pass builder for `TM` with its analysis managers registered and cross-registered.
+struct PassSetup {
+  explicit PassSetup(LLVMTargetMachineRef TM)
+      : builder(reinterpret_cast<TargetMachine *>(TM), PipelineTuningOptions(), std::nullopt,
+                &callbacks) {
+    builder.registerModuleAnalyses(modules);
+    builder.registerCGSCCAnalyses(sccs);
+    builder.registerFunctionAnalyses(functions);
+    builder.registerLoopAnalyses(loops);
+    builder.crossRegisterProxies(loops, functions, sccs, modules);
+  }
+  PassInstrumentationCallbacks callbacks;
+  PassBuilder builder;
+  LoopAnalysisManager loops;
+  FunctionAnalysisManager functions;
+  CGSCCAnalysisManager sccs;
+  ModuleAnalysisManager modules;
+};
+} // namespace
+
 // Prints the new pass manager's default pipeline for `-O<level>` (`size_level` 1 for -Os, 2 for
 // -Oz) in textual form, as `opt -passes='default<O2>' -print-pipeline-passes` does. The caller
 // frees the result with LLVMDisposeMessage.
@@ -835,25 +856,15 @@ char *llpar_print_default_pipeline(LLVMTargetMachineRef TM, unsigned level, unsi
     opt_level = OptimizationLevel::O1;
   else if (level == 3)
     opt_level = OptimizationLevel::O3;
-  PassInstrumentationCallbacks pic;
-  PassBuilder pb(reinterpret_cast<TargetMachine *>(TM), PipelineTuningOptions(), std::nullopt,
-                 &pic);
-  LoopAnalysisManager lam;
-  FunctionAnalysisManager fam;
-  CGSCCAnalysisManager cgam;
-  ModuleAnalysisManager mam;
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  PassSetup setup(TM);
+  PassBuilder &pb = setup.builder;
   ModulePassManager mpm = opt_level == OptimizationLevel::O0
                               ? pb.buildO0DefaultPipeline(opt_level)
                               : pb.buildPerModuleDefaultPipeline(opt_level);
   std::string text;
   raw_string_ostream os(text);
-  mpm.printPipeline(os, [&pic](StringRef class_name) {
-    StringRef pass_name = pic.getPassNameForClassName(class_name);
+  mpm.printPipeline(os, [&setup](StringRef class_name) {
+    StringRef pass_name = setup.callbacks.getPassNameForClassName(class_name);
     return pass_name.empty() ? class_name : pass_name;
   });
   os.flush();
@@ -947,26 +958,16 @@ int llpar_upgrade_debug_info(LLVMModuleRef M) {
 // the parameters of `-O<inline_level>` (`inline_size_level` 1 for -Os, 2 for -Oz), as in
 // `opt -passes='default<On>'`: the printed `default<On>` pipeline names the inliner plain
 // `inline`, which alone would use the parameters of -O2 at every level. Returns null on success,
-// or an error message the caller frees with LLVMDisposeMessage.
+// or an error message the caller frees with free().
 char *llpar_run_passes(LLVMModuleRef M, const char *passes, LLVMTargetMachineRef TM,
                        int inline_level, unsigned inline_size_level) {
   Module &m = *unwrap(M);
-  PassInstrumentationCallbacks pic;
-  PassBuilder pb(reinterpret_cast<TargetMachine *>(TM), PipelineTuningOptions(), std::nullopt,
-                 &pic);
-  LoopAnalysisManager lam;
-  FunctionAnalysisManager fam;
-  CGSCCAnalysisManager cgam;
-  ModuleAnalysisManager mam;
-  pb.registerLoopAnalyses(lam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerModuleAnalyses(mam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  PassSetup setup(TM);
+  ModuleAnalysisManager &mam = setup.modules;
   StandardInstrumentations si(m.getContext(), /*DebugLogging=*/false, /*VerifyEach=*/false);
-  si.registerCallbacks(pic, &mam);
+  si.registerCallbacks(setup.callbacks, &mam);
   ModulePassManager mpm;
-  if (Error err = pb.parsePassPipeline(mpm, passes))
+  if (Error err = setup.builder.parsePassPipeline(mpm, passes))
     return copy_message(toString(std::move(err)));
   if (inline_level >= 0) {
     // The inliner takes the advisor cached here instead of making one with -O2's parameters.
