@@ -403,6 +403,62 @@ mod tests {
     }
 
     #[test]
+    fn a_tail_without_the_lookup_table_converter_adds_none() {
+        let segments = vec![
+            Segment::PerChunk("function(gvn)".into()),
+            Segment::WholeModule("globaldce".into()),
+        ];
+        let (rest, fused) = fuse_with_codegen(segments);
+        assert_eq!(rest, vec![Segment::WholeModule("globaldce".into())]);
+        assert_eq!(fused.as_deref(), Some("function(gvn)"));
+        // A module pass alone has no per-chunk segment to join: it runs as it is.
+        let alone = vec![Segment::WholeModule("globaldce".into())];
+        assert_eq!(fuse_with_codegen(alone.clone()), (alone, None));
+    }
+
+    #[test]
+    fn the_post_inline_group_is_the_first_function_group_after_the_inliner() {
+        // A function group right before the inliner stays serial, before it.
+        let text = "ipsccp,function(lower-expect),cgscc(devirt<4>(inline,function<eager-inv;no-rerun>(simplifycfg<x>,gvn<>))),deadargelim,function<eager-inv>(loop-vectorize)";
+        assert_eq!(
+            default_segments(text, false).unwrap(),
+            vec![
+                Segment::WholeModule("ipsccp,function(lower-expect),cgscc(devirt<4>(inline,function<eager-inv;no-rerun>(simplifycfg<x>))),deadargelim".into()),
+                Segment::PerChunk("function<eager-inv>(simplifycfg<x>,gvn<>),function<eager-inv>(loop-vectorize)".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn without_cleanup_passes_the_inliner_keeps_no_function_group() {
+        let text = "cgscc(devirt<4>(inline,function<eager-inv;no-rerun>(gvn<>))),function<eager-inv>(loop-vectorize)";
+        assert_eq!(
+            default_segments(text, false).unwrap()[0],
+            Segment::WholeModule("cgscc(devirt<4>(inline))".into())
+        );
+    }
+
+    #[test]
+    fn function_groups_are_told_by_their_parentheses() {
+        assert!(is_function_group("function(sroa)"));
+        assert!(is_function_group("function<eager-inv>(sroa)"));
+        // A pass whose name only starts with "function" is not a group.
+        assert!(!is_function_group("function-attrs(x)"));
+        assert!(!is_function_group("function(sroa"));
+        assert!(!is_function_group("function-attrs"));
+        for trivial in [
+            "function(invalidate<aa>)",
+            "function(require<domtree>)",
+            "function(annotation-remarks)",
+            "function(verify)",
+        ] {
+            assert!(is_trivial_function_group(trivial), "{trivial}");
+        }
+        assert!(!is_trivial_function_group("function(sroa)"));
+        assert!(!is_trivial_function_group("function(verify,sroa)"));
+    }
+
+    #[test]
     fn trivial_groups_stay_in_the_module_segment() {
         llvm::initialize();
         let s = segment("globaldce,function(invalidate<aa>),constmerge").unwrap();
