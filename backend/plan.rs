@@ -73,13 +73,11 @@ impl Groups {
         members
     }
 
-    /// Joins two sets; the smaller position becomes the representative so groups keep module order.
+    /// Joins two sets. Which root represents them does not matter: `members` orders groups by
+    /// their first member.
     fn union(&mut self, a: usize, b: usize) {
         let (ra, rb) = (self.find(a), self.find(b));
-        if ra != rb {
-            let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
-            self.parent[hi] = lo;
-        }
+        self.parent[rb] = ra;
     }
 }
 
@@ -112,7 +110,6 @@ pub fn plan(
         functions: Vec::new(),
         cost: 0,
     };
-    let mut remaining = total;
     for g in &members {
         let cost = group_cost(functions, g);
         // Cut before this group when the chunk is full, or when adding it would overshoot the
@@ -134,9 +131,7 @@ pub fn plan(
             .functions
             .extend(g.iter().map(|&p| functions[p].index));
         current.cost += cost;
-        remaining -= cost;
     }
-    debug_assert_eq!(remaining, 0);
     chunks.push(current);
     chunks
 }
@@ -355,6 +350,35 @@ mod tests {
         let all: Vec<usize> = chunks.iter().flat_map(|c| c.functions.clone()).collect();
         assert_eq!(all, (0..100).collect::<Vec<_>>());
         assert!(chunks.iter().all(|c| c.cost == 5000));
+    }
+
+    fn sizes(chunks: &[Chunk]) -> Vec<usize> {
+        chunks.iter().map(|c| c.functions.len()).collect()
+    }
+
+    #[test]
+    fn never_more_chunks_than_allowed() {
+        // The last chunk allowed takes the rest, even a large function that would otherwise be
+        // cut off into a chunk of its own.
+        let options = PlanOptions {
+            min_chunk_cost: 1,
+            max_chunks: 2,
+        };
+        assert_eq!(
+            sizes(&plan(&costs(&[10, 10, 100, 10]), &[], options)),
+            [2, 2]
+        );
+    }
+
+    #[test]
+    fn a_group_reaching_exactly_half_over_the_target_stays() {
+        // Target 30: with 20 in the chunk, a group of 20 overshoots by 10, exactly as much as
+        // stopping short would miss: it stays.
+        let options = PlanOptions {
+            min_chunk_cost: 1,
+            max_chunks: 2,
+        };
+        assert_eq!(sizes(&plan(&costs(&[20, 20, 20]), &[], options)), [2, 1]);
     }
 
     #[test]
