@@ -430,6 +430,30 @@ mod tests {
     }
 
     #[test]
+    fn strongly_connected_components_of_more_than_one_function() {
+        // 0 -> 1 -> 2 -> 0 and 2 -> 3 <-> 4; 5 alone; 6 calls itself.
+        let edges = [(0, 1), (1, 2), (2, 0), (2, 3), (3, 4), (4, 3), (6, 6)];
+        let mut sccs = strongly_connected(7, &edges);
+        sccs.sort();
+        assert_eq!(sccs, vec![vec![0, 1, 2], vec![3, 4]]);
+    }
+
+    #[test]
+    fn callgraph_glues_recursion_and_only_small_callees_of_one_caller() {
+        let glued = |c: &[u64], calls: &[(usize, usize)]| {
+            let (_, glue) = plan_units(&costs(c), &[], calls, Strategy::CallGraph, Some(2), None);
+            glue.len()
+        };
+        // Two large functions calling each other: one SCC.
+        assert_eq!(glued(&[100, 100], &[(0, 1), (1, 0)]), 1);
+        // A large callee with one caller, a small callee with two: nothing glued.
+        assert_eq!(glued(&[100, 100], &[(0, 1)]), 0);
+        assert_eq!(glued(&[100, 100, 10], &[(0, 2), (1, 2)]), 0);
+        // A small callee with one caller is glued to it.
+        assert_eq!(glued(&[100, 100, 10], &[(0, 2)]), 1);
+    }
+
+    #[test]
     fn strategies_assign_every_function_once() {
         let f = costs(&[100, 10, 10, 300, 5, 50]);
         // 0 calls 1, 1 calls 0 (recursion); 3 calls 4 (a small callee).
