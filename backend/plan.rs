@@ -449,8 +449,11 @@ mod tests {
         // A large callee with one caller, a small callee with two: nothing glued.
         assert_eq!(glued(&[100, 100], &[(0, 1)]), 0);
         assert_eq!(glued(&[100, 100, 10], &[(0, 2), (1, 2)]), 0);
-        // A small callee with one caller is glued to it.
+        // A small callee with one caller is glued to it, however often it is called, and
+        // whether or not it also calls itself.
         assert_eq!(glued(&[100, 100, 10], &[(0, 2)]), 1);
+        assert_eq!(glued(&[100, 10], &[(0, 1), (0, 1)]), 1);
+        assert_eq!(glued(&[100, 10], &[(0, 1), (1, 1)]), 1);
     }
 
     #[test]
