@@ -198,7 +198,10 @@ fn backtrace(program: &Path, breakpoint: &str, args: &str) -> Vec<String> {
             let l = l.split_once(" in ").map_or(l, |(_, rest)| rest);
             let l = l.trim_start_matches(|c: char| c == '#' || c.is_ascii_digit() || c == ' ');
             let name = l.split(" (").next().unwrap_or("");
+            // gdb prints the file as the compile unit names it: relative or absolute
+            // depending on how the corpus was built, so only its last component counts.
             let place = l.rsplit(" at ").next().unwrap_or("");
+            let place = place.rsplit('/').next().unwrap_or(place);
             format!("{name} at {place}")
         })
         .collect();
