@@ -6,4 +6,4 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/install-deps.sh
 scripts/build-corpus.sh
-cargo test --release
+cargo test --release --no-fail-fast
