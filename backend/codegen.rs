@@ -75,11 +75,14 @@ pub fn emit_object(
         verify: options.verify_each,
         crash_dir: options.crash_dir.clone(),
         isolate: options.isolate.clone(),
+        inline_level: None,
     };
     let mut objects: Vec<Vec<u8>> = Vec::new();
     let mut home_object = Vec::new();
+    let all = 0..split.chunks.len();
     parallel::process_chunks(
         &mut split,
+        all,
         module,
         &config,
         options,

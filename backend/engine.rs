@@ -35,6 +35,10 @@ pub struct Options {
     pub print_pipeline: bool,
     /// With `-O<n>`: also run the function simplification passes per chunk before the inliner.
     pub simplify_before_inlining: bool,
+    /// With `-O<n>`: run the inliner's call-graph walk, with the function simplification
+    /// passes inside it as in `opt`, on chunks in parallel along the call graph, rather than on
+    /// the whole module on one thread.
+    pub parallel_inliner: bool,
     /// Where to keep every chunk's bitcode, before and after its passes (`--save-temps`).
     pub save_temps: Option<std::path::PathBuf>,
     /// Where a chunk that LLVM fails on is written as a reproducer.
@@ -184,6 +188,9 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
         }
     };
     let segments = match &options.pipeline {
+        PipelineRequest::Level { .. } if options.parallel_inliner => {
+            pipeline::walk_segments(&pipeline_text)
+        }
         PipelineRequest::Level { .. } => {
             pipeline::default_segments(&pipeline_text, options.simplify_before_inlining)
         }
@@ -204,10 +211,14 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                 Segment::PerChunk(p) => {
                     format!("per chunk: {}", p.chars().take(80).collect::<String>())
                 }
+                Segment::Walk(p) => {
+                    format!("per chunk, along the call graph: {}", p.chars().take(80).collect::<String>())
+                }
             });
             match segment {
                 Segment::WholeModule(p) => eprintln!("serial: {p}"),
                 Segment::PerChunk(p) => eprintln!("per chunk: {p}"),
+                Segment::Walk(p) => eprintln!("per chunk, along the call graph: {p}"),
             }
         }
         if let Some(p) = &before_codegen {
@@ -243,8 +254,13 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                 .map_err(|e| Error::failure(format!("{input_name}: pipeline '{passes}': {e}")))?;
                 stats.add("module passes", t.elapsed());
             }
-            Segment::PerChunk(passes) => {
-                stats.pipeline_segments.push(format!("parallel: {passes}"));
+            Segment::PerChunk(passes) | Segment::Walk(passes) => {
+                let walk = matches!(segment, Segment::Walk(_));
+                stats.pipeline_segments.push(if walk {
+                    format!("parallel, along the call graph: {passes}")
+                } else {
+                    format!("parallel: {passes}")
+                });
                 let config = WorkerConfig {
                     task: Task::Optimize(passes.clone()),
                     target: options.target.clone(),
@@ -252,8 +268,10 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                     verify: options.verify_each,
                     crash_dir: options.crash_dir.clone(),
                     isolate: options.isolate.clone(),
+                    inline_level: if walk { inline_level } else { None },
                 };
-                run_per_chunk(
+                let run = if walk { run_walk } else { run_per_chunk };
+                run(
                     &context,
                     &mut module,
                     &config,
@@ -332,8 +350,10 @@ fn run_per_chunk<'c>(
     if split.chunks.is_empty() {
         return Ok(());
     }
+    let all = 0..split.chunks.len();
     parallel::process_chunks(
         &mut split,
+        all,
         module,
         config,
         options,
@@ -350,6 +370,56 @@ fn run_per_chunk<'c>(
         },
     )?;
     let t = Instant::now();
+    split.restore.apply(module);
+    stats.add("merge", t.elapsed());
+    Ok(())
+}
+
+/// The inliner's walk along the call graph: plans waves of chunks (`split::prepare_walk`), and
+/// runs `config`'s pipeline on each wave's chunks in parallel, merging a wave's results before
+/// the next wave is extracted, so that every chunk sees its callees as simplified bodies.
+fn run_walk<'c>(
+    context: &'c Context,
+    module: &mut Module<'c>,
+    config: &WorkerConfig,
+    options: &Options,
+    input_name: &str,
+    stats: &mut Stats,
+) -> Result<()> {
+    let t = Instant::now();
+    llvm::set_current_work(format!("{input_name}: planning the call-graph walk"));
+    let mut split = split::prepare_walk(module, options.plan);
+    stats.add("split", t.elapsed());
+    for wave in split.waves() {
+        let _span = trace::span(format!("wave of chunks {}..{}", wave.start, wave.end));
+        parallel::process_chunks(
+            &mut split,
+            wave,
+            module,
+            config,
+            options,
+            input_name,
+            stats,
+            |module| {
+                let mut merger = Merger::new(context, module);
+                Ok(move |index, bitcode| {
+                    llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
+                    merger
+                        .accept(index, bitcode)
+                        .map_err(|e| format!("{input_name}: {e}"))
+                })
+            },
+        )?;
+        let t = Instant::now();
+        split
+            .keep_positions(module)
+            .map_err(|e| Error::failure(format!("{input_name}: after a wave of chunks: {e}")))?;
+        stats.add("merge", t.elapsed());
+    }
+    let t = Instant::now();
+    // What the inliner deleted in a chunk (a local function inlined into its every caller) is
+    // left at home as an unused declaration.
+    split.erase_deleted_functions(module);
     split.restore.apply(module);
     stats.add("merge", t.elapsed());
     Ok(())

@@ -22,6 +22,12 @@ enum Reloc {
     DynamicNoPic,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum InlinerMode {
+    Parallel,
+    Serial,
+}
+
 /// Optimize an LLVM module (.bc or .ll) with its function passes running in parallel.
 #[derive(Parser, Debug)]
 #[command(name = "llpar", version, about, long_about = None)]
@@ -73,6 +79,11 @@ struct Cli {
     /// weighs callees as simplified as in a serial run (better code, more CPU time).
     #[arg(long)]
     simplify_before_inlining: bool,
+    /// With -O<n>: where the inliner's call-graph walk runs. `parallel`: on chunks along the
+    /// call graph, callees first, with the function simplification passes inside it as in
+    /// `opt`; `serial`: on the whole module, with the simplification passes afterwards.
+    #[arg(long, value_enum, default_value = "parallel")]
+    inliner: InlinerMode,
     /// Print the pipeline's segments (serial or per chunk) on stderr, as they run.
     #[arg(long)]
     print_pipeline_passes: bool,
@@ -418,6 +429,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         emit,
         save_temps: cli.save_temps.clone(),
         simplify_before_inlining: cli.simplify_before_inlining,
+        parallel_inliner: cli.inliner == InlinerMode::Parallel,
         print_pipeline: cli.print_pipeline_passes,
         crash_dir,
         isolate,

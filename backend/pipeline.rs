@@ -17,6 +17,9 @@ pub enum Segment {
     PerChunk(String),
     /// A module pipeline, run on the merged module.
     WholeModule(String),
+    /// The inliner's call-graph walk (`cgscc(...)`), run on the chunks of `split::prepare_walk`
+    /// wave after wave, each chunk once the chunks it calls into are merged.
+    Walk(String),
 }
 
 /// How the pipeline was asked for.
@@ -248,6 +251,42 @@ pub fn default_segments(
     Ok(segments)
 }
 
+/// Segments a `default<On>` pipeline (as printed) for the parallel call-graph walk: the module
+/// passes before the inliner stay serial; the inliner's walk, with the whole function
+/// simplification group inside it as in `opt`, runs per chunk along the call graph, leaves first
+/// (`Segment::Walk`); the module passes after it stay serial; and the post-inline optimization
+/// group runs per chunk. A pipeline of another shape is segmented as usual.
+pub fn walk_segments(text: &str) -> Result<Vec<Segment>, String> {
+    let elements = top_level_elements(text)?;
+    let Some(cgscc_at) = elements.iter().position(|e| e.starts_with("cgscc(")) else {
+        return segment(text);
+    };
+    let mut segments = Vec::new();
+    let mut serial: Vec<String> = Vec::new();
+    let flush = |serial: &mut Vec<String>, segments: &mut Vec<Segment>| {
+        if !serial.is_empty() {
+            segments.push(Segment::WholeModule(serial.join(",")));
+            serial.clear();
+        }
+    };
+    for (i, element) in elements.iter().enumerate() {
+        if i == cgscc_at {
+            flush(&mut serial, &mut segments);
+            segments.push(Segment::Walk(element.clone()));
+        } else if i > cgscc_at
+            && is_function_group(element)
+            && !is_trivial_function_group(element)
+        {
+            flush(&mut serial, &mut segments);
+            segments.push(Segment::PerChunk(element.clone()));
+        } else {
+            serial.push(element.clone());
+        }
+    }
+    flush(&mut serial, &mut segments);
+    Ok(segments)
+}
+
 /// When code generation follows, the last per-chunk segment can run in the same worker job as
 /// the chunk's code generation, saving a merge and a second split. That is only possible when
 /// what follows it is a module tail that does not need the chunks merged first: dead global
@@ -267,7 +306,7 @@ pub fn fuse_with_codegen(mut segments: Vec<Segment>) -> (Vec<Segment>, Option<St
     let tail = match segments.last() {
         Some(Segment::WholeModule(t)) => Some(t.clone()),
         Some(Segment::PerChunk(_)) => None,
-        None => return (segments, None),
+        Some(Segment::Walk(_)) | None => return (segments, None),
     };
     let tail_elements = match &tail {
         Some(t) => match top_level_elements(t) {

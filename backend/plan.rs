@@ -136,6 +136,156 @@ pub fn plan(
     chunks
 }
 
+/// Plans the chunks of the parallel call-graph walk of `-O<n>` over `functions` (definitions
+/// in module order), as waves: every callee of a chunk's functions (`calls`: caller and callee
+/// positions) is in the same chunk or in an earlier wave, so a wave's chunks can run at once,
+/// each seeing its callees already simplified. Recursion (a call-graph SCC) and the `together`
+/// pairs stay in one chunk. A wave is a band of consecutive call-graph levels (leaves first)
+/// holding at least `min_chunk_cost`, so that small levels do not each cost a round; within a
+/// band, functions that call each other share a chunk, and the rest is cut in module order at
+/// about `min_chunk_cost` per chunk. Depends only on its arguments, never on the thread count.
+pub fn plan_walk(
+    functions: &[FunctionCost],
+    together: &[(usize, usize)],
+    calls: &[(usize, usize)],
+    options: PlanOptions,
+) -> Vec<Vec<Chunk>> {
+    if functions.is_empty() {
+        return Vec::new();
+    }
+    let (members, group_of) = acyclic_groups(functions.len(), together, calls);
+    let level = group_levels(&members, &group_of, calls);
+    let target = options.min_chunk_cost.max(1);
+    let mut waves = Vec::new();
+    let mut band: Vec<usize> = Vec::new();
+    let mut band_cost = 0;
+    let top = level.iter().copied().max().unwrap_or(0);
+    for l in 0..=top {
+        for (g, _) in level.iter().enumerate().filter(|(_, &gl)| gl == l) {
+            band_cost += group_cost(functions, &members[g]);
+            band.push(g);
+        }
+        if band_cost >= target || l == top {
+            waves.push(pack_band(functions, &members, &group_of, calls, &band, target));
+            band.clear();
+            band_cost = 0;
+        }
+    }
+    waves
+}
+
+/// Glues `together` pairs and call-graph cycles into groups whose call graph is acyclic.
+/// Returns each group's positions (ascending) and the group of each position.
+fn acyclic_groups(
+    n: usize,
+    together: &[(usize, usize)],
+    calls: &[(usize, usize)],
+) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let mut groups = Groups::new(n);
+    for &(a, b) in together {
+        groups.union(a, b);
+    }
+    // Functions glued together may close a cycle through others: the cycles of the graph of
+    // groups are glued too, after which it is acyclic.
+    let edges: Vec<(usize, usize)> = calls
+        .iter()
+        .map(|&(a, b)| (groups.find(a), groups.find(b)))
+        .filter(|(a, b)| a != b)
+        .collect();
+    for scc in strongly_connected(n, &edges) {
+        for w in scc.windows(2) {
+            groups.union(w[0], w[1]);
+        }
+    }
+    let members = groups.members();
+    let mut group_of = vec![0; n];
+    for (g, m) in members.iter().enumerate() {
+        for &p in m {
+            group_of[p] = g;
+        }
+    }
+    (members, group_of)
+}
+
+/// Each group's level in the (acyclic) call graph of groups: 0 for a group that calls no
+/// other, else one more than its highest callee.
+fn group_levels(members: &[Vec<usize>], group_of: &[usize], calls: &[(usize, usize)]) -> Vec<usize> {
+    let n = members.len();
+    let mut callers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut pending = vec![0usize; n];
+    let mut seen = std::collections::HashSet::new();
+    for &(a, b) in calls {
+        let (ga, gb) = (group_of[a], group_of[b]);
+        if ga != gb && seen.insert((ga, gb)) {
+            callers[gb].push(ga);
+            pending[ga] += 1;
+        }
+    }
+    let mut level = vec![0; n];
+    let mut ready: Vec<usize> = (0..n).filter(|&g| pending[g] == 0).collect();
+    while let Some(g) = ready.pop() {
+        for &c in &callers[g] {
+            level[c] = level[c].max(level[g] + 1);
+            pending[c] -= 1;
+            if pending[c] == 0 {
+                ready.push(c);
+            }
+        }
+    }
+    level
+}
+
+/// The chunks of one wave: the band's groups joined along the calls between them, then cut in
+/// module order at about `target` per chunk.
+fn pack_band(
+    functions: &[FunctionCost],
+    members: &[Vec<usize>],
+    group_of: &[usize],
+    calls: &[(usize, usize)],
+    band: &[usize],
+    target: u64,
+) -> Vec<Chunk> {
+    let in_band: std::collections::HashSet<usize> = band.iter().copied().collect();
+    let mut joined = Groups::new(members.len());
+    for &(a, b) in calls {
+        let (ga, gb) = (group_of[a], group_of[b]);
+        if ga != gb && in_band.contains(&ga) && in_band.contains(&gb) {
+            joined.union(ga, gb);
+        }
+    }
+    let mut components: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for &g in band {
+        let root = joined.find(g);
+        components.entry(root).or_default().extend(&members[g]);
+    }
+    let mut parts: Vec<Vec<usize>> = components.into_values().collect();
+    for p in &mut parts {
+        p.sort_unstable();
+    }
+    parts.sort_by_key(|p| p[0]);
+    let mut chunks: Vec<Chunk> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for part in parts {
+        let (have, add) = (group_cost(functions, &current), group_cost(functions, &part));
+        if !current.is_empty() && (have >= target || have + add / 2 > target) {
+            chunks.push(chunk_of_positions(functions, std::mem::take(&mut current)));
+        }
+        current.extend(part);
+    }
+    if !current.is_empty() {
+        chunks.push(chunk_of_positions(functions, current));
+    }
+    chunks
+}
+
+fn chunk_of_positions(functions: &[FunctionCost], mut positions: Vec<usize>) -> Chunk {
+    positions.sort_unstable();
+    Chunk {
+        cost: group_cost(functions, &positions),
+        functions: positions.iter().map(|&p| functions[p].index).collect(),
+    }
+}
+
 /// How `llpar split` assigns functions to codegen units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {

@@ -88,9 +88,31 @@ pub struct Split<'c> {
     unit_local_variables: Vec<usize>,
     unit_locals: Vec<(Vec<u8>, Linkage)>,
     purpose: Purpose,
-    /// Set by `remove_chunked_bodies`: no chunk can be extracted after it.
-    bodies_removed: bool,
+    /// Per chunk, set once its bodies are removed: it cannot be extracted after that.
+    removed: Vec<bool>,
+    /// The waves of the call-graph walk, for a split made by `prepare_walk`.
+    walk: Option<WalkPlan>,
 }
+
+/// What the call-graph walk adds to a split (see `plan::plan_walk`).
+struct WalkPlan {
+    /// The chunks of each wave.
+    waves: Vec<std::ops::Range<usize>>,
+    /// Per chunk, the functions of earlier waves its functions call (positions in the home
+    /// module's function list): candidates for import.
+    callees: Vec<Vec<usize>>,
+    /// Per chunk, the functions it owns that may be dropped when unused (`linkonce`,
+    /// `available_externally`) and that are used outside it.
+    keep_alive: Vec<Vec<usize>>,
+    /// Local functions used outside their chunk: external (and hidden) in it, so that its
+    /// passes neither drop them nor count on knowing every caller.
+    shared_locals: std::collections::HashSet<usize>,
+}
+
+/// A callee of another chunk at most this costly (instructions, as simplified) is imported into
+/// its callers' chunks, where the inliner may inline it. The inliner's threshold at `-O2`
+/// (225, about 5 per instruction) and `-O3` (250) stay well below it.
+pub const IMPORT_LIMIT: u64 = 300;
 
 fn copyable_linkage(l: Linkage) -> bool {
     use Linkage::*;
@@ -126,6 +148,123 @@ pub fn prepare<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpose) ->
     prepare_planned(home, purpose, "", false, |costs, together, _calls| {
         plan::plan(costs, together, options)
     })
+}
+
+/// Plans the waves of the call-graph walk over `home` (see `plan::plan_walk`) and promotes its
+/// local symbols. A local function whose one user is another function goes with that function,
+/// so that the inliner there sees its only caller, as in the whole module.
+pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
+    let functions = llvm::functions(home);
+    let at: HashMap<GlobalRef, usize> = functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
+    // Per function, the functions whose instructions use it; `None` if something else does.
+    let users: Vec<Option<Vec<usize>>> = functions
+        .iter()
+        .map(|f| {
+            let users = f.only_instruction_users()?;
+            users.iter().map(|u| at.get(u).copied()).collect()
+        })
+        .collect();
+    let sole_callers: Vec<(usize, usize)> = (0..functions.len())
+        .filter(|&i| functions[i].has_local_linkage() && !functions[i].is_declaration())
+        .filter_map(|i| match users[i].as_deref() {
+            Some([caller]) if *caller != i => Some((*caller, i)),
+            _ => None,
+        })
+        .collect();
+    let discardable: Vec<bool> = functions
+        .iter()
+        .map(|f| {
+            matches!(
+                f.linkage(),
+                Linkage::LLVMLinkOnceAnyLinkage
+                    | Linkage::LLVMLinkOnceODRLinkage
+                    | Linkage::LLVMAvailableExternallyLinkage
+            )
+        })
+        .collect();
+    let local: Vec<bool> = functions.iter().map(|f| f.has_local_linkage()).collect();
+    let mut waves = Vec::new();
+    let mut calls_by_index = Vec::new();
+    let mut split = prepare_planned(home, Purpose::Optimize, "", false, |costs, together, calls| {
+        let position: HashMap<usize, usize> =
+            costs.iter().enumerate().map(|(p, c)| (c.index, p)).collect();
+        let mut together = together.to_vec();
+        together.extend(
+            sole_callers
+                .iter()
+                .filter_map(|(a, b)| Some((*position.get(a)?, *position.get(b)?))),
+        );
+        calls_by_index = calls
+            .iter()
+            .map(|&(a, b)| (costs[a].index, costs[b].index))
+            .collect();
+        waves = plan::plan_walk(costs, &together, calls, options);
+        waves.iter().flatten().cloned().collect()
+    });
+    let mut chunk_of = vec![usize::MAX; functions.len()];
+    for (c, chunk) in split.chunks.iter().enumerate() {
+        for &i in &chunk.functions {
+            chunk_of[i] = c;
+        }
+    }
+    let used_outside = |i: usize| match &users[i] {
+        Some(list) => list.iter().any(|&u| chunk_of[u] != chunk_of[i]),
+        None => true,
+    };
+    let mut callees = vec![Vec::new(); split.chunks.len()];
+    for (caller, callee) in calls_by_index {
+        if chunk_of[caller] != chunk_of[callee] {
+            callees[chunk_of[caller]].push(callee);
+        }
+    }
+    for list in &mut callees {
+        list.sort_unstable();
+        list.dedup();
+    }
+    let mut keep_alive = vec![Vec::new(); split.chunks.len()];
+    let mut shared_locals = std::collections::HashSet::new();
+    for i in (0..functions.len()).filter(|&i| chunk_of[i] != usize::MAX && used_outside(i)) {
+        if local[i] {
+            shared_locals.insert(i);
+        } else if discardable[i] {
+            keep_alive[chunk_of[i]].push(i);
+        }
+    }
+    let mut start = 0;
+    let waves = waves
+        .iter()
+        .map(|w| {
+            start += w.len();
+            start - w.len()..start
+        })
+        .collect();
+    split.walk = Some(WalkPlan {
+        waves,
+        callees,
+        keep_alive,
+        shared_locals,
+    });
+    split
+}
+
+/// Whether a function of another chunk can come along, as an `available_externally` copy, for
+/// the inliner: a definition small enough to be worth inlining, whose body means what it says
+/// (not interposable), and with no `blockaddress` ties.
+fn importable(f: GlobalRef) -> bool {
+    use Linkage::*;
+    if f.is_declaration()
+        || !matches!(
+            f.linkage(),
+            LLVMExternalLinkage
+                | LLVMLinkOnceODRLinkage
+                | LLVMWeakODRLinkage
+                | LLVMAvailableExternallyLinkage
+        )
+    {
+        return false;
+    }
+    let (cost, block_addresses, _) = f.body_summary_with_calls();
+    cost <= IMPORT_LIMIT && block_addresses.is_empty()
 }
 
 /// `prepare` with the chunks chosen by `planner`, which gets the function definitions (in
@@ -355,7 +494,6 @@ pub fn prepare_planned<'c>(
         .map(|g| (g.name(), g.linkage()))
         .collect();
     Split {
-        chunks,
         restore: Restore {
             promotions,
             function_order,
@@ -382,8 +520,10 @@ pub fn prepare_planned<'c>(
         unit_local_functions: positions(&unit_locals, &function_at),
         unit_local_variables: positions(&unit_locals, &variable_at),
         unit_locals: unit_local_names,
+        removed: vec![false; chunks.len()],
+        chunks,
         purpose,
-        bodies_removed: false,
+        walk: None,
     }
 }
 
@@ -413,8 +553,8 @@ impl<'c> Split<'c> {
         index: usize,
     ) -> ChunkModule {
         assert!(
-            !self.bodies_removed,
-            "chunks are extracted before bodies are removed"
+            !self.removed[index],
+            "a chunk is extracted before its bodies are removed"
         );
         let functions = llvm::functions(home);
         let variables = llvm::variables(home);
@@ -425,17 +565,29 @@ impl<'c> Split<'c> {
         let mut owned = pick(&functions, &self.chunks[index].functions);
         owned.extend(pick(&variables, &self.owned_variables[index]));
         owned.extend(pick(&aliases, &self.owned_aliases[index]));
-        let local_functions: Vec<(GlobalRef, Linkage)> = self
-            .local_functions
-            .iter()
-            .filter_map(|&(i, l)| Some((*functions.get(i)?, l)))
-            .collect();
+        let shared = |i: &usize| self.walk.as_ref().is_some_and(|w| w.shared_locals.contains(i));
+        let mut extras = llvm::ChunkExtras {
+            copyable: pick(&variables, &self.copyable_variables),
+            local_functions: self
+                .local_functions
+                .iter()
+                .filter(|(i, _)| !shared(i))
+                .filter_map(|&(i, l)| Some((*functions.get(i)?, l)))
+                .collect(),
+            ..Default::default()
+        };
+        if let Some(walk) = &self.walk {
+            extras.imports = pick(&functions, &walk.callees[index])
+                .into_iter()
+                .filter(|f| importable(*f))
+                .collect();
+            extras.keep_alive = pick(&functions, &walk.keep_alive[index]);
+        }
         let chunk = llvm::extract_chunk(
             home,
             ranks,
             &owned,
-            &pick(&variables, &self.copyable_variables),
-            &local_functions,
+            &extras,
             self.purpose == Purpose::Codegen,
         );
         let names = self.chunk_function_names(index);
@@ -480,10 +632,54 @@ impl<'c> Split<'c> {
     /// that stayed local in their chunk (codegen units) out of `home`, where only their (now
     /// invalid, local) declarations are left. Call once every chunk has been extracted.
     pub fn remove_chunked_bodies(&mut self, home: &mut Module<'c>) {
-        self.bodies_removed = true;
+        self.remove_bodies(home, 0..self.chunks.len());
+    }
+
+    /// The waves of a split made by `prepare_walk`: ranges of chunk indices, leaves first.
+    pub fn waves(&self) -> Vec<std::ops::Range<usize>> {
+        self.walk.as_ref().map_or_else(Vec::new, |w| w.waves.clone())
+    }
+
+    /// Puts the home module's functions and variables back in the order they had when the
+    /// split was made: the merge appends what it links, and the split finds globals by position.
+    pub fn keep_positions(&self, home: &Module<'c>) -> Result<(), String> {
+        let find = |names: &[Vec<u8>], function: bool| -> Result<Vec<GlobalRef>, String> {
+            names
+                .iter()
+                .map(|n| {
+                    llvm::named_global(home, n)
+                        .filter(|g| g.is_function() == function)
+                        .ok_or_else(|| format!("'{}' is gone", String::from_utf8_lossy(n)))
+                })
+                .collect()
+        };
+        llvm::order_functions(home, &find(&self.restore.function_order, true)?);
+        llvm::order_variables(home, &find(&self.restore.variable_order, false)?);
+        Ok(())
+    }
+
+    /// Erases the chunked functions that came back from no chunk (the inliner deleted them)
+    /// and that nothing uses any more. Call before `restore.apply`.
+    pub fn erase_deleted_functions(&self, home: &mut Module<'c>) {
+        let functions = llvm::functions(home);
+        let gone: Vec<usize> = self
+            .chunks
+            .iter()
+            .flat_map(|c| c.functions.iter().copied())
+            .filter(|&i| functions.get(i).is_some_and(|f| f.is_declaration()))
+            .collect();
+        llvm::erase_unused_globals(home, &gone, &[]);
+    }
+
+    /// `remove_chunked_bodies` for the chunks in `range` only (a wave of the call-graph walk;
+    /// later waves are extracted after its results are merged).
+    pub fn remove_bodies(&mut self, home: &mut Module<'c>, range: std::ops::Range<usize>) {
+        for r in &mut self.removed[range.clone()] {
+            *r = true;
+        }
         {
             let functions = llvm::functions(home);
-            for chunk in &self.chunks {
+            for chunk in &self.chunks[range.clone()] {
                 for &i in &chunk.functions {
                     if let Some(f) = functions.get(i) {
                         f.delete_body();
@@ -491,7 +687,7 @@ impl<'c> Split<'c> {
                 }
             }
             let variables = llvm::variables(home);
-            for &i in self.owned_variables.iter().flatten() {
+            for &i in self.owned_variables[range].iter().flatten() {
                 if let Some(v) = variables.get(i) {
                     v.remove_initializer();
                     v.set_linkage(Linkage::LLVMExternalLinkage);

@@ -64,6 +64,8 @@ pub struct WorkerConfig {
     /// Run each chunk in a child process of this executable (`--isolate`), which must call
     /// `child_main` when its first argument is `CHILD_ARG`.
     pub isolate: Option<PathBuf>,
+    /// The `-O<n>` level (speed, size) whose parameters the pipeline's inliner uses, if any.
+    pub inline_level: Option<(u8, u8)>,
 }
 
 impl WorkerConfig {
@@ -160,7 +162,7 @@ fn optimize_chunk(
     let context = Context::create();
     let mut module = llvm::parse(&context, bitcode, &format!("chunk{index}"))?;
     if let Some(pipeline) = config.pipeline() {
-        llvm::run_passes(&mut module, pipeline, machine, None)
+        llvm::run_passes(&mut module, pipeline, machine, config.inline_level)
             .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
     }
     // Only now is the chunk a valid module (see `llpar_finish_chunk`), so only now is it verified.
@@ -202,6 +204,9 @@ fn run_in_child(program: &Path, config: &WorkerConfig, job: &Job) -> Result<Vec<
     ];
     if let Some(triple) = &config.target.triple {
         args.push(format!("mtriple={triple}"));
+    }
+    if let Some((speed, size)) = config.inline_level {
+        args.push(format!("inline={speed},{size}"));
     }
     match &config.task {
         Task::Optimize(p) => args.push(format!("optimize={p}")),
@@ -261,6 +266,7 @@ pub fn child_main(args: &[String]) -> i32 {
         verify: false,
         crash_dir: std::env::temp_dir(),
         isolate: None,
+        inline_level: None,
     };
     let mut index = 0;
     for arg in args {
@@ -280,6 +286,11 @@ pub fn child_main(args: &[String]) -> i32 {
             }
             "level" => config.target.codegen_level = value.parse().unwrap_or(2),
             "verify" => config.verify = value == "1",
+            "inline" => {
+                config.inline_level = value.split_once(',').and_then(|(speed, size)| {
+                    Some((speed.parse().ok()?, size.parse().ok()?))
+                })
+            }
             "optimize" => config.task = Task::Optimize(value.to_string()),
             "codegen" if arg.contains('=') => config.task = Task::Codegen(Some(value.to_string())),
             "codegen" => config.task = Task::Codegen(None),

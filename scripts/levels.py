@@ -5,7 +5,8 @@ For each module and each of -O0, -O1, -O2, -O3, -Os, -Oz, in one invocation: the
 `opt -O<l> | llc -O<c> -relocation-model=pic` and `llpar -O<l> --emit=obj -jN`, where <c> is the
 code generation level llpar uses for that level (as clang: 0, 1, 2, 3, and 2 for s and z). Prints
 the .text of both and their ratio, and with `--debug-sizes` the size of the .debug_* sections
-(for modules built with -g). With `--check LO,HI` it exits 1 when a ratio falls outside [LO, HI].
+(for modules built with -g). With `--check LO,HI` it exits 1 when a ratio falls outside [LO, HI]. `LLPAR_ARGS` in the
+environment adds options to every llpar run (`LLPAR_ARGS=--inliner=serial`).
 
 usage: levels.py [--modules sqlite3,lua,zstd] [--levels 0,1,2,3,s,z] [--jobs N]
                  [--check 0.95,1.05] [--debug-sizes] [--markdown FILE]
@@ -39,7 +40,8 @@ def serial(module, level, obj):
 
 
 def parallel(module, level, obj, jobs):
-    subprocess.run([LLPAR, module, f"-O{level}", "--emit=obj", f"-j{jobs}", "-o", obj], check=True)
+    extra = os.environ.get("LLPAR_ARGS", "").split()
+    subprocess.run([LLPAR, module, f"-O{level}", "--emit=obj", f"-j{jobs}", "-o", obj] + extra, check=True)
 
 
 def debug_total(sizes):

@@ -401,10 +401,51 @@ static void list_owned_globals(Module &chunk) {
     unit->replaceGlobalVariables(MDTuple::get(chunk.getContext(), list));
 }
 
+// Clones the bodies of `imports` (functions of the home module the chunk does not own) into
+// the chunk as `available_externally` definitions that callers may inline, tagged so that
+// `llpar_finish_chunk` turns them back into declarations.
+static void import_bodies(Module &chunk, LLVMValueRef *imports, size_t n_imports,
+                          ValueToValueMapTy &vmap, ValueMaterializer &materializer) {
+  MDNode *tag = MDNode::get(chunk.getContext(), {});
+  for (size_t i = 0; i < n_imports; ++i) {
+    auto *f = cast<Function>(unwrap(imports[i]));
+    auto *nf = cast<Function>(MapValue(f, vmap, RF_None, nullptr, &materializer));
+    if (!nf->isDeclaration())
+      continue;
+    auto arg = nf->arg_begin();
+    for (const Argument &a : f->args()) {
+      arg->setName(a.getName());
+      vmap[&a] = &*arg++;
+    }
+    SmallVector<ReturnInst *, 8> returns;
+    CloneFunctionInto(nf, f, vmap, CloneFunctionChangeType::DifferentModule, returns, "", nullptr,
+                      nullptr, &materializer);
+    nf->setLinkage(GlobalValue::AvailableExternallyLinkage);
+    nf->setComdat(nullptr);
+    nf->setMetadata("llpar.imported", tag);
+  }
+}
+
+// Functions the chunk owns that callers in other chunks still need: an unused
+// `available_externally` array (never linked home) keeps the inliner from deleting them once
+// the chunk's own calls are inlined.
+static void keep_alive(Module &chunk, LLVMValueRef *keep, size_t n_keep, ValueToValueMapTy &vmap) {
+  std::vector<Constant *> kept;
+  for (size_t i = 0; i < n_keep; ++i)
+    if (auto *copy = dyn_cast_or_null<Function>(vmap.lookup(unwrap(keep[i]))))
+      kept.push_back(copy);
+  if (kept.empty())
+    return;
+  auto *type = ArrayType::get(PointerType::get(chunk.getContext(), 0), kept.size());
+  new GlobalVariable(chunk, type, true, GlobalValue::AvailableExternallyLinkage,
+                     ConstantArray::get(type, kept), "__llpar.kept_alive");
+}
+
 LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef *owned,
                                   size_t n_owned, LLVMValueRef *copyable, size_t n_copyable,
                                   LLVMValueRef *local_functions, const LLVMLinkage *local_linkages,
-                                  size_t n_local, int for_codegen) {
+                                  size_t n_local, LLVMValueRef *imports, size_t n_imports,
+                                  LLVMValueRef *keep, size_t n_keep, int for_codegen) {
   Module &home = *unwrap(M);
   auto chunk = std::make_unique<Module>(home.getModuleIdentifier(), home.getContext());
   chunk->setSourceFileName(home.getSourceFileName());
@@ -441,7 +482,9 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
     CloneFunctionInto(nf, f, vmap, CloneFunctionChangeType::DifferentModule, returns, "", nullptr,
                       nullptr, &materializer);
   }
+  import_bodies(*chunk, imports, n_imports, vmap, materializer);
   materializer.finish(vmap);
+  keep_alive(*chunk, keep, n_keep, vmap);
   list_owned_globals(*chunk);
   keep_block_addresses_taken(*chunk, pairs, vmap);
   keep_use_counts(*chunk, local, vmap);
@@ -465,6 +508,12 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
 // symbols.
 void llpar_finish_chunk(LLVMModuleRef M) {
   for (Function &f : *unwrap(M)) {
+    // An imported body was there for callers to inline; its owner's chunk has the definition.
+    if (f.getMetadata("llpar.imported")) {
+      f.deleteBody();
+      f.setMetadata("llpar.imported", nullptr);
+      f.setComdat(nullptr);
+    }
     if (f.hasLocalLinkage()) {
       f.setLinkage(GlobalValue::ExternalLinkage);
       f.setVisibility(GlobalValue::HiddenVisibility);

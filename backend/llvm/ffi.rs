@@ -48,6 +48,10 @@ extern "C" {
         local_functions: *const LLVMValueRef,
         local_linkages: *const llvm_sys::LLVMLinkage,
         n_local: usize,
+        imports: *const LLVMValueRef,
+        n_imports: usize,
+        keep_alive: *const LLVMValueRef,
+        n_keep_alive: usize,
         for_codegen: c_int,
     ) -> LLVMModuleRef;
     pub fn llpar_alias_target(v: LLVMValueRef) -> LLVMValueRef;

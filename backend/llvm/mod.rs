@@ -1016,38 +1016,63 @@ impl std::fmt::Debug for UseRanks<'_> {
 /// holding their block addresses), what they reach as declarations, and `copyable` variables
 /// they reach as `available_externally` copies. Panics if `ranks` or a handle is of another
 /// module, or a local function is not a function.
+/// What a chunk brings in besides its own functions.
+#[derive(Default)]
+pub struct ChunkExtras<'m> {
+    /// Variables copied as `available_externally`.
+    pub copyable: Vec<GlobalRef<'m>>,
+    /// Functions that were local before promotion, with their linkage: owned ones stay local.
+    pub local_functions: Vec<(GlobalRef<'m>, Linkage)>,
+    /// Functions of other chunks whose bodies come along as `available_externally` copies.
+    pub imports: Vec<GlobalRef<'m>>,
+    /// Owned functions that must survive their chunk's passes, though unused in it.
+    pub keep_alive: Vec<GlobalRef<'m>>,
+}
+
 pub fn extract_chunk<'c, 'm>(
     m: &'m Module<'c>,
     ranks: &UseRanks<'m>,
     owned: &[GlobalRef<'m>],
-    copyable: &[GlobalRef<'m>],
-    local_functions: &[(GlobalRef<'m>, Linkage)],
+    extras: &ChunkExtras<'m>,
     for_codegen: bool,
 ) -> Module<'c> {
     assert!(
         ranks.module == m.as_mut_ptr(),
         "use ranks of another module"
     );
+    let ChunkExtras {
+        copyable,
+        local_functions,
+        imports,
+        keep_alive,
+    } = extras;
     assert!(
         owned
             .iter()
             .chain(copyable)
             .chain(local_functions.iter().map(|(g, _)| g))
+            .chain(imports)
+            .chain(keep_alive)
             .all(|g| g.belongs_to(m)),
         "a global of another module"
     );
     assert!(
         copyable.iter().all(|g| g.is_variable())
-            && local_functions.iter().all(|(g, _)| g.is_function()),
-        "only variables are copied, only functions kept local"
+            && local_functions.iter().all(|(g, _)| g.is_function())
+            && imports
+                .iter()
+                .all(|g| g.is_function() && !g.is_declaration() && !owned.contains(g))
+            && keep_alive.iter().all(|g| g.is_function() && owned.contains(g)),
+        "only variables are copied, only functions kept local, imported or kept alive"
     );
-    let owned: Vec<LLVMValueRef> = owned.iter().map(|g| g.raw).collect();
-    let copyable: Vec<LLVMValueRef> = copyable.iter().map(|g| g.raw).collect();
+    let raw = |list: &[GlobalRef<'m>]| -> Vec<LLVMValueRef> { list.iter().map(|g| g.raw).collect() };
+    let (owned, copyable) = (raw(owned), raw(copyable));
+    let (imports, keep_alive) = (raw(imports), raw(keep_alive));
     let locals: Vec<LLVMValueRef> = local_functions.iter().map(|(g, _)| g.raw).collect();
     let linkages: Vec<Linkage> = local_functions.iter().map(|(_, l)| *l).collect();
-    // SAFETY: the handles are live globals of `m` (checked above); the ranks were computed from
-    // `m`; the shim returns a fresh module of m's context, which the returned Module owns and
-    // disposes.
+    // SAFETY: the handles are live globals of `m` (checked above); imports are definitions the
+    // chunk does not own; the ranks were computed from `m`; the shim returns a fresh module of
+    // m's context, which the returned Module owns and disposes.
     unsafe {
         Module::new(ffi::llpar_extract_chunk(
             m.as_mut_ptr(),
@@ -1059,6 +1084,10 @@ pub fn extract_chunk<'c, 'm>(
             locals.as_ptr(),
             linkages.as_ptr(),
             locals.len(),
+            imports.as_ptr(),
+            imports.len(),
+            keep_alive.as_ptr(),
+            keep_alive.len(),
             for_codegen as i32,
         ))
     }
