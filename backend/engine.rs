@@ -401,7 +401,9 @@ fn run_walk<'c>(
             input_name,
             stats,
             |module| {
+                let span = trace::span("linker for the wave");
                 let mut merger = Merger::new(context, module);
+                drop(span);
                 Ok(move |index, bitcode| {
                     llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
                     merger
@@ -411,6 +413,7 @@ fn run_walk<'c>(
             },
         )?;
         let t = Instant::now();
+        let _span = trace::span("keep positions");
         split
             .keep_positions(module)
             .map_err(|e| Error::failure(format!("{input_name}: after a wave of chunks: {e}")))?;

@@ -153,9 +153,10 @@ pub fn plan_walk(
     if functions.is_empty() {
         return Vec::new();
     }
+    let target = options.min_chunk_cost.max(1);
+    let calls = &without_large_cycles(functions, calls, 2 * target);
     let (members, group_of) = acyclic_groups(functions.len(), together, calls);
     let level = group_levels(&members, &group_of, calls);
-    let target = options.min_chunk_cost.max(1);
     let mut waves = Vec::new();
     let mut band: Vec<usize> = Vec::new();
     let mut band_cost = 0;
@@ -172,6 +173,31 @@ pub fn plan_walk(
         }
     }
     waves
+}
+
+/// `calls` without those between members of an SCC costlier than `limit`. A parser or an
+/// interpreter is one SCC holding a sixth to a quarter of the program: glued, it would be one
+/// chunk that every caller waits for. Apart, its functions are simplified in parallel, each
+/// seeing the others as they were before the walk (in `opt` too, members of an SCC see each
+/// other only partly simplified).
+fn without_large_cycles(
+    functions: &[FunctionCost],
+    calls: &[(usize, usize)],
+    limit: u64,
+) -> Vec<(usize, usize)> {
+    let mut large = vec![usize::MAX; functions.len()];
+    for (i, scc) in strongly_connected(functions.len(), calls).iter().enumerate() {
+        if group_cost(functions, scc) > limit {
+            for &p in scc {
+                large[p] = i;
+            }
+        }
+    }
+    calls
+        .iter()
+        .copied()
+        .filter(|&(a, b)| large[a] == usize::MAX || large[a] != large[b])
+        .collect()
 }
 
 /// Glues `together` pairs and call-graph cycles into groups whose call graph is acyclic.

@@ -207,16 +207,27 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
             chunk_of[i] = c;
         }
     }
-    let used_outside = |i: usize| match &users[i] {
-        Some(list) => list.iter().any(|&u| chunk_of[u] != chunk_of[i]),
-        None => true,
-    };
+    let mut wave_of = vec![0; split.chunks.len()];
+    let mut start = 0;
+    for (w, wave) in waves.iter().enumerate() {
+        wave_of[start..start + wave.len()].fill(w);
+        start += wave.len();
+    }
     let mut callees = vec![Vec::new(); split.chunks.len()];
+    // A callee in the same wave (a member of a large SCC, see `plan::plan_walk`) is imported as
+    // it is before its own chunk's passes: what it uses, its chunk must not drop.
+    let mut exposed = vec![false; functions.len()];
     for (caller, callee) in calls_by_index {
-        if chunk_of[caller] != chunk_of[callee] {
-            callees[chunk_of[caller]].push(callee);
+        let (from, to) = (chunk_of[caller], chunk_of[callee]);
+        if from != to {
+            callees[from].push(callee);
+            exposed[callee] |= wave_of[from] == wave_of[to];
         }
     }
+    let used_outside = |i: usize| match &users[i] {
+        Some(list) => list.iter().any(|&u| chunk_of[u] != chunk_of[i] || exposed[u]),
+        None => true,
+    };
     for list in &mut callees {
         list.sort_unstable();
         list.dedup();
@@ -230,7 +241,7 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
             keep_alive[chunk_of[i]].push(i);
         }
     }
-    let mut start = 0;
+    start = 0;
     let waves = waves
         .iter()
         .map(|w| {
@@ -668,6 +679,12 @@ impl<'c> Split<'c> {
             .flat_map(|c| c.functions.iter().copied())
             .filter(|&i| functions.get(i).is_some_and(|f| f.is_declaration()))
             .collect();
+        if std::env::var_os("LLPAR_DEBUG_WALK").is_some() {
+            for &i in &gone {
+                let f = functions[i];
+                eprintln!("gone {} users {:?} only-instr {:?}", String::from_utf8_lossy(&f.name()), f.user_functions().iter().map(|u| String::from_utf8_lossy(&u.name()).into_owned()).collect::<Vec<_>>(), f.only_instruction_users().is_some());
+            }
+        }
         llvm::erase_unused_globals(home, &gone, &[]);
     }
 

@@ -871,6 +871,23 @@ int llpar_fold_debug_units(LLVMModuleRef M, size_t n_original, char **error) {
 
 namespace {
 // A pass builder for `TM` with its analysis managers registered and cross-registered.
+static bool is_imported(const Function *f) { return f->getMetadata("llpar.imported"); }
+
+// Whether a pass's unit of IR holds imported bodies only.
+static bool only_imported(const Any &ir) {
+  if (const auto *f = llvm::any_cast<const Function *>(&ir))
+    return is_imported(*f);
+  if (const auto *l = llvm::any_cast<const Loop *>(&ir))
+    return is_imported((*l)->getHeader()->getParent());
+  if (const auto *scc = llvm::any_cast<const LazyCallGraph::SCC *>(&ir)) {
+    for (const LazyCallGraph::Node &n : **scc)
+      if (!is_imported(&n.getFunction()))
+        return false;
+    return true;
+  }
+  return false;
+}
+
 struct PassSetup {
   explicit PassSetup(LLVMTargetMachineRef TM)
       : builder(reinterpret_cast<TargetMachine *>(TM), PipelineTuningOptions(), std::nullopt,
@@ -1015,6 +1032,10 @@ char *llpar_run_passes(LLVMModuleRef M, const char *passes, LLVMTargetMachineRef
   ModuleAnalysisManager &mam = setup.modules;
   StandardInstrumentations si(m.getContext(), /*DebugLogging=*/false, /*VerifyEach=*/false);
   si.registerCallbacks(setup.callbacks, &mam);
+  // Bodies imported for the inliner (see `import_bodies`) are there to be inlined, not
+  // optimized: their own chunk optimizes them. Passes skip them as they skip `optnone` ones.
+  setup.callbacks.registerShouldRunOptionalPassCallback(
+      [](StringRef, Any ir) { return !only_imported(ir); });
   ModulePassManager mpm;
   if (Error err = setup.builder.parsePassPipeline(mpm, passes))
     return copy_message(toString(std::move(err)));

@@ -234,8 +234,16 @@ pub fn print_ir(module: &Module) -> String {
     module.print_to_string().to_string()
 }
 
+/// Verifies `module`; an error is the verifier's first finding, with the value it names.
 pub fn verify(module: &Module) -> Result<(), String> {
-    module.verify().map_err(|e| first_line(&e.to_string()))
+    module.verify().map_err(|e| {
+        let text = e.to_string();
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        match (lines.next(), lines.next()) {
+            (Some(first), Some(value)) if value.len() <= 200 => format!("{first} ({value})"),
+            (first, _) => first.unwrap_or("").to_string(),
+        }
+    })
 }
 
 fn first_line(s: &str) -> String {
