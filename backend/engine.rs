@@ -212,7 +212,10 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                     format!("per chunk: {}", p.chars().take(80).collect::<String>())
                 }
                 Segment::Walk(p) => {
-                    format!("per chunk, along the call graph: {}", p.chars().take(80).collect::<String>())
+                    format!(
+                        "per chunk, along the call graph: {}",
+                        p.chars().take(80).collect::<String>()
+                    )
                 }
             });
             match segment {
@@ -401,9 +404,7 @@ fn run_walk<'c>(
             input_name,
             stats,
             |module| {
-                let span = trace::span("linker for the wave");
                 let mut merger = Merger::new(context, module);
-                drop(span);
                 Ok(move |index, bitcode| {
                     llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
                     merger

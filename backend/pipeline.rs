@@ -273,9 +273,7 @@ pub fn walk_segments(text: &str) -> Result<Vec<Segment>, String> {
         if i == cgscc_at {
             flush(&mut serial, &mut segments);
             segments.push(Segment::Walk(element.clone()));
-        } else if i > cgscc_at
-            && is_function_group(element)
-            && !is_trivial_function_group(element)
+        } else if i > cgscc_at && is_function_group(element) && !is_trivial_function_group(element)
         {
             flush(&mut serial, &mut segments);
             segments.push(Segment::PerChunk(element.clone()));

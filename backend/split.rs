@@ -155,7 +155,8 @@ pub fn prepare<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpose) ->
 /// so that the inliner there sees its only caller, as in the whole module.
 pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
     let functions = llvm::functions(home);
-    let at: HashMap<GlobalRef, usize> = functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
+    let at: HashMap<GlobalRef, usize> =
+        functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
     // Per function, the functions whose instructions use it; `None` if something else does.
     let users: Vec<Option<Vec<usize>>> = functions
         .iter()
@@ -185,22 +186,31 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
     let local: Vec<bool> = functions.iter().map(|f| f.has_local_linkage()).collect();
     let mut waves = Vec::new();
     let mut calls_by_index = Vec::new();
-    let mut split = prepare_planned(home, Purpose::Optimize, "", false, |costs, together, calls| {
-        let position: HashMap<usize, usize> =
-            costs.iter().enumerate().map(|(p, c)| (c.index, p)).collect();
-        let mut together = together.to_vec();
-        together.extend(
-            sole_callers
+    let mut split = prepare_planned(
+        home,
+        Purpose::Optimize,
+        "",
+        false,
+        |costs, together, calls| {
+            let position: HashMap<usize, usize> = costs
                 .iter()
-                .filter_map(|(a, b)| Some((*position.get(a)?, *position.get(b)?))),
-        );
-        calls_by_index = calls
-            .iter()
-            .map(|&(a, b)| (costs[a].index, costs[b].index))
-            .collect();
-        waves = plan::plan_walk(costs, &together, calls, options);
-        waves.iter().flatten().cloned().collect()
-    });
+                .enumerate()
+                .map(|(p, c)| (c.index, p))
+                .collect();
+            let mut together = together.to_vec();
+            together.extend(
+                sole_callers
+                    .iter()
+                    .filter_map(|(a, b)| Some((*position.get(a)?, *position.get(b)?))),
+            );
+            calls_by_index = calls
+                .iter()
+                .map(|&(a, b)| (costs[a].index, costs[b].index))
+                .collect();
+            waves = plan::plan_walk(costs, &together, calls, options);
+            waves.iter().flatten().cloned().collect()
+        },
+    );
     let mut chunk_of = vec![usize::MAX; functions.len()];
     for (c, chunk) in split.chunks.iter().enumerate() {
         for &i in &chunk.functions {
@@ -214,18 +224,20 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
         start += wave.len();
     }
     let mut callees = vec![Vec::new(); split.chunks.len()];
-    // A callee in the same wave (a member of a large SCC, see `plan::plan_walk`) is imported as
-    // it is before its own chunk's passes: what it uses, its chunk must not drop.
+    // A callee in the same or a later wave (a member of a large SCC, see `plan::plan_walk`) is
+    // imported as it is before its own chunk's passes: what it uses, its chunk must not drop.
     let mut exposed = vec![false; functions.len()];
     for (caller, callee) in calls_by_index {
         let (from, to) = (chunk_of[caller], chunk_of[callee]);
         if from != to {
             callees[from].push(callee);
-            exposed[callee] |= wave_of[from] == wave_of[to];
+            exposed[callee] |= wave_of[from] <= wave_of[to];
         }
     }
     let used_outside = |i: usize| match &users[i] {
-        Some(list) => list.iter().any(|&u| chunk_of[u] != chunk_of[i] || exposed[u]),
+        Some(list) => list
+            .iter()
+            .any(|&u| chunk_of[u] != chunk_of[i] || exposed[u]),
         None => true,
     };
     for list in &mut callees {
@@ -576,7 +588,11 @@ impl<'c> Split<'c> {
         let mut owned = pick(&functions, &self.chunks[index].functions);
         owned.extend(pick(&variables, &self.owned_variables[index]));
         owned.extend(pick(&aliases, &self.owned_aliases[index]));
-        let shared = |i: &usize| self.walk.as_ref().is_some_and(|w| w.shared_locals.contains(i));
+        let shared = |i: &usize| {
+            self.walk
+                .as_ref()
+                .is_some_and(|w| w.shared_locals.contains(i))
+        };
         let mut extras = llvm::ChunkExtras {
             copyable: pick(&variables, &self.copyable_variables),
             local_functions: self
@@ -648,7 +664,9 @@ impl<'c> Split<'c> {
 
     /// The waves of a split made by `prepare_walk`: ranges of chunk indices, leaves first.
     pub fn waves(&self) -> Vec<std::ops::Range<usize>> {
-        self.walk.as_ref().map_or_else(Vec::new, |w| w.waves.clone())
+        self.walk
+            .as_ref()
+            .map_or_else(Vec::new, |w| w.waves.clone())
     }
 
     /// Puts the home module's functions and variables back in the order they had when the
@@ -679,12 +697,6 @@ impl<'c> Split<'c> {
             .flat_map(|c| c.functions.iter().copied())
             .filter(|&i| functions.get(i).is_some_and(|f| f.is_declaration()))
             .collect();
-        if std::env::var_os("LLPAR_DEBUG_WALK").is_some() {
-            for &i in &gone {
-                let f = functions[i];
-                eprintln!("gone {} users {:?} only-instr {:?}", String::from_utf8_lossy(&f.name()), f.user_functions().iter().map(|u| String::from_utf8_lossy(&u.name()).into_owned()).collect::<Vec<_>>(), f.only_instruction_users().is_some());
-            }
-        }
         llvm::erase_unused_globals(home, &gone, &[]);
     }
 

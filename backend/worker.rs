@@ -287,9 +287,9 @@ pub fn child_main(args: &[String]) -> i32 {
             "level" => config.target.codegen_level = value.parse().unwrap_or(2),
             "verify" => config.verify = value == "1",
             "inline" => {
-                config.inline_level = value.split_once(',').and_then(|(speed, size)| {
-                    Some((speed.parse().ok()?, size.parse().ok()?))
-                })
+                config.inline_level = value
+                    .split_once(',')
+                    .and_then(|(speed, size)| Some((speed.parse().ok()?, size.parse().ok()?)))
             }
             "optimize" => config.task = Task::Optimize(value.to_string()),
             "codegen" if arg.contains('=') => config.task = Task::Codegen(Some(value.to_string())),

@@ -72,7 +72,7 @@ fn options(pipeline: &str, threads: usize, emit: EmitKind) -> Options {
         save_temps: None,
         print_pipeline: false,
         simplify_before_inlining: false,
-        parallel_inliner: true,
+        parallel_inliner: false,
         crash_dir: std::env::temp_dir(),
         isolate: None,
         max_memory: None,

@@ -1070,10 +1070,13 @@ pub fn extract_chunk<'c, 'm>(
             && imports
                 .iter()
                 .all(|g| g.is_function() && !g.is_declaration() && !owned.contains(g))
-            && keep_alive.iter().all(|g| g.is_function() && owned.contains(g)),
+            && keep_alive
+                .iter()
+                .all(|g| g.is_function() && owned.contains(g)),
         "only variables are copied, only functions kept local, imported or kept alive"
     );
-    let raw = |list: &[GlobalRef<'m>]| -> Vec<LLVMValueRef> { list.iter().map(|g| g.raw).collect() };
+    let raw =
+        |list: &[GlobalRef<'m>]| -> Vec<LLVMValueRef> { list.iter().map(|g| g.raw).collect() };
     let (owned, copyable) = (raw(owned), raw(copyable));
     let (imports, keep_alive) = (raw(imports), raw(keep_alive));
     let locals: Vec<LLVMValueRef> = local_functions.iter().map(|(g, _)| g.raw).collect();

@@ -1,0 +1,148 @@
+//! `--inliner=parallel`: the inliner's call-graph walk on chunks, wave after wave. Its outputs
+//! verify, do not depend on `-j`, define what the serial build defines, and build programs that
+//! behave like the serial build's; at every level, sizes stay near `opt`'s.
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+const PARALLEL: &str = "--inliner=parallel";
+
+fn llpar_object(input: &Path, jobs: &str, out: &Path) -> Vec<u8> {
+    run_ok(
+        llpar()
+            .arg(input)
+            .args(["-O2", "--emit=obj", "--verify", PARALLEL, jobs, "-o"])
+            .arg(out),
+    );
+    std::fs::read(out).unwrap()
+}
+
+fn serial_object(input: &Path, out: &Path) {
+    let optimized = out.with_extension("bc");
+    run_ok(
+        Command::new(llvm_tool("opt"))
+            .arg("-O2")
+            .arg(input)
+            .arg("-o")
+            .arg(&optimized),
+    );
+    run_ok(
+        Command::new(llvm_tool("llc"))
+            .args(["-O2", "-relocation-model=pic", "-filetype=obj"])
+            .arg(&optimized)
+            .arg("-o")
+            .arg(out),
+    );
+}
+
+/// The object's defined global symbols, by name (which local functions are left depends on
+/// inlining decisions, in `opt` too).
+fn defined(object: &Path) -> Vec<String> {
+    let out = run_ok(
+        Command::new(llvm_tool("llvm-nm"))
+            .args(["--defined-only", "--extern-only", "--format=just-symbols"])
+            .arg(object),
+    );
+    let mut names: Vec<String> = String::from_utf8_lossy(&out)
+        .lines()
+        .filter(|n| !n.starts_with(".L"))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Links `object` with a workload driver and runs it with `args`.
+fn run_program(object: &Path, driver: &str, include: &str, args: &[&str]) -> Vec<u8> {
+    let program = object.with_extension("exe");
+    run_ok(
+        Command::new(llvm_tool("clang"))
+            .args(["-O2", "-fPIE", "-pie"])
+            .arg(format!("-I{}", root().join(include).display()))
+            .arg(root().join("scripts/workloads").join(driver))
+            .arg(object)
+            .arg("-o")
+            .arg(&program)
+            .arg("-lm"),
+    );
+    run_ok(Command::new(&program).args(args))
+}
+
+fn deterministic_and_like_serial(module: &str, driver: &str, include: &str, args: &[&str]) {
+    let input = corpus(module);
+    let dir = tempfile::tempdir().unwrap();
+    let objects: Vec<Vec<u8>> = ["-j1", "-j2", "-j5"]
+        .iter()
+        .map(|j| llpar_object(&input, j, &dir.path().join(format!("llpar{j}.o"))))
+        .collect();
+    assert!(
+        objects[0] == objects[1] && objects[0] == objects[2],
+        "{module}: the object depends on -j"
+    );
+    let (ours, theirs) = (dir.path().join("llpar-j2.o"), dir.path().join("serial.o"));
+    serial_object(&input, &theirs);
+    assert_eq!(
+        defined(&ours),
+        defined(&theirs),
+        "{module}: defined symbols"
+    );
+    let expected = run_program(&theirs, driver, include, args);
+    assert!(!expected.is_empty());
+    assert!(
+        run_program(&ours, driver, include, args) == expected,
+        "{module}: the program's output differs from the serial build's"
+    );
+}
+
+#[test]
+fn lua_is_deterministic_and_runs_like_the_serial_build() {
+    let workload = root().join("scripts/workloads/workload.lua");
+    let workload = workload.to_str().unwrap();
+    deterministic_and_like_serial(
+        "lua.bc",
+        "lua_driver.c",
+        "target/corpus/lua",
+        &[workload, "0.2"],
+    );
+    // With debug info too (the walk imports bodies with their subprograms).
+    deterministic_and_like_serial(
+        "lua-g.bc",
+        "lua_driver.c",
+        "target/corpus/lua",
+        &[workload, "0.2"],
+    );
+}
+
+#[test]
+fn sqlite3_is_deterministic_and_runs_like_the_serial_build() {
+    deterministic_and_like_serial("sqlite3.bc", "sqlite_driver.c", "target/corpus", &["20000"]);
+}
+
+/// Every level, with C and Rust modules, against `opt` by .text size (scripts/levels.py).
+#[test]
+fn every_level_stays_near_opt_by_text_size() {
+    corpus("zstd.bc");
+    let out = run(Command::new("python3")
+        .env("LLPAR_ARGS", PARALLEL)
+        .arg(root().join("scripts/levels.py"))
+        .args([
+            "--modules",
+            "lua,zstd,regex",
+            "--jobs",
+            "2",
+            "--check",
+            "0.90,1.10",
+        ]));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        report.lines().filter(|l| l.contains("| -O")).count(),
+        18,
+        "{report}"
+    );
+}
