@@ -82,6 +82,43 @@ pub struct ParallelPhase {
     pub chunks: Vec<(String, Duration)>,
     pub main_thread: Duration,
     pub wall: Duration,
+    /// Per chunk, the chunks it waits for (the call-graph walk); empty when they are independent.
+    pub deps: Vec<Vec<usize>>,
+}
+
+/// The makespan of `durations` on `workers` when each chunk starts once the chunks in its
+/// `deps` are done, the ready ones handed out largest first, as llpar does.
+pub fn makespan_with_deps(durations: &[Duration], deps: &[Vec<usize>], workers: usize) -> Duration {
+    let n = durations.len();
+    let mut waiting: Vec<usize> = (0..n).map(|c| deps.get(c).map_or(0, Vec::len)).collect();
+    let mut dependents = vec![Vec::new(); n];
+    for (c, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(c);
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&c| waiting[c] == 0).collect();
+    // (time it frees up, chunk it runs) per busy worker.
+    let mut running: Vec<(Duration, usize)> = Vec::new();
+    let mut now = Duration::ZERO;
+    loop {
+        ready.sort_by_key(|&c| (durations[c], std::cmp::Reverse(c)));
+        while running.len() < workers.max(1) {
+            let Some(c) = ready.pop() else { break };
+            running.push((now + durations[c], c));
+        }
+        let Some(i) = (0..running.len()).min_by_key(|&i| running[i]) else {
+            return now;
+        };
+        let (end, c) = running.swap_remove(i);
+        now = end;
+        for &d in &dependents[c] {
+            waiting[d] -= 1;
+            if waiting[d] == 0 {
+                ready.push(d);
+            }
+        }
+    }
 }
 
 /// The makespan of `durations` on `workers` when they are handed out largest first, as llpar
@@ -109,7 +146,12 @@ impl Stats {
             .iter()
             .map(|p| {
                 let busy: Vec<Duration> = p.chunks.iter().map(|(_, d)| *d).collect();
-                p.main_thread.max(makespan(&busy, workers))
+                let span = if p.deps.is_empty() {
+                    makespan(&busy, workers)
+                } else {
+                    makespan_with_deps(&busy, &p.deps, workers)
+                };
+                p.main_thread.max(span)
             })
             .sum();
         outside + parallel
@@ -378,9 +420,9 @@ fn run_per_chunk<'c>(
     Ok(())
 }
 
-/// The inliner's walk along the call graph: plans waves of chunks (`split::prepare_walk`), and
-/// runs `config`'s pipeline on each wave's chunks in parallel, merging a wave's results before
-/// the next wave is extracted, so that every chunk sees its callees as simplified bodies.
+/// The inliner's walk along the call graph: plans chunks in waves (`split::prepare_walk`), and
+/// runs `config`'s pipeline on each chunk once the chunks it calls into are done, importing
+/// their results, so that every chunk sees its callees as simplified bodies.
 fn run_walk<'c>(
     context: &'c Context,
     module: &mut Module<'c>,
@@ -393,36 +435,31 @@ fn run_walk<'c>(
     llvm::set_current_work(format!("{input_name}: planning the call-graph walk"));
     let mut split = split::prepare_walk(module, options.plan);
     stats.add("split", t.elapsed());
-    for wave in split.waves() {
-        let _span = trace::span(format!("wave of chunks {}..{}", wave.start, wave.end));
-        parallel::process_chunks(
-            &mut split,
-            wave,
-            module,
-            config,
-            options,
-            input_name,
-            stats,
-            |module| {
-                let mut merger = Merger::new(context, module);
-                Ok(move |index, bitcode| {
-                    llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
-                    merger
-                        .accept(index, bitcode)
-                        .map_err(|e| format!("{input_name}: {e}"))
-                })
-            },
-        )?;
-        let t = Instant::now();
-        let _span = trace::span("keep positions");
-        split
-            .keep_positions(module)
-            .map_err(|e| Error::failure(format!("{input_name}: after a wave of chunks: {e}")))?;
-        stats.add("merge", t.elapsed());
-    }
+    let deps = split.walk_deps();
+    parallel::process_dag(
+        &mut split,
+        module,
+        &deps,
+        config,
+        options,
+        input_name,
+        stats,
+        |module| {
+            let mut merger = Merger::new(context, module);
+            Ok(move |index, bitcode| {
+                llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
+                merger
+                    .accept(index, bitcode)
+                    .map_err(|e| format!("{input_name}: {e}"))
+            })
+        },
+    )?;
     let t = Instant::now();
     // What the inliner deleted in a chunk (a local function inlined into its every caller) is
-    // left at home as an unused declaration.
+    // left at home as an unused declaration; the split finds it by position.
+    split
+        .keep_positions(module)
+        .map_err(|e| Error::failure(format!("{input_name}: after the call-graph walk: {e}")))?;
     split.erase_deleted_functions(module);
     split.restore.apply(module);
     stats.add("merge", t.elapsed());

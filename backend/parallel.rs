@@ -108,6 +108,7 @@ where
                 bitcode: chunk.bitcode,
                 description: format!("{input_name}: {}", chunk.description),
                 promoted_names: chunk.promoted_names,
+                imports: Vec::new(),
             };
             if job_tx.send(job).is_err() {
                 break;
@@ -183,6 +184,7 @@ where
         chunks: chunk_times[range.clone()].to_vec(),
         main_thread: extract_time + serial_time,
         wall: parallel_start.elapsed(),
+        deps: Vec::new(),
     });
     stats.add("merge", serial_time);
     stats.add(
@@ -232,4 +234,189 @@ fn show_progress(
         )
     });
     eprint!("\r\x1b[Kllpar: {finished}/{total} chunks done{slowest}");
+}
+
+/// Runs `config.task` on every chunk of `split` as their dependencies allow: chunk `c` starts
+/// once every chunk in `deps[c].0` is done, and imports from their results the functions
+/// `deps[c].1` names for each. Every chunk is extracted from `module` as it was before any
+/// result came back, so a chunk's input depends on its dependencies' results alone, never on
+/// timing; results go to what `after_extraction` returns, strictly in chunk order. A failed chunk
+/// stops the chunks that depend on it; the others still run, and the first error in chunk order
+/// is reported.
+#[allow(clippy::too_many_arguments)]
+pub fn process_dag<'m, 'c, A>(
+    split: &mut Split<'c>,
+    module: &'m mut Module<'c>,
+    deps: &[(Vec<usize>, Vec<Vec<String>>)],
+    config: &WorkerConfig,
+    options: &Options,
+    input_name: &str,
+    stats: &mut Stats,
+    after_extraction: impl FnOnce(&'m mut Module<'c>) -> std::result::Result<A, String>,
+) -> Result<()>
+where
+    A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>,
+{
+    let n = split.chunks.len();
+    stats.chunks = stats.chunks.max(n);
+    let parallel_start = Instant::now();
+    let threads = options.threads.max(1).min(n.max(1));
+    let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job>();
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
+    let memory_budget = options
+        .max_memory
+        .map(|cap| cap.saturating_sub(crate::admission::resident_bytes()));
+    let admission = Admission::new(options.jobserver.as_deref(), memory_budget);
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut waiting: Vec<usize> = deps.iter().map(|(d, _)| d.len()).collect();
+    for (c, (ds, _)) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(c);
+        }
+    }
+    let mut jobs: Vec<Option<Job>> = (0..n).map(|_| None).collect();
+    let mut outputs: Vec<Option<std::sync::Arc<Vec<u8>>>> = vec![None; n];
+    let mut results: Vec<Option<std::result::Result<Vec<u8>, String>>> =
+        (0..n).map(|_| None).collect();
+    let mut chunk_times = vec![(String::new(), Duration::ZERO); n];
+    let (mut extract_time, mut serial_time) = (Duration::ZERO, Duration::ZERO);
+    let mut first_error: Option<String> = None;
+    std::thread::scope(|scope| {
+        for w in 0..threads {
+            let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
+            scope.spawn(move || worker::work(w, config, admission, jobs, done));
+        }
+        drop(done_tx);
+        drop(job_rx);
+        // Hands chunk `c` to the workers, with what it imports from its dependencies.
+        let send = |c: usize, job: Job, outputs: &[Option<std::sync::Arc<Vec<u8>>>]| {
+            let imports = deps[c]
+                .0
+                .iter()
+                .zip(&deps[c].1)
+                .filter_map(|(&d, names)| Some((outputs[d].clone()?, names.clone())))
+                .collect();
+            let _ = job_tx.send(Job { imports, ..job });
+        };
+        let ranks = llvm::UseRanks::new(module);
+        let mut in_flight = 0;
+        for c in 0..n {
+            let t = Instant::now();
+            let span = trace::span(format!("extract chunk {c}"));
+            llvm::set_current_work(format!("{input_name}: extracting chunk {c}"));
+            let chunk = split.extract(module, &ranks, c);
+            drop(span);
+            extract_time += t.elapsed();
+            chunk_times[c].0 = chunk.description.clone();
+            if let Some(dir) = &options.save_temps {
+                if let Err(e) = save_temp(dir, &format!("chunk{c}.bc"), &chunk.bitcode) {
+                    first_error.get_or_insert(e.message);
+                }
+            }
+            let job = Job {
+                index: c,
+                bitcode: chunk.bitcode,
+                description: format!("{input_name}: {}", chunk.description),
+                promoted_names: chunk.promoted_names,
+                imports: Vec::new(),
+            };
+            if waiting[c] == 0 && first_error.is_none() {
+                send(c, job, &outputs);
+                in_flight += 1;
+            } else {
+                jobs[c] = Some(job);
+            }
+        }
+        drop(ranks);
+        let t = Instant::now();
+        split.remove_bodies(module, 0..n);
+        let mut accept = None;
+        if first_error.is_none() {
+            match after_extraction(module) {
+                Ok(a) => accept = Some(a),
+                Err(e) => first_error = Some(e),
+            }
+        }
+        serial_time += t.elapsed();
+        let mut next = 0;
+        while in_flight > 0 {
+            let Ok(done) = done_rx.recv() else { break };
+            in_flight -= 1;
+            stats.worker_busy += done.busy;
+            chunk_times[done.index].1 = done.busy;
+            if let Ok(bytes) = &done.result {
+                outputs[done.index] = Some(std::sync::Arc::new(bytes.clone()));
+                let mut ready: Vec<usize> = Vec::new();
+                for &c in &dependents[done.index] {
+                    waiting[c] -= 1;
+                    if waiting[c] == 0 {
+                        ready.push(c);
+                    }
+                }
+                // Largest first, so that the last chunks to finish are small.
+                ready.sort_by_key(|&c| (std::cmp::Reverse(split.chunks[c].cost), c));
+                for c in ready {
+                    if let Some(job) = jobs[c].take() {
+                        send(c, job, &outputs);
+                        in_flight += 1;
+                    }
+                }
+            }
+            results[done.index] = Some(done.result);
+            while first_error.is_none() && next < n {
+                let Some(result) = results[next].take() else { break };
+                match result {
+                    Err(e) => first_error = Some(e),
+                    Ok(bytes) => {
+                        let t = Instant::now();
+                        let _span = trace::span(format!("accept chunk {next}"));
+                        if let Some(dir) = &options.save_temps {
+                            if let Err(e) = save_temp(dir, &format!("chunk{next}.opt.bc"), &bytes) {
+                                first_error = Some(e.message);
+                            }
+                        }
+                        if let Some(accept) = accept.as_mut().filter(|_| first_error.is_none()) {
+                            first_error = accept(next, bytes).err();
+                        }
+                        outputs_done(&mut outputs, next, &dependents, &waiting);
+                        serial_time += t.elapsed();
+                        next += 1;
+                    }
+                }
+            }
+        }
+        drop(job_tx);
+        admission.dispatch_done();
+    });
+    if first_error.is_none() && results.iter().any(|r| r.is_some()) {
+        first_error = Some(format!("{input_name}: internal error: a chunk's result was not merged"));
+    }
+    stats.most_chunks_at_once = stats.most_chunks_at_once.max(admission.most_running());
+    stats.add("split", extract_time);
+    stats.add("merge", serial_time);
+    let wall = parallel_start.elapsed();
+    stats.parallel_wall += wall;
+    stats.add("parallel passes", wall.saturating_sub(extract_time + serial_time));
+    stats.parallel_phases.push(ParallelPhase {
+        chunks: chunk_times,
+        main_thread: extract_time + serial_time,
+        wall,
+        deps: deps.iter().map(|(d, _)| d.clone()).collect(),
+    });
+    match first_error {
+        Some(e) => Err(Error::failure(e)),
+        None => Ok(()),
+    }
+}
+
+/// Frees a merged chunk's result once no chunk waiting to start needs it any more.
+fn outputs_done(
+    outputs: &mut [Option<std::sync::Arc<Vec<u8>>>],
+    chunk: usize,
+    dependents: &[Vec<usize>],
+    waiting: &[usize],
+) {
+    if dependents[chunk].iter().all(|&c| waiting[c] == 0) {
+        outputs[chunk] = None;
+    }
 }

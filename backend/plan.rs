@@ -141,7 +141,7 @@ pub fn plan(
 /// sqlite3 at `-j2` (band of 1, 4 and 10 chunks, chunks of half and all of `min_chunk_cost`),
 /// 4 chunks of half the cost took the least wall and CPU time (19.5 s against 26.4 s with
 /// bands of one chunk).
-const BAND_CHUNKS: u64 = 4;
+const BAND_CHUNKS: u64 = 1;
 
 /// Plans the chunks of the parallel call-graph walk of `-O<n>` over `functions` (definitions
 /// in module order), as waves: every callee of a chunk's functions (`calls`: caller and callee

@@ -90,17 +90,18 @@ pub struct Split<'c> {
     purpose: Purpose,
     /// Per chunk, set once its bodies are removed: it cannot be extracted after that.
     removed: Vec<bool>,
-    /// The waves of the call-graph walk, for a split made by `prepare_walk`.
+    /// What the call-graph walk needs, for a split made by `prepare_walk`.
     walk: Option<WalkPlan>,
 }
 
 /// What the call-graph walk adds to a split (see `plan::plan_walk`).
 struct WalkPlan {
-    /// The chunks of each wave.
-    waves: Vec<std::ops::Range<usize>>,
-    /// Per chunk, the functions of earlier waves its functions call (positions in the home
-    /// module's function list): candidates for import.
+    /// Per chunk, the functions of the same or later waves its functions call (positions in the
+    /// home module's function list; members of a large SCC): imported as they are before the walk.
     callees: Vec<Vec<usize>>,
+    /// Per chunk, the chunks of earlier waves it calls into, and per such chunk the (promoted)
+    /// names of the functions called: imported from their results.
+    deps: Vec<(Vec<usize>, Vec<Vec<String>>)>,
     /// Per chunk, the functions it owns that may be dropped when unused (`linkonce`,
     /// `available_externally`) and that are used outside it.
     keep_alive: Vec<Vec<usize>>,
@@ -224,16 +225,40 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
         start += wave.len();
     }
     let mut callees = vec![Vec::new(); split.chunks.len()];
+    let mut dep_calls: Vec<std::collections::BTreeMap<usize, Vec<usize>>> =
+        vec![Default::default(); split.chunks.len()];
     // A callee in the same or a later wave (a member of a large SCC, see `plan::plan_walk`) is
     // imported as it is before its own chunk's passes: what it uses, its chunk must not drop.
     let mut exposed = vec![false; functions.len()];
     for (caller, callee) in calls_by_index {
         let (from, to) = (chunk_of[caller], chunk_of[callee]);
-        if from != to {
+        if from == to {
+            continue;
+        }
+        if wave_of[from] <= wave_of[to] {
             callees[from].push(callee);
-            exposed[callee] |= wave_of[from] <= wave_of[to];
+            exposed[callee] = true;
+        } else {
+            dep_calls[from].entry(to).or_default().push(callee);
         }
     }
+    let deps = dep_calls
+        .into_iter()
+        .map(|by_chunk| {
+            by_chunk
+                .into_iter()
+                .map(|(d, mut fs)| {
+                    fs.sort_unstable();
+                    fs.dedup();
+                    let names = fs
+                        .iter()
+                        .map(|&f| String::from_utf8_lossy(&functions[f].name()).into_owned())
+                        .collect();
+                    (d, names)
+                })
+                .unzip()
+        })
+        .collect();
     let used_outside = |i: usize| match &users[i] {
         Some(list) => list
             .iter()
@@ -253,17 +278,9 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
             keep_alive[chunk_of[i]].push(i);
         }
     }
-    start = 0;
-    let waves = waves
-        .iter()
-        .map(|w| {
-            start += w.len();
-            start - w.len()..start
-        })
-        .collect();
     split.walk = Some(WalkPlan {
-        waves,
         callees,
+        deps,
         keep_alive,
         shared_locals,
     });
@@ -662,11 +679,10 @@ impl<'c> Split<'c> {
         self.remove_bodies(home, 0..self.chunks.len());
     }
 
-    /// The waves of a split made by `prepare_walk`: ranges of chunk indices, leaves first.
-    pub fn waves(&self) -> Vec<std::ops::Range<usize>> {
-        self.walk
-            .as_ref()
-            .map_or_else(Vec::new, |w| w.waves.clone())
+    /// Per chunk of a split made by `prepare_walk`, the chunks it waits for and the functions
+    /// of each it imports from their results.
+    pub fn walk_deps(&self) -> Vec<(Vec<usize>, Vec<Vec<String>>)> {
+        self.walk.as_ref().map_or_else(Vec::new, |w| w.deps.clone())
     }
 
     /// Puts the home module's functions and variables back in the order they had when the

@@ -22,6 +22,20 @@ pub struct Job {
     pub description: String,
     /// (promoted name, own name) of the chunk's promoted functions, so messages use own names.
     pub promoted_names: Vec<(String, String)>,
+    /// What to import before the passes: per finished chunk this one depends on, its result
+    /// and the functions of it this chunk calls (see `llvm::import_from`).
+    pub imports: Vec<(std::sync::Arc<Vec<u8>>, Vec<String>)>,
+}
+
+/// The chunk's bitcode with its imports (`Job::imports`) linked in, built in a context of its own.
+fn with_imports(job: &Job) -> Result<Vec<u8>, String> {
+    let context = Context::create();
+    let module = llvm::parse(&context, &job.bitcode, &format!("chunk{}", job.index))?;
+    for (dependency, names) in &job.imports {
+        llvm::import_from(&module, dependency, names, crate::split::IMPORT_LIMIT)
+            .map_err(|e| format!("importing callees: {e}"))?;
+    }
+    Ok(llvm::write_bitcode(&module))
 }
 
 pub struct Done {
@@ -118,7 +132,12 @@ pub fn work(
         let start = Instant::now();
         let span = trace::span(job.description.clone());
         llvm::set_current_names(&job.promoted_names);
+        let imported = match job.imports.is_empty() {
+            true => Ok(()),
+            false => with_imports(&job).map(|bitcode| job.bitcode = bitcode),
+        };
         let result = match (&config.isolate, &machine) {
+            _ if imported.is_err() => imported.map(|()| Vec::new()),
             (Some(program), _) => run_in_child(program, config, &job),
             (None, Ok(machine)) => {
                 llvm::set_current_work(format!("{} {}", job.description, config.doing()));

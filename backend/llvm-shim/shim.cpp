@@ -1,7 +1,9 @@
 // The few LLVM entry points llpar needs that LLVM's C API does not offer. See README.md for the rules.
 #include "llvm-c/Core.h"
 #include "llvm-c/TargetMachine.h"
+#include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/Linker/IRMover.h"
 #include "llvm/IR/DebugInfoMetadata.h"
 #include "llvm/IR/DiagnosticInfo.h"
 #include "llvm/IR/DiagnosticPrinter.h"
@@ -501,6 +503,55 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
   }
   copy_use_list_orders(pairs, vmap, *static_cast<GlobalUseRanks *>(use_ranks));
   return wrap(chunk.release());
+}
+
+// Imports into chunk `M` from `bytes`, the bitcode of a finished chunk it depends on, read lazily
+// into M's context: each of the `n` named functions gives its attributes (as its chunk's passes
+// inferred them) to M's declaration of it, and one of at most `limit` instructions whose body
+// means what it says comes along as an `available_externally` definition tagged
+// `llpar.imported`, for the inliner (see `import_bodies`). The dependency's compile units come
+// along and are folded back at the merge like the chunk's own. Returns 0, or 1 with `*error`.
+int llpar_import_from(LLVMModuleRef M, const char *bytes, size_t len, const char **names,
+                      const size_t *name_lens, size_t n, unsigned limit, char **error) {
+  Module &chunk = *unwrap(M);
+  auto buffer = MemoryBuffer::getMemBuffer(StringRef(bytes, len), "dependency", false);
+  Expected<std::unique_ptr<Module>> lazy = getLazyBitcodeModule(*buffer, chunk.getContext());
+  if (!lazy) {
+    *error = copy_message(toString(lazy.takeError()));
+    return 1;
+  }
+  std::unique_ptr<Module> dep = std::move(*lazy);
+  MDNode *tag = MDNode::get(chunk.getContext(), {});
+  std::vector<GlobalValue *> bodies;
+  for (size_t i = 0; i < n; ++i) {
+    StringRef name(names[i], name_lens[i]);
+    Function *theirs = dep->getFunction(name), *mine = chunk.getFunction(name);
+    if (!theirs || !mine || !mine->isDeclaration() || theirs->isDeclaration())
+      continue;
+    mine->setAttributes(theirs->getAttributes());
+    if (!(theirs->hasExternalLinkage() || theirs->hasLinkOnceODRLinkage() ||
+          theirs->hasWeakODRLinkage() || theirs->hasAvailableExternallyLinkage()))
+      continue;
+    if (Error e = theirs->materialize()) {
+      *error = copy_message(toString(std::move(e)));
+      return 1;
+    }
+    if (theirs->getInstructionCount() > limit)
+      continue;
+    theirs->setLinkage(GlobalValue::AvailableExternallyLinkage);
+    theirs->setComdat(nullptr);
+    theirs->setMetadata("llpar.imported", tag);
+    bodies.push_back(theirs);
+  }
+  if (bodies.empty())
+    return 0;
+  IRMover mover(chunk);
+  if (Error e = mover.move(std::move(dep), bodies, [](GlobalValue &, IRMover::ValueAdder) {},
+                           /*IsPerformingImport=*/false)) {
+    *error = copy_message(toString(std::move(e)));
+    return 1;
+  }
+  return 0;
 }
 
 // After a chunk's passes: local functions (owned, or declared) become external hidden ones, so

@@ -57,6 +57,16 @@ extern "C" {
     pub fn llpar_alias_target(v: LLVMValueRef) -> LLVMValueRef;
     pub fn llpar_alias_to_declaration(v: LLVMValueRef);
     pub fn llpar_finish_chunk(m: LLVMModuleRef);
+    pub fn llpar_import_from(
+        m: LLVMModuleRef,
+        bytes: *const c_char,
+        len: usize,
+        names: *const *const c_char,
+        name_lens: *const usize,
+        n: usize,
+        limit: c_uint,
+        error: *mut *mut c_char,
+    ) -> c_int;
     pub fn llpar_write_bitcode(m: LLVMModuleRef) -> LLVMMemoryBufferRef;
     pub fn llpar_linker_create(dest: LLVMModuleRef) -> *mut c_void;
     pub fn llpar_linker_dispose(linker: *mut c_void);

@@ -217,6 +217,41 @@ pub fn parse_input<'c>(
 }
 
 /// Readies an optimized chunk for linking: see `llpar_finish_chunk` in the shim.
+/// Imports into `module` from `dependency`, the bitcode of a finished chunk: the attributes of
+/// the functions `names`, and the bodies of those of at most `limit` instructions, as
+/// `available_externally` definitions that passes skip (see `llpar_import_from`).
+pub fn import_from(
+    module: &Module,
+    dependency: &[u8],
+    names: &[String],
+    limit: u64,
+) -> Result<(), String> {
+    let pointers: Vec<*const c_char> = names.iter().map(|n| n.as_ptr().cast()).collect();
+    let lens: Vec<usize> = names.iter().map(String::len).collect();
+    let mut error = std::ptr::null_mut();
+    // SAFETY: the module is alive and owned by the calling thread; the bytes and names outlive
+    // the call (names are passed with their lengths, not NUL-terminated); the shim reads the
+    // bytes lazily only during the call, and returns an error allocated with strdup, which
+    // take_message_malloc frees once.
+    let rc = unsafe {
+        ffi::llpar_import_from(
+            module.as_mut_ptr(),
+            dependency.as_ptr().cast(),
+            dependency.len(),
+            pointers.as_ptr(),
+            lens.as_ptr(),
+            names.len(),
+            limit.min(u64::from(u32::MAX)) as u32,
+            &mut error,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(take_message_malloc(error))
+    }
+}
+
 pub fn finish_chunk(module: &Module) {
     // SAFETY: the module is alive and owned by the calling thread.
     unsafe { ffi::llpar_finish_chunk(module.as_mut_ptr()) }
