@@ -79,10 +79,8 @@ pub fn emit_object(
     };
     let mut objects: Vec<Vec<u8>> = Vec::new();
     let mut home_object = Vec::new();
-    let all = 0..split.chunks.len();
     parallel::process_chunks(
         &mut split,
-        all,
         module,
         &config,
         options,

@@ -395,10 +395,8 @@ fn run_per_chunk<'c>(
     if split.chunks.is_empty() {
         return Ok(());
     }
-    let all = 0..split.chunks.len();
     parallel::process_chunks(
         &mut split,
-        all,
         module,
         config,
         options,

@@ -14,14 +14,13 @@ use crate::worker::{self, Done, Job, WorkerConfig};
 use inkwell::module::Module;
 use std::time::{Duration, Instant};
 
-/// Runs `config.task` on the chunks `range` of `split` of `module` (all of them, or one wave of
-/// the call-graph walk). Once those chunks are extracted and their bodies in the home module are gone (while the workers still work), `after_extraction` runs
+/// Runs `config.task` on every chunk of `split` of `module`. Once every chunk is extracted and the
+/// home module's chunked bodies are gone (while the workers still work), `after_extraction` runs
 /// on the calling thread with the module, and returns what receives each chunk's result, in chunk
 /// order (it may keep the module borrowed, as a merge into it does).
 #[allow(clippy::too_many_arguments)]
 pub fn process_chunks<'m, 'c, A>(
     split: &mut Split<'c>,
-    range: std::ops::Range<usize>,
     module: &'m mut Module<'c>,
     config: &WorkerConfig,
     options: &Options,
@@ -34,10 +33,10 @@ where
 {
     stats.chunks = stats.chunks.max(split.chunks.len());
     stats.total_cost = split.chunks.iter().map(|c| c.cost).sum();
-    if let Some((i, c)) = split.chunks[range.clone()]
+    if let Some((i, c)) = split
+        .chunks
         .iter()
         .enumerate()
-        .map(|(i, c)| (i + range.start, c))
         .max_by_key(|(i, c)| (c.cost, std::cmp::Reverse(*i)))
     {
         if c.cost >= stats.largest_chunk_cost {
@@ -52,7 +51,7 @@ where
     }
     let suffix = config.task.temp_suffix();
     let parallel_start = Instant::now();
-    let threads = options.threads.max(1).min(range.len());
+    let threads = options.threads.max(1).min(split.chunks.len());
     // Bounded so that extracted chunks waiting for a worker do not pile up in memory.
     let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
@@ -81,7 +80,7 @@ where
         drop(done_tx);
         drop(job_rx);
         // Largest chunks first, so that the last ones to finish are small.
-        let mut dispatch: Vec<usize> = range.clone().collect();
+        let mut dispatch: Vec<usize> = (0..split.chunks.len()).collect();
         dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
         let ranks = llvm::UseRanks::new(module);
         for index in dispatch {
@@ -119,7 +118,7 @@ where
         admission.dispatch_done();
         let t = Instant::now();
         let span = trace::span("remove chunked bodies, home module work");
-        split.remove_bodies(module, range.clone());
+        split.remove_chunked_bodies(module);
         let mut accept = None;
         if first_error.is_none() {
             match after_extraction(module) {
@@ -129,9 +128,9 @@ where
         }
         serial_time += t.elapsed();
         drop(span);
-        let mut next = range.start;
+        let mut next = 0;
         let mut finished = 0;
-        let total = range.len();
+        let total = results.len();
         loop {
             let done = match done_rx.recv_timeout(Duration::from_millis(250)) {
                 Ok(done) => done,
@@ -150,7 +149,7 @@ where
             }
             results[done.index] = Some(done.result);
             // Accept what is ready, in order; after an error, keep collecting but stop accepting.
-            while first_error.is_none() && next < range.end {
+            while first_error.is_none() && next < results.len() {
                 match results[next].take() {
                     None => break,
                     Some(Err(e)) => first_error = Some(e),
@@ -181,7 +180,7 @@ where
     stats.add("split", extract_time);
     stats.parallel_wall += parallel_start.elapsed();
     stats.parallel_phases.push(ParallelPhase {
-        chunks: chunk_times[range.clone()].to_vec(),
+        chunks: chunk_times,
         main_thread: extract_time + serial_time,
         wall: parallel_start.elapsed(),
         deps: Vec::new(),
@@ -198,7 +197,7 @@ where
         // failed and that the rest passed the verifier (isolated chunks always verify).
         Some(e) if options.isolate.is_some() && !failed_chunks.is_empty() => {
             failed_chunks.sort_unstable();
-            let total = range.len();
+            let total = split.chunks.len();
             let others: Vec<String> = failed_chunks[1..].iter().map(|i| i.to_string()).collect();
             let also = if others.is_empty() {
                 String::new()
