@@ -136,21 +136,14 @@ pub fn plan(
     chunks
 }
 
-/// A wave of the walk holds at least this many chunks' worth of work. Each wave costs a round
-/// of extraction and merging on the main thread and waits for its slowest chunk; measured on
-/// sqlite3 at `-j2` (band of 1, 4 and 10 chunks, chunks of half and all of `min_chunk_cost`),
-/// 4 chunks of half the cost took the least wall and CPU time (19.5 s against 26.4 s with
-/// bands of one chunk).
-const BAND_CHUNKS: u64 = 1;
-
 /// Plans the chunks of the parallel call-graph walk of `-O<n>` over `functions` (definitions
-/// in module order), as waves: every callee of a chunk's functions (`calls`: caller and callee
-/// positions) is in the same chunk or in an earlier wave, so a wave's chunks can run at once,
-/// each seeing its callees already simplified. Recursion (a call-graph SCC) and the `together`
-/// pairs stay in one chunk. A wave is a band of consecutive call-graph levels (leaves first)
-/// holding at least `BAND_CHUNKS` chunks' worth, so that small levels do not each cost a round;
-/// within a band, functions that call each other share a chunk, and the rest is cut in module
-/// order at about half of `min_chunk_cost` per chunk. Depends only on its arguments, never on the thread count.
+/// in module order), level by level of the call graph, leaves first: every callee of a chunk's
+/// functions (`calls`: caller and callee positions) is in the same chunk or on a lower level,
+/// so a chunk can start once the chunks it calls into are done, and see its callees already
+/// simplified. Recursion (a call-graph SCC, unless it is large) and the `together` pairs stay
+/// in one group; a level's groups call no other group of their level, and are cut in module
+/// order at about half of `min_chunk_cost` per chunk. Depends only on its arguments, never on
+/// the thread count.
 pub fn plan_walk(
     functions: &[FunctionCost],
     together: &[(usize, usize)],
@@ -164,24 +157,14 @@ pub fn plan_walk(
     let calls = &without_large_cycles(functions, calls, 2 * target);
     let (members, group_of) = acyclic_groups(functions.len(), together, calls);
     let level = group_levels(&members, &group_of, calls);
-    let mut waves = Vec::new();
-    let mut band: Vec<usize> = Vec::new();
-    let mut band_cost = 0;
     let top = level.iter().copied().max().unwrap_or(0);
-    for l in 0..=top {
-        for (g, _) in level.iter().enumerate().filter(|(_, &gl)| gl == l) {
-            band_cost += group_cost(functions, &members[g]);
-            band.push(g);
-        }
-        if band_cost >= BAND_CHUNKS * target || l == top {
-            waves.push(pack_band(
-                functions, &members, &group_of, calls, &band, target,
-            ));
-            band.clear();
-            band_cost = 0;
-        }
-    }
-    waves
+    (0..=top)
+        .map(|l| {
+            let groups: Vec<usize> = (0..members.len()).filter(|&g| level[g] == l).collect();
+            pack_level(functions, &members, &groups, target)
+        })
+        .filter(|chunks| !chunks.is_empty())
+        .collect()
 }
 
 /// `calls` without those between members of an SCC costlier than `limit`. A parser or an
@@ -277,45 +260,22 @@ fn group_levels(
     level
 }
 
-/// The chunks of one wave: the band's groups joined along the calls between them, then cut in
-/// module order at about `target` per chunk.
-fn pack_band(
+/// The chunks of one level: its groups (which do not call each other) in module order, cut at
+/// about `target` per chunk.
+fn pack_level(
     functions: &[FunctionCost],
     members: &[Vec<usize>],
-    group_of: &[usize],
-    calls: &[(usize, usize)],
-    band: &[usize],
+    groups: &[usize],
     target: u64,
 ) -> Vec<Chunk> {
-    let in_band: std::collections::HashSet<usize> = band.iter().copied().collect();
-    let mut joined = Groups::new(members.len());
-    for &(a, b) in calls {
-        let (ga, gb) = (group_of[a], group_of[b]);
-        if ga != gb && in_band.contains(&ga) && in_band.contains(&gb) {
-            joined.union(ga, gb);
-        }
-    }
-    let mut components: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
-    for &g in band {
-        let root = joined.find(g);
-        components.entry(root).or_default().extend(&members[g]);
-    }
-    let mut parts: Vec<Vec<usize>> = components.into_values().collect();
-    for p in &mut parts {
-        p.sort_unstable();
-    }
-    parts.sort_by_key(|p| p[0]);
     let mut chunks: Vec<Chunk> = Vec::new();
     let mut current: Vec<usize> = Vec::new();
-    for part in parts {
-        let (have, add) = (
-            group_cost(functions, &current),
-            group_cost(functions, &part),
-        );
+    for &g in groups {
+        let (have, add) = (group_cost(functions, &current), group_cost(functions, &members[g]));
         if !current.is_empty() && (have >= target || have + add / 2 > target) {
             chunks.push(chunk_of_positions(functions, std::mem::take(&mut current)));
         }
-        current.extend(part);
+        current.extend(&members[g]);
     }
     if !current.is_empty() {
         chunks.push(chunk_of_positions(functions, current));

@@ -35,6 +35,7 @@ fn with_imports(job: &Job) -> Result<Vec<u8>, String> {
         llvm::import_from(&module, dependency, names, crate::split::IMPORT_LIMIT)
             .map_err(|e| format!("importing callees: {e}"))?;
     }
+    llvm::dedupe_debug_units(&module);
     Ok(llvm::write_bitcode(&module))
 }
 

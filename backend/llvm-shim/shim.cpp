@@ -510,7 +510,8 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
 // inferred them) to M's declaration of it, and one of at most `limit` instructions whose body
 // means what it says comes along as an `available_externally` definition tagged
 // `llpar.imported`, for the inliner (see `import_bodies`). The dependency's compile units come
-// along and are folded back at the merge like the chunk's own. Returns 0, or 1 with `*error`.
+// along; `llpar_dedupe_debug_units` folds them into the chunk's own once every import is done.
+// Returns 0, or 1 with `*error`.
 int llpar_import_from(LLVMModuleRef M, const char *bytes, size_t len, const char **names,
                       const size_t *name_lens, size_t n, unsigned limit, char **error) {
   Module &chunk = *unwrap(M);
@@ -918,6 +919,46 @@ int llpar_fold_debug_units(LLVMModuleRef M, size_t n_original, char **error) {
   for (DICompileUnit *cu : originals)
     cus->addOperand(cu);
   return 0;
+}
+
+// Folds the compile units that imports brought into a chunk (`llpar_import_from`) into the
+// chunk's own: each unit of `llvm.dbg.cu` that matches an earlier one (same file, producer and
+// DWO id) is replaced by it everywhere, and dropped from the list. Without it, every chunk would
+// pass its dependencies' units on to the chunks that import from it.
+void llpar_dedupe_debug_units(LLVMModuleRef M) {
+  Module &m = *unwrap(M);
+  NamedMDNode *cus = m.getNamedMetadata("llvm.dbg.cu");
+  if (!cus)
+    return;
+  std::vector<DICompileUnit *> kept;
+  std::unordered_map<MDNode *, DICompileUnit *> to_kept;
+  for (MDNode *op : cus->operands()) {
+    auto *cu = dyn_cast<DICompileUnit>(op);
+    if (!cu)
+      return;
+    DICompileUnit *match = nullptr;
+    for (DICompileUnit *k : kept)
+      if (k->getFile() == cu->getFile() && k->getProducer() == cu->getProducer() &&
+          k->getDWOId() == cu->getDWOId()) {
+        match = k;
+        break;
+      }
+    if (match)
+      to_kept[cu] = match;
+    else
+      kept.push_back(cu);
+  }
+  if (to_kept.empty())
+    return;
+  UnitRepointer repoint(to_kept);
+  for (Function &f : m)
+    repoint.function(f);
+  for (GlobalVariable &v : m.globals())
+    repoint.attachments(v);
+  repoint.run();
+  cus->clearOperands();
+  for (DICompileUnit *cu : kept)
+    cus->addOperand(cu);
 }
 
 namespace {

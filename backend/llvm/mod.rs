@@ -252,6 +252,13 @@ pub fn import_from(
     }
 }
 
+/// After `import_from`: the compile units the imports brought along are folded into the
+/// chunk's own (every reference repointed, the copies dropped from `llvm.dbg.cu`).
+pub fn dedupe_debug_units(module: &Module) {
+    // SAFETY: the module is alive and owned by the calling thread.
+    unsafe { ffi::llpar_dedupe_debug_units(module.as_mut_ptr()) }
+}
+
 pub fn finish_chunk(module: &Module) {
     // SAFETY: the module is alive and owned by the calling thread.
     unsafe { ffi::llpar_finish_chunk(module.as_mut_ptr()) }
