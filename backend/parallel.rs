@@ -363,7 +363,9 @@ where
             }
             results[done.index] = Some(done.result);
             while first_error.is_none() && next < n {
-                let Some(result) = results[next].take() else { break };
+                let Some(result) = results[next].take() else {
+                    break;
+                };
                 match result {
                     Err(e) => first_error = Some(e),
                     Ok(bytes) => {
@@ -388,14 +390,19 @@ where
         admission.dispatch_done();
     });
     if first_error.is_none() && results.iter().any(|r| r.is_some()) {
-        first_error = Some(format!("{input_name}: internal error: a chunk's result was not merged"));
+        first_error = Some(format!(
+            "{input_name}: internal error: a chunk's result was not merged"
+        ));
     }
     stats.most_chunks_at_once = stats.most_chunks_at_once.max(admission.most_running());
     stats.add("split", extract_time);
     stats.add("merge", serial_time);
     let wall = parallel_start.elapsed();
     stats.parallel_wall += wall;
-    stats.add("parallel passes", wall.saturating_sub(extract_time + serial_time));
+    stats.add(
+        "parallel passes",
+        wall.saturating_sub(extract_time + serial_time),
+    );
     stats.parallel_phases.push(ParallelPhase {
         chunks: chunk_times,
         main_thread: extract_time + serial_time,

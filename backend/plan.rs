@@ -271,7 +271,10 @@ fn pack_level(
     let mut chunks: Vec<Chunk> = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     for &g in groups {
-        let (have, add) = (group_cost(functions, &current), group_cost(functions, &members[g]));
+        let (have, add) = (
+            group_cost(functions, &current),
+            group_cost(functions, &members[g]),
+        );
         if !current.is_empty() && (have >= target || have + add / 2 > target) {
             chunks.push(chunk_of_positions(functions, std::mem::take(&mut current)));
         }
