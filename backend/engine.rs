@@ -491,4 +491,29 @@ mod tests {
         assert_eq!(makespan(&ms(&[2, 2, 2, 2]), 1), Duration::from_millis(8));
         assert_eq!(makespan(&[], 4), Duration::ZERO);
     }
+
+    #[test]
+    fn makespan_with_deps_waits_for_dependencies() {
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&x| Duration::from_millis(x))
+                .collect::<Vec<_>>()
+        };
+        // 2 waits for 0 and 1; 3 waits for 2: a chain of 5 + 1 + 1 whatever the workers.
+        let deps = vec![vec![], vec![], vec![0, 1], vec![2]];
+        assert_eq!(
+            makespan_with_deps(&ms(&[5, 4, 1, 1]), &deps, 8),
+            Duration::from_millis(7)
+        );
+        assert_eq!(
+            makespan_with_deps(&ms(&[5, 4, 1, 1]), &deps, 1),
+            Duration::from_millis(11)
+        );
+        // Without dependencies it is the plain makespan.
+        let none = vec![vec![]; 5];
+        assert_eq!(
+            makespan_with_deps(&ms(&[5, 4, 3, 3, 3]), &none, 2),
+            makespan(&ms(&[5, 4, 3, 3, 3]), 2)
+        );
+    }
 }

@@ -647,4 +647,60 @@ mod tests {
         let (units, _) = plan_units(&f, &[], &[], Strategy::Balanced, None, Some(200));
         assert_eq!(units.len(), 3);
     }
+
+    /// The chunk (index into the flattened plan) and level holding each function.
+    fn walk_positions(waves: &[Vec<Chunk>], n: usize) -> Vec<(usize, usize)> {
+        let mut at = vec![(usize::MAX, usize::MAX); n];
+        let mut chunk = 0;
+        for (level, wave) in waves.iter().enumerate() {
+            for c in wave {
+                for &f in &c.functions {
+                    assert_eq!(at[f], (usize::MAX, usize::MAX), "function {f} twice");
+                    at[f] = (chunk, level);
+                }
+                chunk += 1;
+            }
+        }
+        assert!(
+            at.iter().all(|&(c, _)| c != usize::MAX),
+            "a function in no chunk"
+        );
+        at
+    }
+
+    #[test]
+    fn walk_puts_callees_on_lower_levels_and_recursion_together() {
+        let options = PlanOptions {
+            min_chunk_cost: 200,
+            max_chunks: 32,
+        };
+        // 0 calls 1 and 2; 1 and 3 call each other (small SCC); 3 calls 4; 5 calls nothing.
+        let f = costs(&[10; 6]);
+        let calls = [(0, 1), (0, 2), (1, 3), (3, 1), (3, 4)];
+        let at = walk_positions(&plan_walk(&f, &[], &calls, options), 6);
+        assert_eq!(at[1].0, at[3].0, "a small SCC shares a chunk");
+        assert!(at[4].1 < at[1].1 && at[1].1 < at[0].1 && at[2].1 < at[0].1);
+        assert_eq!((at[2].1, at[4].1, at[5].1), (0, 0, 0), "leaves on level 0");
+        // `together` pairs share a chunk, and a cycle they close is glued too: 2 and 5 together,
+        // 5 calls 0, 0 calls 2.
+        let at = walk_positions(&plan_walk(&f, &[(2, 5)], &[(0, 2), (5, 0)], options), 6);
+        assert!(at[0].0 == at[2].0 && at[2].0 == at[5].0);
+    }
+
+    #[test]
+    fn walk_sets_the_members_of_a_large_scc_apart() {
+        let options = PlanOptions {
+            min_chunk_cost: 200,
+            max_chunks: 32,
+        };
+        // A ring of four functions of 100 instructions (more than two chunks' worth of 100),
+        // and a ring of two small ones.
+        let f = costs(&[100, 100, 100, 100, 10, 10]);
+        let calls = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 4)];
+        let waves = plan_walk(&f, &[], &calls, options);
+        let at = walk_positions(&waves, 6);
+        let big: std::collections::HashSet<usize> = (0..4).map(|i| at[i].0).collect();
+        assert_eq!(big.len(), 4, "{waves:?}");
+        assert_eq!(at[4].0, at[5].0);
+    }
 }

@@ -1,4 +1,4 @@
-//! `--inliner=parallel`: the inliner's call-graph walk on chunks, wave after wave. Its outputs
+//! `--inliner=parallel`: the inliner's call-graph walk on chunks, along the call graph. Its outputs
 //! verify, do not depend on `-j`, define what the serial build defines, and build programs that
 //! behave like the serial build's; at every level, sizes stay near `opt`'s.
 mod common;

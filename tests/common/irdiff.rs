@@ -236,8 +236,8 @@ fn tokens(line: &str) -> Vec<Token<'_>> {
 /// and the rest after ` = `.
 fn definition(line: &str, prefix: char) -> Option<(&str, &str)> {
     let rest = line.strip_prefix(prefix)?;
-    let name_end = if rest.starts_with('"') {
-        rest[1..].find('"')? + 2
+    let name_end = if let Some(quoted) = rest.strip_prefix('"') {
+        quoted.find('"')? + 2
     } else {
         rest.find(" = ")?
     };
