@@ -512,6 +512,44 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
 // `llpar.imported`, for the inliner (see `import_bodies`). The dependency's compile units come
 // along; `llpar_dedupe_debug_units` folds them into the chunk's own once every import is done.
 // Returns 0, or 1 with `*error`.
+// Whether `f`'s body (its operands and their metadata), or the initializer of a variable it
+// uses, names a global that `chunk`
+// holds under the same name as a local one: the IR mover would keep the two apart and rename
+// one, so such a body is not imported. (A table of functions copied along may name a local
+// function the chunk owns.)
+static bool names_a_local_of(const Function &f, const Module &chunk) {
+  SmallVector<const Value *, 16> work;
+  SmallPtrSet<const Value *, 32> seen;
+  for (const Instruction &i : instructions(f)) {
+    for (const Use &op : i.operands())
+      if (isa<Constant>(op.get()))
+        work.push_back(op.get());
+    // `!callees` (called-value propagation) lists the functions an indirect call may reach.
+    SmallVector<std::pair<unsigned, MDNode *>, 4> attachments;
+    i.getAllMetadata(attachments);
+    for (auto &[kind, md] : attachments)
+      for (const MDOperand &op : md->operands())
+        if (auto *c = dyn_cast_or_null<ConstantAsMetadata>(op.get()))
+          work.push_back(c->getValue());
+  }
+  while (!work.empty()) {
+    const Value *v = work.pop_back_val();
+    if (!seen.insert(v).second)
+      continue;
+    if (auto *gv = dyn_cast<GlobalValue>(v)) {
+      if (const GlobalValue *mine = chunk.getNamedValue(gv->getName()); mine && mine->hasLocalLinkage())
+        return true;
+      // The mover brings the initializer of a copied variable along (a table of functions).
+      if (auto *var = dyn_cast<GlobalVariable>(gv); var && var->hasInitializer())
+        work.push_back(var->getInitializer());
+    } else if (auto *c = dyn_cast<Constant>(v)) {
+      for (const Use &op : c->operands())
+        work.push_back(op.get());
+    }
+  }
+  return false;
+}
+
 int llpar_import_from(LLVMModuleRef M, const char *bytes, size_t len, const char **names,
                       const size_t *name_lens, size_t n, unsigned limit, char **error) {
   Module &chunk = *unwrap(M);
@@ -537,7 +575,7 @@ int llpar_import_from(LLVMModuleRef M, const char *bytes, size_t len, const char
       *error = copy_message(toString(std::move(e)));
       return 1;
     }
-    if (theirs->getInstructionCount() > limit)
+    if (theirs->getInstructionCount() > limit || names_a_local_of(*theirs, chunk))
       continue;
     theirs->setLinkage(GlobalValue::AvailableExternallyLinkage);
     theirs->setComdat(nullptr);
