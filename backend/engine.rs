@@ -402,15 +402,7 @@ fn run_per_chunk<'c>(
         options,
         input_name,
         stats,
-        |module| {
-            let mut merger = Merger::new(context, module);
-            Ok(move |index, bitcode| {
-                llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
-                merger
-                    .accept(index, bitcode)
-                    .map_err(|e| format!("{input_name}: {e}"))
-            })
-        },
+        |module| Ok(merge_into(context, module, input_name)),
     )?;
     let t = Instant::now();
     split.restore.apply(module);
@@ -442,15 +434,7 @@ fn run_walk<'c>(
         options,
         input_name,
         stats,
-        |module| {
-            let mut merger = Merger::new(context, module);
-            Ok(move |index, bitcode| {
-                llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
-                merger
-                    .accept(index, bitcode)
-                    .map_err(|e| format!("{input_name}: {e}"))
-            })
-        },
+        |module| Ok(merge_into(context, module, input_name)),
     )?;
     let t = Instant::now();
     // What the inliner deleted in a chunk (a local function inlined into its every caller) is
@@ -462,6 +446,21 @@ fn run_walk<'c>(
     split.restore.apply(module);
     stats.add("merge", t.elapsed());
     Ok(())
+}
+
+/// Links optimized chunks into `module`, as `parallel` hands them over (in chunk order).
+fn merge_into<'m, 'c>(
+    context: &'c Context,
+    module: &'m mut Module<'c>,
+    input_name: &'m str,
+) -> impl FnMut(usize, Vec<u8>) -> std::result::Result<(), String> + use<'m, 'c> {
+    let mut merger = Merger::new(context, module);
+    move |index, bitcode| {
+        llvm::set_current_work(format!("{input_name}: merging chunk {index}"));
+        merger
+            .accept(index, bitcode)
+            .map_err(|e| format!("{input_name}: {e}"))
+    }
 }
 
 pub(crate) fn save_temp(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<()> {

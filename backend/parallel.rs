@@ -65,11 +65,7 @@ where
     let mut chunk_times: Vec<(String, Duration)> =
         vec![(String::new(), Duration::ZERO); split.chunks.len()];
 
-    // The memory cap leaves to the chunks what the process does not already hold.
-    let memory_budget = options
-        .max_memory
-        .map(|cap| cap.saturating_sub(crate::admission::resident_bytes()));
-    let admission = Admission::new(options.jobserver.as_deref(), memory_budget);
+    let admission = admission_for(options);
     let mut failed_chunks: Vec<usize> = Vec::new();
 
     std::thread::scope(|scope| {
@@ -214,6 +210,15 @@ where
     }
 }
 
+/// When workers may start chunks: the jobserver's tokens, and the memory cap, which leaves to
+/// the chunks what the process does not already hold.
+fn admission_for(options: &Options) -> Admission<'_> {
+    let memory_budget = options
+        .max_memory
+        .map(|cap| cap.saturating_sub(crate::admission::resident_bytes()));
+    Admission::new(options.jobserver.as_deref(), memory_budget)
+}
+
 /// One line on stderr, rewritten in place: chunks done, and the chunk running longest.
 fn show_progress(
     options: &Options,
@@ -262,10 +267,7 @@ where
     let threads = options.threads.max(1).min(n.max(1));
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job>();
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
-    let memory_budget = options
-        .max_memory
-        .map(|cap| cap.saturating_sub(crate::admission::resident_bytes()));
-    let admission = Admission::new(options.jobserver.as_deref(), memory_budget);
+    let admission = admission_for(options);
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut waiting: Vec<usize> = deps.iter().map(|(d, _)| d.len()).collect();
     for (c, (ds, _)) in deps.iter().enumerate() {

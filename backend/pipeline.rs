@@ -139,6 +139,14 @@ pub fn segment(text: &str) -> Result<Vec<Segment>, String> {
 /// (within 0.4% of the serial build either way) and cost more serial time.
 const INLINER_CLEANUP: &[&str] = &["simplifycfg"];
 
+/// Ends a stretch of serial elements: they become one whole-module segment.
+fn flush(serial: &mut Vec<String>, segments: &mut Vec<Segment>) {
+    if !serial.is_empty() {
+        segments.push(Segment::WholeModule(serial.join(",")));
+        serial.clear();
+    }
+}
+
 /// Segments a `default<On>` pipeline (as printed) so that most of its function passes run in
 /// parallel, with as few split/merge rounds as possible.
 ///
@@ -217,12 +225,6 @@ pub fn default_segments(
 
     let mut segments = Vec::new();
     let mut serial: Vec<String> = Vec::new();
-    let flush = |serial: &mut Vec<String>, segments: &mut Vec<Segment>| {
-        if !serial.is_empty() {
-            segments.push(Segment::WholeModule(serial.join(",")));
-            serial.clear();
-        }
-    };
     for (i, element) in elements.iter().enumerate() {
         if i == cgscc_at {
             if simplify_before_inlining {
@@ -263,12 +265,6 @@ pub fn walk_segments(text: &str) -> Result<Vec<Segment>, String> {
     };
     let mut segments = Vec::new();
     let mut serial: Vec<String> = Vec::new();
-    let flush = |serial: &mut Vec<String>, segments: &mut Vec<Segment>| {
-        if !serial.is_empty() {
-            segments.push(Segment::WholeModule(serial.join(",")));
-            serial.clear();
-        }
-    };
     for (i, element) in elements.iter().enumerate() {
         if i == cgscc_at {
             flush(&mut serial, &mut segments);

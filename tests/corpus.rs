@@ -141,24 +141,6 @@ fn defined_globals(object: &std::path::Path) -> Vec<String> {
     names
 }
 
-fn serial_object(input: &PathBuf, out: &PathBuf) {
-    let optimized = out.with_extension("bc");
-    run_ok(
-        Command::new(llvm_tool("opt"))
-            .arg("-O2")
-            .arg(input)
-            .arg("-o")
-            .arg(&optimized),
-    );
-    run_ok(
-        Command::new(llvm_tool("llc"))
-            .args(["-O2", "-relocation-model=pic", "-filetype=obj"])
-            .arg(&optimized)
-            .arg("-o")
-            .arg(out),
-    );
-}
-
 #[test]
 fn lua_object_is_deterministic_and_runs_like_the_serial_build() {
     let input = corpus("lua.bc");
@@ -177,7 +159,7 @@ fn lua_object_is_deterministic_and_runs_like_the_serial_build() {
     );
     let ours = dir.path().join("lua-j2.o");
     let reference = dir.path().join("serial.o");
-    serial_object(&input, &reference);
+    serial_o2_object(&input, &reference);
     assert_eq!(defined_globals(&ours), defined_globals(&reference));
     let workload = root().join("scripts/workloads");
     let outputs: Vec<Vec<u8>> = [&ours, &reference]
@@ -215,7 +197,7 @@ fn rustc_crate_object_defines_the_same_symbols_as_the_serial_build() {
     let ours = dir.path().join("llpar.o");
     let reference = dir.path().join("serial.o");
     llpar_output(&input, &["-O2", "--emit=obj", "-j2"], &ours);
-    serial_object(&input, &reference);
+    serial_o2_object(&input, &reference);
     assert_eq!(defined_globals(&ours), defined_globals(&reference));
 }
 

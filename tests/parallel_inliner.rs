@@ -18,24 +18,6 @@ fn llpar_object(input: &Path, jobs: &str, out: &Path) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
-fn serial_object(input: &Path, out: &Path) {
-    let optimized = out.with_extension("bc");
-    run_ok(
-        Command::new(llvm_tool("opt"))
-            .arg("-O2")
-            .arg(input)
-            .arg("-o")
-            .arg(&optimized),
-    );
-    run_ok(
-        Command::new(llvm_tool("llc"))
-            .args(["-O2", "-relocation-model=pic", "-filetype=obj"])
-            .arg(&optimized)
-            .arg("-o")
-            .arg(out),
-    );
-}
-
 /// The object's defined global symbols, by name (which local functions are left depends on
 /// inlining decisions, in `opt` too).
 fn defined(object: &Path) -> Vec<String> {
@@ -81,7 +63,7 @@ fn deterministic_and_like_serial(module: &str, driver: &str, include: &str, args
         "{module}: the object depends on -j"
     );
     let (ours, theirs) = (dir.path().join("llpar-j2.o"), dir.path().join("serial.o"));
-    serial_object(&input, &theirs);
+    serial_o2_object(&input, &theirs);
     assert_eq!(
         defined(&ours),
         defined(&theirs),

@@ -403,6 +403,20 @@ static void list_owned_globals(Module &chunk) {
     unit->replaceGlobalVariables(MDTuple::get(chunk.getContext(), list));
 }
 
+// Clones `f`'s body into `nf`, its counterpart (a declaration) in another module, with its
+// arguments' names; globals it uses are made by `materializer`.
+static void clone_body(const Function *f, Function *nf, ValueToValueMapTy &vmap,
+                       ValueMaterializer &materializer) {
+  auto arg = nf->arg_begin();
+  for (const Argument &a : f->args()) {
+    arg->setName(a.getName());
+    vmap[&a] = &*arg++;
+  }
+  SmallVector<ReturnInst *, 8> returns;
+  CloneFunctionInto(nf, f, vmap, CloneFunctionChangeType::DifferentModule, returns, "", nullptr,
+                    nullptr, &materializer);
+}
+
 // Clones the bodies of `imports` (functions of the home module the chunk does not own) into
 // the chunk as `available_externally` definitions that callers may inline, tagged so that
 // `llpar_finish_chunk` turns them back into declarations.
@@ -414,14 +428,7 @@ static void import_bodies(Module &chunk, LLVMValueRef *imports, size_t n_imports
     auto *nf = cast<Function>(MapValue(f, vmap, RF_None, nullptr, &materializer));
     if (!nf->isDeclaration())
       continue;
-    auto arg = nf->arg_begin();
-    for (const Argument &a : f->args()) {
-      arg->setName(a.getName());
-      vmap[&a] = &*arg++;
-    }
-    SmallVector<ReturnInst *, 8> returns;
-    CloneFunctionInto(nf, f, vmap, CloneFunctionChangeType::DifferentModule, returns, "", nullptr,
-                      nullptr, &materializer);
+    clone_body(f, nf, vmap, materializer);
     nf->setLinkage(GlobalValue::AvailableExternallyLinkage);
     nf->setComdat(nullptr);
     nf->setMetadata("llpar.imported", tag);
@@ -474,16 +481,8 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
     if (auto *f = dyn_cast<Function>(unwrap(owned[i])))
       pairs.push_back({f, cast<Function>(made)});
   }
-  for (auto [f, nf] : pairs) {
-    auto arg = nf->arg_begin();
-    for (const Argument &a : f->args()) {
-      arg->setName(a.getName());
-      vmap[&a] = &*arg++;
-    }
-    SmallVector<ReturnInst *, 8> returns;
-    CloneFunctionInto(nf, f, vmap, CloneFunctionChangeType::DifferentModule, returns, "", nullptr,
-                      nullptr, &materializer);
-  }
+  for (auto [f, nf] : pairs)
+    clone_body(f, nf, vmap, materializer);
   import_bodies(*chunk, imports, n_imports, vmap, materializer);
   materializer.finish(vmap);
   keep_alive(*chunk, keep, n_keep, vmap);

@@ -118,3 +118,22 @@ pub fn assert_verifies(module: &Path) {
             .arg(module),
     );
 }
+
+/// The serial reference object: `opt -O2`, then `llc -O2 -relocation-model=pic`.
+pub fn serial_o2_object(input: &Path, out: &Path) {
+    let optimized = out.with_extension("bc");
+    run_ok(
+        Command::new(llvm_tool("opt"))
+            .arg("-O2")
+            .arg(input)
+            .arg("-o")
+            .arg(&optimized),
+    );
+    run_ok(
+        Command::new(llvm_tool("llc"))
+            .args(["-O2", "-relocation-model=pic", "-filetype=obj"])
+            .arg(&optimized)
+            .arg("-o")
+            .arg(out),
+    );
+}
