@@ -31,7 +31,7 @@ pub fn install() {
             return;
         }
         remove_all();
-        eprintln!("llpar: interrupted by signal {signal}; temporary files removed");
+        note!("llpar: interrupted by signal {signal}; temporary files removed");
         // SAFETY: ends the process at once, without running destructors under other threads
         // that may be inside LLVM.
         unsafe { libc::_exit(128 + signal) }

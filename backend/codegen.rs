@@ -57,6 +57,7 @@ pub fn emit_object(
     stats: &mut Stats,
 ) -> Result<Vec<u8>> {
     let t = Instant::now();
+    llvm::retain_shared_types(module);
     let mut split = split::prepare(module, options.plan, Purpose::Codegen);
     stats.add("split", t.elapsed());
     if split.chunks.is_empty() {

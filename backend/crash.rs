@@ -11,7 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 /// The chunk a thread works on, for the reproducer; it holds its own reference to the bytes.
@@ -122,17 +122,23 @@ fn write_stderr(bytes: &[u8]) {
     unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
 }
 
-static EXITING: AtomicBool = AtomicBool::new(false);
+/// The thread that reports the failure (its kernel thread id), 0 while none does.
+static EXITING: AtomicI32 = AtomicI32::new(0);
 
 /// Makes the calling thread the one that reports the failure and ends the process. Any other
 /// thread that fails meanwhile (workers often fail together) waits here for the end, so that one
-/// complete message is printed.
+/// complete message is printed. The reporting thread itself may come back (a panic whose report
+/// aborts, then the abort signal): it goes on, rather than waiting for itself forever.
 pub fn claim_exit() {
-    if EXITING.swap(true, Ordering::SeqCst) {
-        loop {
+    // SAFETY: gettid is a plain system call, async-signal-safe.
+    let me = unsafe { libc::gettid() };
+    match EXITING.compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst) {
+        Ok(_) => {}
+        Err(owner) if owner == me => {}
+        Err(_) => loop {
             // SAFETY: pause only suspends this thread until the reporting thread calls _exit.
             unsafe { libc::pause() };
-        }
+        },
     }
 }
 

@@ -261,13 +261,13 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                 }
             });
             match segment {
-                Segment::WholeModule(p) => eprintln!("serial: {p}"),
-                Segment::PerChunk(p) => eprintln!("per chunk: {p}"),
-                Segment::Walk(p) => eprintln!("per chunk, along the call graph: {p}"),
+                Segment::WholeModule(p) => note!("serial: {p}"),
+                Segment::PerChunk(p) => note!("per chunk: {p}"),
+                Segment::Walk(p) => note!("per chunk, along the call graph: {p}"),
             }
         }
         if let Some(p) = &before_codegen {
-            eprintln!("per chunk, then code generation: {p}");
+            note!("per chunk, then code generation: {p}");
         }
     }
     if let Some(p) = &before_codegen {

@@ -14,6 +14,16 @@
 //! LLVM go through the internal `llvm` module.
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+/// `eprintln!` that never panics: a closed or full stderr must not turn a message, or the
+/// report of a failure, into a panic (which inside the panic hook aborts).
+#[macro_export]
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod admission;
 mod cleanup;
 mod codegen;
@@ -63,7 +73,7 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!(" (at {}:{})", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("llpar: error: internal error: {message}{place}");
+        note!("llpar: error: internal error: {message}{place}");
         cleanup::remove_all_after_crash();
         std::process::exit(1);
     }));

@@ -1,6 +1,7 @@
 //! The `llpar` command: `opt`'s and `llc`'s conventions, run in parallel.
 #![warn(clippy::undocumented_unsafe_blocks)]
 use clap::{Parser, ValueEnum};
+use llpar::note;
 use llpar::{
     EmitKind, Error, Options, PipelineRequest, PlanOptions, RelocModel, Stats, TargetOptions,
 };
@@ -210,7 +211,9 @@ fn split_command(args: &[String]) -> Result<(), Error> {
     }
     match cli.report.as_deref() {
         None => {}
-        Some("-") => eprint!("{}", units.report),
+        Some("-") => {
+            let _ = write!(std::io::stderr(), "{}", units.report);
+        }
         Some(file) => write_output(file, units.report.to_string().as_bytes())?,
     }
     Ok(())
@@ -319,7 +322,7 @@ fn main() {
     };
     if let Some(command) = subcommand {
         if let Err(e) = command(&args[2..]) {
-            eprintln!("llpar: error: {e}");
+            note!("llpar: error: {e}");
             std::process::exit(e.exit_code());
         }
         return;
@@ -328,7 +331,7 @@ fn main() {
     match run(cli) {
         Ok(()) => {}
         Err(e) => {
-            eprintln!("llpar: error: {e}");
+            note!("llpar: error: {e}");
             std::process::exit(e.exit_code());
         }
     }
@@ -383,7 +386,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Ok(js) => js.map(std::sync::Arc::new),
         Err(e) => {
             if threads > 1 {
-                eprintln!("llpar: warning: {e}; running one worker");
+                note!("llpar: warning: {e}; running one worker");
             }
             threads = 1;
             None
@@ -538,29 +541,32 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<(), Error> {
 
 fn print_stats(stats: &Stats, threads: usize) {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-    eprintln!(
+    note!(
         "llpar: {} worker thread(s), {} chunk(s), total cost {} instructions",
-        threads, stats.chunks, stats.total_cost
+        threads,
+        stats.chunks,
+        stats.total_cost
     );
     if stats.chunks > 0 {
-        eprintln!(
+        note!(
             "llpar: largest chunk: cost {} ({})",
-            stats.largest_chunk_cost, stats.largest_chunk
+            stats.largest_chunk_cost,
+            stats.largest_chunk
         );
     }
     for s in &stats.pipeline_segments {
         let shown: String = s.chars().take(160).collect();
-        eprintln!(
+        note!(
             "llpar: segment {shown}{}",
             if s.len() > 160 { "..." } else { "" }
         );
     }
     for (phase, d) in &stats.phases {
-        eprintln!("llpar: {:<16} {:>9.1} ms", phase, ms(*d));
+        note!("llpar: {:<16} {:>9.1} ms", phase, ms(*d));
     }
     let outside = stats.wall.saturating_sub(stats.parallel_wall);
     if stats.parallel_phases.is_empty() {
-        eprintln!("llpar: critical path: no parallel phase (no function bodies to split, or no per-chunk passes)");
+        note!("llpar: critical path: no parallel phase (no function bodies to split, or no per-chunk passes)");
     } else {
         let predictions: Vec<String> = [1, 2, 4, 8, 16, 32, 64]
             .iter()
@@ -573,20 +579,20 @@ fn print_stats(stats: &Stats, threads: usize) {
                 )
             })
             .collect();
-        eprintln!(
+        note!(
             "llpar: predicted wall time by workers (from this run's chunk times): {}",
             predictions.join(", ")
         );
         if let Some((chunk, d)) = stats.critical_chunk() {
-            eprintln!("llpar: critical path: {chunk}, {:.1} ms", ms(d));
+            note!("llpar: critical path: {chunk}, {:.1} ms", ms(d));
         }
     }
-    eprintln!(
+    note!(
         "llpar: at most {} chunk(s) at once; peak memory {:.0} MiB",
         stats.most_chunks_at_once,
         stats.peak_memory as f64 / (1u64 << 20) as f64
     );
-    eprintln!(
+    note!(
         "llpar: wall {:.1} ms; parallel phases {:.1} ms (workers busy {:.1} ms); outside the parallel phases {:.1}%",
         ms(stats.wall),
         ms(stats.parallel_wall),

@@ -12,6 +12,7 @@ use crate::split::Split;
 use crate::trace;
 use crate::worker::{self, Done, Job, WorkerConfig};
 use inkwell::module::Module;
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 /// Runs `config.task` on every chunk of `split` of `module`. Once every chunk is extracted and the
@@ -170,7 +171,7 @@ where
         }
     });
     if options.progress {
-        eprint!("\r\x1b[K");
+        let _ = std::io::stderr().write_all(b"\r\x1b[K");
     }
     stats.most_chunks_at_once = stats.most_chunks_at_once.max(admission.most_running());
     stats.add("split", extract_time);
@@ -237,7 +238,10 @@ fn show_progress(
             d.as_secs_f64()
         )
     });
-    eprint!("\r\x1b[Kllpar: {finished}/{total} chunks done{slowest}");
+    let _ = write!(
+        std::io::stderr(),
+        "\r\x1b[Kllpar: {finished}/{total} chunks done{slowest}"
+    );
 }
 
 /// Runs `config.task` on every chunk of `split` as their dependencies allow: chunk `c` starts

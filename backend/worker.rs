@@ -194,6 +194,7 @@ fn optimize_chunk(
         Task::Optimize(_) => Ok(llvm::write_bitcode(&module)),
         Task::Codegen(_) => {
             let machine = machine.ok_or("no target triple to generate code for (use --mtriple)")?;
+            llvm::declare_shared_types(&module);
             llvm::emit(&mut module, machine, true).map_err(|e| format!("code generation: {e}"))
         }
     }
@@ -315,14 +316,14 @@ pub fn child_main(args: &[String]) -> i32 {
             "codegen" if arg.contains('=') => config.task = Task::Codegen(Some(value.to_string())),
             "codegen" => config.task = Task::Codegen(None),
             _ => {
-                eprintln!("llpar: error: chunk worker: unknown argument '{arg}'");
+                note!("llpar: error: chunk worker: unknown argument '{arg}'");
                 return 2;
             }
         }
     }
     let mut bitcode = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut bitcode) {
-        eprintln!("llpar: error: chunk worker: cannot read the chunk: {e}");
+        note!("llpar: error: chunk worker: cannot read the chunk: {e}");
         return 1;
     }
     let result = llvm::target_machine(&config.target, &config.triple)
@@ -333,13 +334,13 @@ pub fn child_main(args: &[String]) -> i32 {
             match out.write_all(&bytes).and_then(|_| out.flush()) {
                 Ok(()) => 0,
                 Err(e) => {
-                    eprintln!("llpar: error: chunk worker: cannot write the result: {e}");
+                    note!("llpar: error: chunk worker: cannot write the result: {e}");
                     1
                 }
             }
         }
         Err(e) => {
-            eprintln!("llpar: error: {e}");
+            note!("llpar: error: {e}");
             1
         }
     }

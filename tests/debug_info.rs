@@ -179,17 +179,29 @@ fn sqlite3_with_debug_info_units_are_valid_and_merge_back() {
     assert_verifies(&merged);
 }
 
-/// gdb's backtrace at `breakpoint`, one line per frame: function, arguments' names and place,
-/// without addresses and argument values (pointers differ from build to build).
-fn backtrace(program: &Path, breakpoint: &str, args: &str) -> Vec<String> {
-    let out = run_ok(
-        Command::new("gdb")
-            .args(["-batch", "-nx", "-ex", "set debuginfod enabled off"])
-            .args(["-ex", &format!("break {breakpoint}")])
-            .args(["-ex", &format!("run {args} > /dev/null")])
-            .args(["-ex", "bt"])
-            .arg(program),
-    );
+/// The bytes of an object's `.debug_*` sections.
+fn debug_bytes(object: &Path) -> u64 {
+    let out = run_ok(Command::new(llvm_tool("llvm-size")).arg("-A").arg(object));
+    String::from_utf8_lossy(&out)
+        .lines()
+        .filter(|l| l.starts_with(".debug_"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
+/// What gdb shows at `breakpoint`: the backtrace, one line per frame (function, arguments' names
+/// and place, without addresses and argument values, since pointers differ from build to
+/// build), then the lines of `ptype` of each expression in `types`.
+fn gdb_at(program: &Path, breakpoint: &str, args: &str, types: &[&str]) -> Vec<String> {
+    let mut gdb = Command::new("gdb");
+    gdb.args(["-batch", "-nx", "-ex", "set debuginfod enabled off"])
+        .args(["-ex", &format!("break {breakpoint}")])
+        .args(["-ex", &format!("run {args} > /dev/null")])
+        .args(["-ex", "bt"]);
+    for expression in types {
+        gdb.args(["-ex", &format!("ptype {expression}")]);
+    }
+    let out = run_ok(gdb.arg(program));
     let text = String::from_utf8_lossy(&out);
     let frames: Vec<String> = text
         .lines()
@@ -206,7 +218,11 @@ fn backtrace(program: &Path, breakpoint: &str, args: &str) -> Vec<String> {
         })
         .collect();
     assert!(frames.len() > 3, "no backtrace from gdb:\n{text}");
-    frames
+    let type_lines = text
+        .lines()
+        .skip_while(|l| !l.starts_with("type = "))
+        .map(str::to_string);
+    frames.into_iter().chain(type_lines).collect()
 }
 
 #[test]
@@ -218,6 +234,11 @@ fn sqlite3_with_debug_info_runs_and_debugs_like_serial() {
     assert_dwarf_verifies(&parallel);
     let serial = dir.path().join("serial.o");
     serial_object(&input, &["-O2"], &serial);
+    let (ours, theirs) = (debug_bytes(&parallel), debug_bytes(&serial));
+    assert!(
+        ours as f64 <= 1.05 * theirs as f64,
+        ".debug_* sections take {ours} bytes, the serial object's {theirs}"
+    );
     let driver = root().join("scripts/workloads/sqlite_driver.c");
     let link = |object: &Path, program: &Path| {
         run_ok(
@@ -248,9 +269,14 @@ fn sqlite3_with_debug_info_runs_and_debugs_like_serial() {
         .expect("sqlite3.c calls sqlite3VdbeExec")
         + 1;
     let breakpoint = format!("sqlite3.c:{line}");
-    let ours = backtrace(&ours, &breakpoint, "100");
+    // The chunks' objects only declare sqlite3's structs (the home object defines them), so
+    // gdb must find the definitions by name: the types print as in the serial build.
+    let types = ["p", "p->db", "*p->db->aDb"];
+    let ours = gdb_at(&ours, &breakpoint, "100", &types);
     assert!(ours[0].starts_with("sqlite3Step at sqlite3.c:"), "{ours:?}");
-    assert_eq!(ours, backtrace(&theirs, &breakpoint, "100"));
+    assert!(ours.iter().any(|l| l == "type = struct Vdbe {"), "{ours:?}");
+    assert!(ours.iter().any(|l| l == "type = struct Db {"), "{ours:?}");
+    assert_eq!(ours, gdb_at(&theirs, &breakpoint, "100", &types));
 }
 
 /// For a function pipeline, llpar's module compiles to the same line table as `opt`'s.

@@ -4,6 +4,7 @@
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/Linker/IRMover.h"
+#include "llvm/BinaryFormat/Dwarf.h"
 #include "llvm/IR/DebugInfoMetadata.h"
 #include "llvm/IR/DiagnosticInfo.h"
 #include "llvm/IR/DiagnosticPrinter.h"
@@ -996,6 +997,114 @@ void llpar_dedupe_debug_units(LLVMModuleRef M) {
   cus->clearOperands();
   for (DICompileUnit *cu : kept)
     cus->addOperand(cu);
+}
+
+// ---- Types described once per object ------------------------------------------------------
+//
+// Each chunk's object carries its own compile unit, and LLVM describes in it every type the
+// chunk's debug info reaches: the definitions of sqlite3's structs would be repeated in each of
+// its 32 objects. A module of one C or C++ compile unit instead has its home object define the
+// named structs, classes and unions of file or namespace scope (they become retained types of
+// the home unit), and the chunks' objects declare them (`DW_AT_declaration`), as clang's
+// default `-fno-standalone-debug` does for C++ classes defined elsewhere: a debugger finds the
+// definition by name. In one compile unit such a name is unique, so the lookup cannot pick the
+// wrong type. Modules of several units (linked C, Rust) keep full types in every chunk.
+
+// Whether `m` is a module the scheme applies to: one C or C++ compile unit.
+static DICompileUnit *single_c_unit(Module &m) {
+  NamedMDNode *cus = m.getNamedMetadata("llvm.dbg.cu");
+  if (!cus || cus->getNumOperands() != 1)
+    return nullptr;
+  auto *cu = dyn_cast<DICompileUnit>(cus->getOperand(0));
+  if (!cu)
+    return nullptr;
+  DISourceLanguageName language = cu->getSourceLanguage();
+  if (language.hasVersionedName())
+    return language.getName() == dwarf::DW_LNAME_C ||
+                   language.getName() == dwarf::DW_LNAME_C_plus_plus
+               ? cu
+               : nullptr;
+  switch (language.getUnversionedName()) {
+  case dwarf::DW_LANG_C: case dwarf::DW_LANG_C89: case dwarf::DW_LANG_C99:
+  case dwarf::DW_LANG_C11: case dwarf::DW_LANG_C17: case dwarf::DW_LANG_C_plus_plus:
+  case dwarf::DW_LANG_C_plus_plus_03: case dwarf::DW_LANG_C_plus_plus_11:
+  case dwarf::DW_LANG_C_plus_plus_14: case dwarf::DW_LANG_C_plus_plus_17:
+  case dwarf::DW_LANG_C_plus_plus_20:
+    return cu;
+  default:
+    return nullptr;
+  }
+}
+
+// A named struct, class or union defined at file or namespace scope.
+static DICompositeType *shared_type(DIType *t) {
+  auto *ct = dyn_cast<DICompositeType>(t);
+  if (!ct || ct->isForwardDecl() || ct->getName().empty())
+    return nullptr;
+  unsigned tag = ct->getTag();
+  if (tag != dwarf::DW_TAG_structure_type && tag != dwarf::DW_TAG_class_type &&
+      tag != dwarf::DW_TAG_union_type)
+    return nullptr;
+  for (DIScope *s = ct->getScope(); s; s = s->getScope())
+    if (!isa<DINamespace>(s) && !isa<DIFile>(s) && !isa<DICompileUnit>(s))
+      return nullptr;
+  return ct;
+}
+
+// Before the module is cut into chunks for code generation: its unit retains every shared
+// type its debug info reaches, so that the home object defines them all.
+void llpar_retain_shared_types(LLVMModuleRef M) {
+  Module &m = *unwrap(M);
+  DICompileUnit *cu = single_c_unit(m);
+  if (!cu)
+    return;
+  DebugInfoFinder finder;
+  finder.processModule(m);
+  SmallVector<Metadata *, 64> retained(cu->getRetainedTypes().begin(),
+                                       cu->getRetainedTypes().end());
+  SmallPtrSet<Metadata *, 32> present(retained.begin(), retained.end());
+  for (DIType *t : finder.types())
+    if (DICompositeType *ct = shared_type(t); ct && present.insert(ct).second)
+      retained.push_back(ct);
+  cu->replaceRetainedTypes(MDTuple::get(m.getContext(), retained));
+}
+
+// Before a chunk's code generation: every shared type its debug info reaches becomes a
+// declaration (size kept, for the variables' fragments), the home object having the definition.
+void llpar_declare_shared_types(LLVMModuleRef M) {
+  Module &m = *unwrap(M);
+  if (!single_c_unit(m))
+    return;
+  DebugInfoFinder finder;
+  finder.processModule(m);
+  ValueToValueMapTy vmap;
+  for (DIType *t : finder.types()) {
+    DICompositeType *ct = shared_type(t);
+    if (!ct)
+      continue;
+    auto *declaration = DICompositeType::get(
+        m.getContext(), ct->getTag(), ct->getName(), ct->getFile(), ct->getLine(),
+        ct->getScope(), nullptr, ct->getSizeInBits(), ct->getAlignInBits(), 0,
+        ct->getFlags() | DINode::FlagFwdDecl, nullptr, ct->getRuntimeLang(), std::nullopt,
+        nullptr, nullptr, ct->getIdentifier());
+    vmap.MD()[ct].reset(declaration);
+  }
+  if (vmap.MD().empty())
+    return;
+  // Distinct nodes (subprograms, the unit) are changed in place rather than copied, so that
+  // everything keeps pointing at them; values map to themselves.
+  ValueMapper mapper(vmap, RF_IgnoreMissingLocals | RF_ReuseAndMutateDistinctMDs);
+  for (Function &f : m)
+    mapper.remapFunction(f);
+  for (GlobalVariable &v : m.globals()) {
+    SmallVector<std::pair<unsigned, MDNode *>, 2> attachments;
+    v.getAllMetadata(attachments);
+    for (auto &[kind, node] : attachments)
+      v.setMetadata(kind, mapper.mapMDNode(*node));
+  }
+  for (NamedMDNode &named : m.named_metadata())
+    for (unsigned i = 0; i < named.getNumOperands(); ++i)
+      named.setOperand(i, mapper.mapMDNode(*named.getOperand(i)));
 }
 
 namespace {

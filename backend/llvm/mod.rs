@@ -259,6 +259,21 @@ pub fn dedupe_debug_units(module: &Module) {
     unsafe { ffi::llpar_dedupe_debug_units(module.as_mut_ptr()) }
 }
 
+/// Before a module is cut into chunks for code generation: its debug compile unit (if it is one
+/// C or C++ unit) retains the named types that `declare_shared_types` will make chunks declare,
+/// so that the home object defines each of them once.
+pub fn retain_shared_types(module: &Module) {
+    // SAFETY: the module is alive and owned by the calling thread.
+    unsafe { ffi::llpar_retain_shared_types(module.as_mut_ptr()) }
+}
+
+/// Before a chunk's code generation: the named types the home object defines (see
+/// `retain_shared_types`) are only declared in the chunk's debug info.
+pub fn declare_shared_types(module: &Module) {
+    // SAFETY: the module is alive and owned by the calling thread.
+    unsafe { ffi::llpar_declare_shared_types(module.as_mut_ptr()) }
+}
+
 pub fn finish_chunk(module: &Module) {
     // SAFETY: the module is alive and owned by the calling thread.
     unsafe { ffi::llpar_finish_chunk(module.as_mut_ptr()) }
