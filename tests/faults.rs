@@ -162,6 +162,37 @@ fn isolated_chunks_give_the_same_output() {
     }
 }
 
+/// A closed stderr (`llpar --stats ... 2>&1 | head -1`) must not turn the messages into a
+/// panic: once, the panic's own report failed too, the process aborted, and the crash handler
+/// waited forever for itself.
+#[test]
+fn closed_stderr_neither_panics_nor_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = c_module(dir.path(), 24);
+    let output = dir.path().join("out.o");
+    let mut child = llpar()
+        .args(["-O2", "-j2", "--emit=obj", "--stats", "--print-pipeline-passes", "-o"])
+        .arg(&output)
+        .arg(&module)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("llpar hangs when its stderr is closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(std::fs::read(&output).unwrap().starts_with(b"\x7fELF"));
+}
+
 /// Runs llpar with --stats on `module`, checks the output verifies, and returns --stats.
 fn optimize_with_stats(dir: &Path, module: &Path, args: &[&str]) -> String {
     let output = dir.join("out.bc");
