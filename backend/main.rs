@@ -89,7 +89,7 @@ struct Cli {
     /// Print the pipeline's segments (serial or per chunk) on stderr, as they run.
     #[arg(long)]
     print_pipeline_passes: bool,
-    /// Keep every chunk's bitcode, before (chunkN.bc) and after (chunkN.opt.bc) its passes, in DIR.
+    /// Keep every chunk's bitcode, before (phaseP.chunkN.bc) and after (phaseP.chunkN.opt.bc, or .o) its passes, in DIR; P counts the pipeline's parallel phases
     #[arg(long, value_name = "DIR")]
     save_temps: Option<PathBuf>,
     /// Write a Chrome trace (as `clang -ftime-trace` does) of phases and chunks to FILE.

@@ -18,6 +18,12 @@ use std::time::{Duration, Instant};
 /// Runs `config.task` on every chunk of `split` of `module`. Once every chunk is extracted and the
 /// home module's chunked bodies are gone (while the workers still work), `after_extraction` runs
 /// on the calling thread with the module, and returns what receives each chunk's result, in chunk
+/// The `--save-temps` file of chunk `index` in the `phase`-th parallel phase of the run (a
+/// pipeline may have several, each with its own chunks): `phase1.chunk3.opt.bc`.
+fn temp_name(phase: usize, index: usize, suffix: &str) -> String {
+    format!("phase{phase}.chunk{index}.{suffix}")
+}
+
 /// order (it may keep the module borrowed, as a merge into it does).
 #[allow(clippy::too_many_arguments)]
 pub fn process_chunks<'m, 'c, A>(
@@ -67,6 +73,7 @@ where
         vec![(String::new(), Duration::ZERO); split.chunks.len()];
 
     let admission = admission_for(options);
+    let phase = stats.parallel_phases.len();
     let mut failed_chunks: Vec<usize> = Vec::new();
 
     std::thread::scope(|scope| {
@@ -94,7 +101,7 @@ where
             );
             extract_time += t.elapsed();
             if let Some(dir) = &options.save_temps {
-                if let Err(e) = save_temp(dir, &format!("chunk{index}.bc"), &chunk.bitcode) {
+                if let Err(e) = save_temp(dir, &temp_name(phase, index, "bc"), &chunk.bitcode) {
                     first_error = Some(e.message);
                     break;
                 }
@@ -152,7 +159,7 @@ where
                     Some(Err(e)) => first_error = Some(e),
                     Some(Ok(bytes)) => {
                         if let Some(dir) = &options.save_temps {
-                            if let Err(e) = save_temp(dir, &format!("chunk{next}.{suffix}"), &bytes)
+                            if let Err(e) = save_temp(dir, &temp_name(phase, next, suffix), &bytes)
                             {
                                 first_error = Some(e.message);
                                 continue;
@@ -272,6 +279,7 @@ where
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job>();
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let admission = admission_for(options);
+    let phase = stats.parallel_phases.len();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut waiting: Vec<usize> = deps.iter().map(|(d, _)| d.len()).collect();
     for (c, (ds, _)) in deps.iter().enumerate() {
@@ -314,7 +322,7 @@ where
             extract_time += t.elapsed();
             chunk_times[c].0 = chunk.description.clone();
             if let Some(dir) = &options.save_temps {
-                if let Err(e) = save_temp(dir, &format!("chunk{c}.bc"), &chunk.bitcode) {
+                if let Err(e) = save_temp(dir, &temp_name(phase, c, "bc"), &chunk.bitcode) {
                     first_error.get_or_insert(e.message);
                 }
             }
@@ -378,7 +386,9 @@ where
                         let t = Instant::now();
                         let _span = trace::span(format!("accept chunk {next}"));
                         if let Some(dir) = &options.save_temps {
-                            if let Err(e) = save_temp(dir, &format!("chunk{next}.opt.bc"), &bytes) {
+                            if let Err(e) =
+                                save_temp(dir, &temp_name(phase, next, "opt.bc"), &bytes)
+                            {
                                 first_error = Some(e.message);
                             }
                         }

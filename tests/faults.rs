@@ -171,7 +171,14 @@ fn closed_stderr_neither_panics_nor_hangs() {
     let module = c_module(dir.path(), 24);
     let output = dir.path().join("out.o");
     let mut child = llpar()
-        .args(["-O2", "-j2", "--emit=obj", "--stats", "--print-pipeline-passes", "-o"])
+        .args([
+            "-O2",
+            "-j2",
+            "--emit=obj",
+            "--stats",
+            "--print-pipeline-passes",
+            "-o",
+        ])
         .arg(&output)
         .arg(&module)
         .stderr(std::process::Stdio::piped())

@@ -128,3 +128,35 @@ fn every_level_stays_near_opt_by_text_size() {
         "{report}"
     );
 }
+
+/// The walk and the phase after it each keep their chunks under `--save-temps`, under names of
+/// their own (both once wrote `chunkN.bc`, and the second phase's overwrote the first's).
+#[test]
+fn save_temps_keeps_both_phases() {
+    let dir = tempfile::tempdir().unwrap();
+    let temps = dir.path().join("temps");
+    std::fs::create_dir(&temps).unwrap();
+    run_ok(
+        llpar()
+            .arg(corpus("lua.bc"))
+            .args(["-O2", "--emit=obj", PARALLEL, "-j2", "--save-temps"])
+            .arg(&temps)
+            .arg("-o")
+            .arg(dir.path().join("lua.o")),
+    );
+    let names: Vec<String> = std::fs::read_dir(&temps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in [
+        "phase0.chunk0.bc",
+        "phase0.chunk0.opt.bc",
+        "phase1.chunk0.bc",
+        "phase1.chunk0.o",
+    ] {
+        assert!(names.iter().any(|n| n == name), "no {name} in {names:?}");
+    }
+    for name in names.iter().filter(|n| n.ends_with(".bc")) {
+        assert_verifies(&temps.join(name));
+    }
+}
