@@ -75,6 +75,8 @@ pub struct Stats {
     /// Per parallel phase: each chunk's measured time (description, busy) and the main thread's
     /// own work during the phase (extraction, merging), for the scaling prediction.
     pub parallel_phases: Vec<ParallelPhase>,
+    /// What the caller should warn about, as `opt` does (e.g. debug info dropped as invalid).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -187,13 +189,15 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
     let t = Instant::now();
     let parse_span = trace::span("parse and verify");
     llvm::set_current_work(format!("parsing {input_name}"));
-    let (mut module, verified) = llvm::parse_input(&context, input, input_name).map_err(|e| {
+    let parsed = llvm::parse_input(&context, input, input_name).map_err(|e| {
         Error::failure(if e.starts_with(input_name) {
             e
         } else {
             format!("{input_name}: {e}")
         })
     })?;
+    let (mut module, verified) = (parsed.module, parsed.verified);
+    stats.warnings.extend(parsed.warning);
     if !verified {
         llvm::verify(&module).map_err(|e| {
             Error::failure(format!(

@@ -125,7 +125,7 @@ pub fn serial_reference(
 ) -> std::result::Result<Vec<u8>, String> {
     llvm::initialize();
     let context = inkwell::context::Context::create();
-    let (mut module, _) = llvm::parse_input(&context, input, "input")?;
+    let mut module = llvm::parse_input(&context, input, "input")?.module;
     let triple = target
         .triple
         .clone()

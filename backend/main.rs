@@ -186,6 +186,9 @@ fn split_command(args: &[String]) -> Result<(), Error> {
     let prefix = Path::new(&cli.output);
     check_output_dir(prefix)?;
     let units = llpar::units::split(&input, &cli.input, &options)?;
+    for warning in &units.warnings {
+        note!("llpar: warning: {warning}");
+    }
     // All units or none: each goes to a temporary file first, renamed once all are written.
     let mut written = Vec::new();
     for (i, bytes) in units.bitcode.iter().enumerate() {
@@ -450,6 +453,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         llpar::enable_time_trace(cli.time_trace_granularity);
     }
     let (bytes, stats) = llpar::run(&input, &display_name, &options)?;
+    for warning in &stats.warnings {
+        note!("llpar: warning: {warning}");
+    }
     write_output(&output, &bytes)?;
     if let Some(path) = &cli.time_trace {
         let json = llpar::time_trace_json().unwrap_or_default();

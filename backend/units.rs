@@ -62,6 +62,8 @@ pub struct SplitOptions {
 /// The units, in bitcode, and why they are what they are.
 pub struct Units {
     pub bitcode: Vec<Vec<u8>>,
+    /// What the caller should warn about, as `opt` does (debug info dropped as invalid).
+    pub warnings: Vec<String>,
     pub report: Report,
 }
 
@@ -143,8 +145,9 @@ fn salt_of(input: &[u8]) -> String {
 pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<Units> {
     llvm::initialize();
     let context = Context::create();
-    let (mut home, _) = llvm::parse_input(&context, input, input_name)
+    let parsed = llvm::parse_input(&context, input, input_name)
         .map_err(|e| Error::failure(format!("{input_name}: {e}")))?;
+    let mut home = parsed.module;
     llvm::verify(&home).map_err(|e| {
         Error::failure(format!(
             "{input_name}: input module fails the verifier: {e}"
@@ -278,6 +281,7 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
     let balance = costs.iter().copied().max().unwrap_or(0) as f64 / mean.max(1.0);
     Ok(Units {
         bitcode,
+        warnings: parsed.warning.into_iter().collect(),
         report: Report {
             strategy: options.strategy,
             units: summaries,
@@ -289,6 +293,23 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
     })
 }
 
+/// A unit `split` wrote: its debug info, if any, is valid, so a reader that would drop it as
+/// invalid means the unit is damaged.
+fn parse_unit<'c>(
+    context: &'c Context,
+    bytes: &[u8],
+    name: &str,
+) -> Result<inkwell::module::Module<'c>> {
+    let parsed = llvm::parse_input(context, bytes, name)
+        .map_err(|e| Error::failure(format!("{name}: {e}")))?;
+    match parsed.warning {
+        Some(warning) => Err(Error::failure(format!(
+            "{warning} (not as `llpar split` wrote it)"
+        ))),
+        None => Ok(parsed.module),
+    }
+}
+
 /// Links units written by `split` (unit 0 first, as named) back into one module: local symbols
 /// local again under their names, functions in the input's order, one copy of each debug
 /// compile unit. Returns the module's bitcode.
@@ -298,8 +319,7 @@ pub fn merge(units: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
         return Err(Error::usage("merge needs at least one unit"));
     };
     let context = Context::create();
-    let (mut home, _) = llvm::parse_input(&context, first, first_name)
-        .map_err(|e| Error::failure(format!("{first_name}: {e}")))?;
+    let mut home = parse_unit(&context, first, first_name)?;
     let text = llvm::take_named_string(&home, RESTORE_METADATA).ok_or_else(|| {
         Error::failure(format!(
             "{first_name}: not unit 0 of `llpar split` (no llpar.split metadata); give unit 0 first"
@@ -317,8 +337,7 @@ pub fn merge(units: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
     {
         let mut merger = Merger::new(&context, &mut home);
         for (index, (name, bitcode)) in units.iter().enumerate().skip(1) {
-            let (unit, _) = llvm::parse_input(&context, bitcode, name)
-                .map_err(|e| Error::failure(format!("{name}: {e}")))?;
+            let unit = parse_unit(&context, bitcode, name)?;
             let (got, _, unit_salt) = unit_label(&unit, name)?;
             if unit_salt != salt || got != index {
                 return Err(Error::failure(format!(

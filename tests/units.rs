@@ -255,3 +255,18 @@ fn split_errors_are_clean() {
     );
     fails_with(&[&units[0], &others[1]], "not unit 1 of the split");
 }
+
+/// A library call does not print: the warning about debug info dropped as invalid comes back
+/// with the units, for the caller to show (the command prints it; see the lit fixture).
+#[test]
+fn invalid_debug_info_is_a_returned_warning() {
+    let input =
+        std::fs::read(root().join("ir-fixtures/invalid-debug-info-warns-and-strips.ll")).unwrap();
+    let options = llpar::units::SplitOptions {
+        strategy: llpar::units::Strategy::Balanced,
+        units: Some(2),
+        target_size: None,
+    };
+    let units = llpar::units::split(&input, "broken.ll", &options).unwrap();
+    assert_eq!(units.warnings, ["broken.ll: ignoring invalid debug info"]);
+}

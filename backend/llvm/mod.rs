@@ -198,22 +198,29 @@ pub fn parse_input<'c>(
     context: &'c Context,
     bytes: &[u8],
     name: &str,
-) -> Result<(Module<'c>, bool), String> {
+) -> Result<Parsed<'c>, String> {
     let module = parse(context, bytes, name)?;
     // SAFETY: the module was just made and is owned by this thread.
-    let verified = match unsafe { ffi::llpar_upgrade_debug_info(module.as_mut_ptr()) } {
-        1 => {
-            eprintln!("llpar: warning: {name}: ignoring invalid debug info");
-            false
-        }
-        2 => {
-            eprintln!("llpar: warning: {name}: ignoring debug info of another version");
-            false
-        }
-        3 => true,
-        _ => false,
+    let rc = unsafe { ffi::llpar_upgrade_debug_info(module.as_mut_ptr()) };
+    let warning = match rc {
+        1 => Some(format!("{name}: ignoring invalid debug info")),
+        2 => Some(format!("{name}: ignoring debug info of another version")),
+        _ => None,
     };
-    Ok((module, verified))
+    Ok(Parsed {
+        module,
+        verified: rc == 3,
+        warning,
+    })
+}
+
+/// An input module as `parse_input` read it.
+pub struct Parsed<'c> {
+    pub module: Module<'c>,
+    /// Whether reading it ran the verifier already (debug info is checked that way).
+    pub verified: bool,
+    /// What was dropped while reading, as `opt` would warn about it (stripped debug info).
+    pub warning: Option<String>,
 }
 
 /// Readies an optimized chunk for linking: see `llpar_finish_chunk` in the shim.
