@@ -627,6 +627,7 @@ impl<'c> Split<'c> {
                 .collect();
             extras.keep_alive = pick(&functions, &walk.keep_alive[index]);
         }
+        let span = crate::trace::span("clone into the chunk");
         let chunk = llvm::extract_chunk(
             home,
             ranks,
@@ -658,8 +659,14 @@ impl<'c> Split<'c> {
             .zip(names)
             .filter(|(promoted, original)| promoted != original)
             .collect();
+        drop(span);
+        let span = crate::trace::span("write the chunk's bitcode");
+        let bitcode = llvm::write_bitcode(&chunk);
+        drop(span);
+        let _span = crate::trace::span("free the chunk");
+        drop(chunk);
         ChunkModule {
-            bitcode: llvm::write_bitcode(&chunk),
+            bitcode,
             description,
             promoted_names,
             largest_function,
