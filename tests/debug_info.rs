@@ -107,6 +107,46 @@ fn lua_with_debug_info_every_level_pipeline_and_emit() {
     }
 }
 
+/// Lua is 32 compile units in one module: where a struct is defined by several units alike (one
+/// header), the chunks' objects only declare it too, and gdb finds it by name.
+#[test]
+fn lua_with_debug_info_describes_its_types_once() {
+    let input = corpus("lua-g.bc");
+    let dir = tempfile::tempdir().unwrap();
+    let (ours, theirs) = (dir.path().join("llpar.o"), dir.path().join("serial.o"));
+    llpar_to(&input, &["-O2", "--emit=obj", "-j2"], &ours);
+    assert_dwarf_verifies(&ours);
+    serial_object(&input, &["-O2"], &theirs);
+    let (our_bytes, their_bytes) = (debug_bytes(&ours), debug_bytes(&theirs));
+    assert!(
+        our_bytes as f64 <= 1.05 * their_bytes as f64,
+        ".debug_* sections take {our_bytes} bytes, the serial object's {their_bytes}"
+    );
+    let link = |object: &Path| {
+        let program = object.with_extension("exe");
+        run_ok(
+            Command::new(llvm_tool("clang"))
+                .args(["-g", "-O1", "-fuse-ld=lld"])
+                .arg(format!("-I{}", root().join("target/corpus/lua").display()))
+                .arg(root().join("scripts/workloads/lua_driver.c"))
+                .arg(object)
+                .arg("-o")
+                .arg(&program)
+                .args(["-lm", "-ldl"]),
+        );
+        program
+    };
+    let workload = root().join("scripts/workloads/workload.lua");
+    let args = format!("{} 0.2", workload.display());
+    let types = ["L", "t", "L->l_G"];
+    let ours = gdb_at(&link(&ours), "luaH_resize", &args, &types);
+    assert!(
+        ours.iter().any(|l| l == "type = struct lua_State {"),
+        "{ours:?}"
+    );
+    assert_eq!(ours, gdb_at(&link(&theirs), "luaH_resize", &args, &types));
+}
+
 /// Every file in `dir` that ends in `.bc` is a valid module that `llc` compiles.
 fn assert_valid_modules_in(dir: &Path) -> usize {
     let mut count = 0;

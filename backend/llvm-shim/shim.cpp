@@ -451,6 +451,8 @@ static void keep_alive(Module &chunk, LLVMValueRef *keep, size_t n_keep, ValueTo
                      ConstantArray::get(type, kept), "__llpar.kept_alive");
 }
 
+static void pass_on_shared_types(Module &home, Module &chunk, ValueToValueMapTy &vmap);
+
 LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef *owned,
                                   size_t n_owned, LLVMValueRef *copyable, size_t n_copyable,
                                   LLVMValueRef *local_functions, const LLVMLinkage *local_linkages,
@@ -490,8 +492,10 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
   list_owned_globals(*chunk);
   keep_block_addresses_taken(*chunk, pairs, vmap);
   keep_use_counts(*chunk, local, vmap);
-  if (for_codegen)
+  if (for_codegen) {
     keep_used_lists(home, *chunk, function_set, vmap);
+    pass_on_shared_types(home, *chunk, vmap);
+  }
   // The cloner adds `llvm.dbg.cu` even when there is no debug info; an empty one would make the
   // bitcode reader warn and strip.
   if (NamedMDNode *cus = chunk->getNamedMetadata("llvm.dbg.cu"); cus && cus->getNumOperands() == 0)
@@ -1001,43 +1005,51 @@ void llpar_dedupe_debug_units(LLVMModuleRef M) {
 
 // ---- Types described once per object ------------------------------------------------------
 //
-// Each chunk's object carries its own compile unit, and LLVM describes in it every type the
+// Each chunk's object carries its own compile units, and LLVM describes in them every type the
 // chunk's debug info reaches: the definitions of sqlite3's structs would be repeated in each of
-// its 32 objects. A module of one C or C++ compile unit instead has its home object define the
-// named structs, classes and unions of file or namespace scope (they become retained types of
-// the home unit), and the chunks' objects declare them (`DW_AT_declaration`), as clang's
-// default `-fno-standalone-debug` does for C++ classes defined elsewhere: a debugger finds the
-// definition by name. In one compile unit such a name is unique, so the lookup cannot pick the
-// wrong type. Modules of several units (linked C, Rust) keep full types in every chunk.
+// its 32 objects. Instead, in a module of C and C++ units, the home object defines each named
+// struct, class and union of file or namespace scope once (a retained type of the first unit),
+// and the chunks' objects declare them (`DW_AT_declaration`), as clang's default
+// `-fno-standalone-debug` does for C++ classes defined elsewhere: a debugger finds the
+// definition by name. So a name must stand for one type: where the units define a name
+// differently (two files' own `struct node`), its definitions stay in every chunk.
+// `llpar_retain_shared_types` lists the shared types in the home module's `llpar.shared_types`,
+// extraction for code generation passes on to each chunk those it reaches, and
+// `llpar_declare_shared_types` turns them into declarations before the chunk's code generation.
 
-// Whether `m` is a module the scheme applies to: one C or C++ compile unit.
-static DICompileUnit *single_c_unit(Module &m) {
-  NamedMDNode *cus = m.getNamedMetadata("llvm.dbg.cu");
-  if (!cus || cus->getNumOperands() != 1)
-    return nullptr;
-  auto *cu = dyn_cast<DICompileUnit>(cus->getOperand(0));
-  if (!cu)
-    return nullptr;
-  DISourceLanguageName language = cu->getSourceLanguage();
+static const char *const SHARED_TYPES = "llpar.shared_types";
+
+static bool is_c_family(DISourceLanguageName language) {
   if (language.hasVersionedName())
     return language.getName() == dwarf::DW_LNAME_C ||
-                   language.getName() == dwarf::DW_LNAME_C_plus_plus
-               ? cu
-               : nullptr;
+           language.getName() == dwarf::DW_LNAME_C_plus_plus;
   switch (language.getUnversionedName()) {
   case dwarf::DW_LANG_C: case dwarf::DW_LANG_C89: case dwarf::DW_LANG_C99:
   case dwarf::DW_LANG_C11: case dwarf::DW_LANG_C17: case dwarf::DW_LANG_C_plus_plus:
   case dwarf::DW_LANG_C_plus_plus_03: case dwarf::DW_LANG_C_plus_plus_11:
   case dwarf::DW_LANG_C_plus_plus_14: case dwarf::DW_LANG_C_plus_plus_17:
   case dwarf::DW_LANG_C_plus_plus_20:
-    return cu;
+    return true;
   default:
-    return nullptr;
+    return false;
   }
 }
 
+// The module's first compile unit, if all of its units are C or C++.
+static DICompileUnit *first_c_family_unit(Module &m) {
+  NamedMDNode *cus = m.getNamedMetadata("llvm.dbg.cu");
+  if (!cus || cus->getNumOperands() == 0)
+    return nullptr;
+  for (MDNode *op : cus->operands()) {
+    auto *cu = dyn_cast<DICompileUnit>(op);
+    if (!cu || !is_c_family(cu->getSourceLanguage()))
+      return nullptr;
+  }
+  return cast<DICompileUnit>(cus->getOperand(0));
+}
+
 // A named struct, class or union defined at file or namespace scope.
-static DICompositeType *shared_type(DIType *t) {
+static DICompositeType *shareable(DIType *t) {
   auto *ct = dyn_cast<DICompositeType>(t);
   if (!ct || ct->isForwardDecl() || ct->getName().empty())
     return nullptr;
@@ -1051,47 +1063,111 @@ static DICompositeType *shared_type(DIType *t) {
   return ct;
 }
 
-// Before the module is cut into chunks for code generation: its unit retains every shared
-// type its debug info reaches, so that the home object defines them all.
+// What a debugger looks the type up by: its tag and qualified name.
+static std::string lookup_key(DICompositeType *ct) {
+  std::string key = std::to_string(ct->getTag()) + ":" + ct->getName().str();
+  for (DIScope *s = ct->getScope(); s; s = s->getScope())
+    if (auto *ns = dyn_cast<DINamespace>(s))
+      key = ns->getName().str() + "::" + key;
+  return key;
+}
+
+// What two definitions of one name must share to be the same type (one header seen by several
+// units): the place, the size and every member's name, offset and size.
+static std::string layout(DICompositeType *ct) {
+  std::string out;
+  raw_string_ostream os(out);
+  if (DIFile *file = ct->getFile())
+    os << file->getDirectory() << '/' << file->getFilename();
+  os << ':' << ct->getLine() << ':' << ct->getSizeInBits();
+  for (Metadata *element : ct->getElements())
+    if (auto *member = dyn_cast_or_null<DIDerivedType>(element))
+      os << ';' << member->getName() << '@' << member->getOffsetInBits() << '+'
+         << member->getSizeInBits();
+  return out;
+}
+
+// Before the module is cut into chunks for code generation: lists the shared types (named
+// `shareable` types whose every definition has one layout) in `llpar.shared_types`, and makes
+// one definition per name a retained type of the first unit, so that the home object has it.
 void llpar_retain_shared_types(LLVMModuleRef M) {
   Module &m = *unwrap(M);
-  DICompileUnit *cu = single_c_unit(m);
+  DICompileUnit *cu = first_c_family_unit(m);
   if (!cu)
     return;
   DebugInfoFinder finder;
   finder.processModule(m);
-  SmallVector<Metadata *, 64> retained(cu->getRetainedTypes().begin(),
-                                       cu->getRetainedTypes().end());
-  SmallPtrSet<Metadata *, 32> present(retained.begin(), retained.end());
-  for (DIType *t : finder.types())
-    if (DICompositeType *ct = shared_type(t); ct && present.insert(ct).second)
-      retained.push_back(ct);
-  cu->replaceRetainedTypes(MDTuple::get(m.getContext(), retained));
-}
-
-// Before a chunk's code generation: every shared type its debug info reaches becomes a
-// declaration (size kept, for the variables' fragments), the home object having the definition.
-void llpar_declare_shared_types(LLVMModuleRef M) {
-  Module &m = *unwrap(M);
-  if (!single_c_unit(m))
-    return;
-  DebugInfoFinder finder;
-  finder.processModule(m);
-  ValueToValueMapTy vmap;
+  std::vector<std::string> keys;
+  std::unordered_map<std::string, std::vector<DICompositeType *>> by_key;
+  std::unordered_map<std::string, std::string> first_layout;
+  std::unordered_set<std::string> ambiguous;
   for (DIType *t : finder.types()) {
-    DICompositeType *ct = shared_type(t);
+    DICompositeType *ct = shareable(t);
     if (!ct)
       continue;
-    auto *declaration = DICompositeType::get(
-        m.getContext(), ct->getTag(), ct->getName(), ct->getFile(), ct->getLine(),
-        ct->getScope(), nullptr, ct->getSizeInBits(), ct->getAlignInBits(), 0,
-        ct->getFlags() | DINode::FlagFwdDecl, nullptr, ct->getRuntimeLang(), std::nullopt,
-        nullptr, nullptr, ct->getIdentifier());
-    vmap.MD()[ct].reset(declaration);
+    std::string key = lookup_key(ct);
+    auto [it, fresh] = first_layout.try_emplace(key, layout(ct));
+    if (fresh)
+      keys.push_back(key);
+    else if (it->second != layout(ct))
+      ambiguous.insert(key);
+    by_key[key].push_back(ct);
   }
+  SmallVector<Metadata *, 64> retained(cu->getRetainedTypes().begin(),
+                                       cu->getRetainedTypes().end());
+  SmallVector<Metadata *, 64> shared;
+  for (const std::string &key : keys) {
+    if (ambiguous.count(key))
+      continue;
+    const auto &definitions = by_key[key];
+    retained.push_back(definitions.front());
+    shared.append(definitions.begin(), definitions.end());
+  }
+  if (shared.empty())
+    return;
+  cu->replaceRetainedTypes(MDTuple::get(m.getContext(), retained));
+  m.getOrInsertNamedMetadata(SHARED_TYPES)->addOperand(MDTuple::get(m.getContext(), shared));
+}
+
+// At extraction for code generation: the chunk's `llpar.shared_types` lists the shared types of
+// `home` that the chunk reaches (their copies, as `vmap` has them).
+static void pass_on_shared_types(Module &home, Module &chunk, ValueToValueMapTy &vmap) {
+  NamedMDNode *list = home.getNamedMetadata(SHARED_TYPES);
+  if (!list || list->getNumOperands() != 1)
+    return;
+  SmallVector<Metadata *, 64> reached;
+  for (const MDOperand &op : list->getOperand(0)->operands())
+    if (auto copy = vmap.getMappedMD(op.get()); copy && *copy)
+      reached.push_back(*copy);
+  if (!reached.empty())
+    chunk.getOrInsertNamedMetadata(SHARED_TYPES)
+        ->addOperand(MDTuple::get(chunk.getContext(), reached));
+}
+
+// Before a chunk's code generation: the types its `llpar.shared_types` lists become
+// declarations (size kept, for the variables' fragments), the home object having them.
+void llpar_declare_shared_types(LLVMModuleRef M) {
+  Module &m = *unwrap(M);
+  NamedMDNode *list = m.getNamedMetadata(SHARED_TYPES);
+  if (!list)
+    return;
+  ValueToValueMapTy vmap;
+  for (MDNode *tuple : list->operands())
+    for (const MDOperand &op : tuple->operands()) {
+      auto *ct = dyn_cast_or_null<DICompositeType>(op.get());
+      if (!ct)
+        continue;
+      auto *declaration = DICompositeType::get(
+          m.getContext(), ct->getTag(), ct->getName(), ct->getFile(), ct->getLine(),
+          ct->getScope(), nullptr, ct->getSizeInBits(), ct->getAlignInBits(), 0,
+          ct->getFlags() | DINode::FlagFwdDecl, nullptr, ct->getRuntimeLang(), std::nullopt,
+          nullptr, nullptr, ct->getIdentifier());
+      vmap.MD()[ct].reset(declaration);
+    }
+  m.eraseNamedMetadata(list);
   if (vmap.MD().empty())
     return;
-  // Distinct nodes (subprograms, the unit) are changed in place rather than copied, so that
+  // Distinct nodes (subprograms, the units) are changed in place rather than copied, so that
   // everything keeps pointing at them; values map to themselves.
   ValueMapper mapper(vmap, RF_IgnoreMissingLocals | RF_ReuseAndMutateDistinctMDs);
   for (Function &f : m)
