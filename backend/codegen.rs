@@ -99,7 +99,7 @@ pub fn emit_object(
     )?;
     let t = Instant::now();
     let _span = crate::trace::span("link objects");
-    let renames: Vec<(&[u8], &[u8])> = split.restore.promoted_names().collect();
+    let renames: Vec<(&[u8], Vec<u8>)> = split.restore.object_symbol_names().collect();
     let combined = link_objects(&objects, &home_object, &renames)
         .map_err(|e| Error::failure(format!("{input_name}: {e}")))?;
     stats.add("link objects", t.elapsed());
@@ -127,7 +127,7 @@ fn run_tool(command: &mut Command) -> std::result::Result<(), String> {
 fn link_objects(
     objects: &[Vec<u8>],
     home: &[u8],
-    renames: &[(&[u8], &[u8])],
+    renames: &[(&[u8], Vec<u8>)],
 ) -> std::result::Result<Vec<u8>, String> {
     let scratch =
         ScratchDir::new().map_err(|e| format!("cannot create a scratch directory: {e}"))?;

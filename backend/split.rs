@@ -894,6 +894,26 @@ impl<'c> Restore<'c> {
     }
 
     /// Promoted symbol names and the local names they stood for (empty for unnamed globals).
+    /// (promoted name, the local symbol's name in an object): a private global's symbol is a
+    /// temporary label, `.L` and its name (or its promoted name when it has none), as LLVM's
+    /// ELF assembly printer names it, so that the linker drops it as it drops the serial
+    /// object's; an internal one keeps its own name.
+    pub fn object_symbol_names(&self) -> impl Iterator<Item = (&[u8], Vec<u8>)> {
+        self.promotions.iter().map(|p| {
+            let name = if p.linkage == Linkage::LLVMPrivateLinkage {
+                let own = if p.original_name.is_empty() {
+                    &p.promoted_name
+                } else {
+                    &p.original_name
+                };
+                [b".L".as_slice(), own].concat()
+            } else {
+                p.original_name.clone()
+            };
+            (p.promoted_name.as_slice(), name)
+        })
+    }
+
     pub fn promoted_names(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.promotions
             .iter()
