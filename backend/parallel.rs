@@ -18,12 +18,6 @@ use std::time::{Duration, Instant};
 /// Runs `config.task` on every chunk of `split` of `module`. Once every chunk is extracted and the
 /// home module's chunked bodies are gone (while the workers still work), `after_extraction` runs
 /// on the calling thread with the module, and returns what receives each chunk's result, in chunk
-/// The `--save-temps` file of chunk `index` in the `phase`-th parallel phase of the run (a
-/// pipeline may have several, each with its own chunks): `phase1.chunk3.opt.bc`.
-fn temp_name(phase: usize, index: usize, suffix: &str) -> String {
-    format!("phase{phase}.chunk{index}.{suffix}")
-}
-
 /// order (it may keep the module borrowed, as a merge into it does).
 #[allow(clippy::too_many_arguments)]
 pub fn process_chunks<'m, 'c, A>(
@@ -38,14 +32,89 @@ pub fn process_chunks<'m, 'c, A>(
 where
     A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>,
 {
+    record_chunks(split, stats);
+    let n = split.chunks.len();
+    let start = Instant::now();
+    let threads = options.threads.max(1).min(n);
+    // Bounded so that extracted chunks waiting for a worker do not pile up in memory.
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
+    let admission = admission_for(options);
+    let mut phase = Phase::new(stats, n, options);
+    let mut merge = InOrder::new(n, config.task.temp_suffix());
+    let mut failed_chunks: Vec<usize> = Vec::new();
+    std::thread::scope(|scope| {
+        for w in 0..threads {
+            let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
+            scope.spawn(move || worker::work(w, config, admission, jobs, done));
+        }
+        drop((done_tx, job_rx));
+        // Largest chunks first, so that the last ones to finish are small.
+        let mut dispatch: Vec<usize> = (0..n).collect();
+        dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
+        let ranks = llvm::UseRanks::new(module);
+        for index in dispatch {
+            match phase.extract(split, module, &ranks, index, input_name) {
+                Ok(job) => {
+                    if job_tx.send(job).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    merge.fail(e);
+                    break;
+                }
+            }
+        }
+        drop((ranks, job_tx));
+        admission.dispatch_done();
+        merge.start(&mut phase, || {
+            let _span = trace::span("remove chunked bodies, home module work");
+            split.remove_chunked_bodies(module);
+            after_extraction(module)
+        });
+        let mut finished = 0;
+        loop {
+            let done = match done_rx.recv_timeout(Duration::from_millis(250)) {
+                Ok(done) => done,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    show_progress(options, &admission, &phase.labels, finished, n);
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
+            finished += 1;
+            show_progress(options, &admission, &phase.labels, finished, n);
+            phase.worked(stats, &done);
+            if done.result.is_err() {
+                failed_chunks.push(done.index);
+            }
+            merge.offer(&mut phase, done.index, done.result);
+        }
+    });
+    if options.progress {
+        let _ = std::io::stderr().write_all(b"\r\x1b[K");
+    }
+    phase.record(stats, &admission, start, Vec::new());
+    match merge.first_error {
+        Some(e) if options.isolate.is_some() && !failed_chunks.is_empty() => {
+            Err(isolated_failures(e, failed_chunks, n))
+        }
+        Some(e) => Err(Error::failure(e)),
+        None => Ok(()),
+    }
+}
+
+/// The chunk count and the largest chunk, for `--stats`.
+fn record_chunks(split: &Split, stats: &mut Stats) {
     stats.chunks = stats.chunks.max(split.chunks.len());
     stats.total_cost = split.chunks.iter().map(|c| c.cost).sum();
-    if let Some((i, c)) = split
+    let largest = split
         .chunks
         .iter()
         .enumerate()
-        .max_by_key(|(i, c)| (c.cost, std::cmp::Reverse(*i)))
-    {
+        .max_by_key(|(i, c)| (c.cost, std::cmp::Reverse(*i)));
+    if let Some((i, c)) = largest {
         if c.cost >= stats.largest_chunk_cost {
             stats.largest_chunk_cost = c.cost;
             let names = split.chunk_function_names(i);
@@ -56,165 +125,199 @@ where
             );
         }
     }
-    let suffix = config.task.temp_suffix();
-    let parallel_start = Instant::now();
-    let threads = options.threads.max(1).min(split.chunks.len());
-    // Bounded so that extracted chunks waiting for a worker do not pile up in memory.
-    let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
-    let mut results: Vec<Option<std::result::Result<Vec<u8>, String>>> =
-        (0..split.chunks.len()).map(|_| None).collect();
-    let mut extract_time = Duration::ZERO;
-    let mut serial_time = Duration::ZERO;
-    let mut first_error: Option<String> = None;
-    // A short name per chunk for the progress display: its index and largest function.
-    let mut labels: Vec<String> = vec![String::new(); split.chunks.len()];
-    let mut chunk_times: Vec<(String, Duration)> =
-        vec![(String::new(), Duration::ZERO); split.chunks.len()];
+}
 
-    let admission = admission_for(options);
-    let phase = stats.parallel_phases.len();
-    let mut failed_chunks: Vec<usize> = Vec::new();
+/// With --isolate every chunk ran to its end whatever the others did: the first error, how many
+/// chunks failed, and that the rest passed the verifier (isolated chunks always verify).
+fn isolated_failures(first: String, mut failed: Vec<usize>, total: usize) -> Error {
+    failed.sort_unstable();
+    let others: Vec<String> = failed[1..].iter().map(|i| i.to_string()).collect();
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!("; chunks {} failed too", others.join(", "))
+    };
+    Error::failure(format!(
+        "{first}{also}; the other {} of {total} chunks were optimized and passed the verifier",
+        total - failed.len()
+    ))
+}
 
-    std::thread::scope(|scope| {
-        for w in 0..threads {
-            let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
-            scope.spawn(move || worker::work(w, config, admission, jobs, done));
+/// The `--save-temps` file of chunk `index` in the `phase`-th parallel phase of the run (a
+/// pipeline may have several, each with its own chunks): `phase1.chunk3.opt.bc`.
+fn temp_name(phase: usize, index: usize, suffix: &str) -> String {
+    format!("phase{phase}.chunk{index}.{suffix}")
+}
+
+/// What the calling thread keeps of one parallel phase: its own time (extracting chunks, then
+/// merging results), each chunk's description and time, for `--stats` and the progress display.
+struct Phase<'o> {
+    /// Which parallel phase of the run this is (names the `--save-temps` files).
+    number: usize,
+    save_temps: Option<&'o std::path::Path>,
+    extract_time: Duration,
+    serial_time: Duration,
+    /// A short name per chunk for the progress display: its index and largest function.
+    labels: Vec<String>,
+    chunk_times: Vec<(String, Duration)>,
+}
+
+impl<'o> Phase<'o> {
+    fn new(stats: &Stats, n: usize, options: &'o Options) -> Self {
+        Phase {
+            number: stats.parallel_phases.len(),
+            save_temps: options.save_temps.as_deref(),
+            extract_time: Duration::ZERO,
+            serial_time: Duration::ZERO,
+            labels: vec![String::new(); n],
+            chunk_times: vec![(String::new(), Duration::ZERO); n],
         }
-        drop(done_tx);
-        drop(job_rx);
-        // Largest chunks first, so that the last ones to finish are small.
-        let mut dispatch: Vec<usize> = (0..split.chunks.len()).collect();
-        dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
-        let ranks = llvm::UseRanks::new(module);
-        for index in dispatch {
-            let t = Instant::now();
-            let span = trace::span(format!("extract chunk {index}"));
-            llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
-            let chunk = split.extract(module, &ranks, index);
-            drop(span);
-            let (largest, cost) = &chunk.largest_function;
-            labels[index] = format!("chunk {index} with {largest}");
-            chunk_times[index].0 = format!(
-                "{}, its largest function {largest} ({cost} instructions)",
-                chunk.description
-            );
-            extract_time += t.elapsed();
-            if let Some(dir) = &options.save_temps {
-                if let Err(e) = save_temp(dir, &temp_name(phase, index, "bc"), &chunk.bitcode) {
-                    first_error = Some(e.message);
-                    break;
-                }
-            }
-            let job = Job {
-                index,
-                bitcode: chunk.bitcode,
-                description: format!("{input_name}: {}", chunk.description),
-                promoted_names: chunk.promoted_names,
-                imports: Vec::new(),
-            };
-            if job_tx.send(job).is_err() {
-                break;
-            }
-        }
-        drop(ranks);
-        drop(job_tx);
-        admission.dispatch_done();
-        let t = Instant::now();
-        let span = trace::span("remove chunked bodies, home module work");
-        split.remove_chunked_bodies(module);
-        let mut accept = None;
-        if first_error.is_none() {
-            match after_extraction(module) {
-                Ok(a) => accept = Some(a),
-                Err(e) => first_error = Some(e),
-            }
-        }
-        serial_time += t.elapsed();
-        drop(span);
-        let mut next = 0;
-        let mut finished = 0;
-        let total = results.len();
-        loop {
-            let done = match done_rx.recv_timeout(Duration::from_millis(250)) {
-                Ok(done) => done,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                    show_progress(options, &admission, &labels, finished, total);
-                    continue;
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-            };
-            finished += 1;
-            show_progress(options, &admission, &labels, finished, total);
-            stats.worker_busy += done.busy;
-            chunk_times[done.index].1 = done.busy;
-            if done.result.is_err() {
-                failed_chunks.push(done.index);
-            }
-            results[done.index] = Some(done.result);
-            // Accept what is ready, in order; after an error, keep collecting but stop accepting.
-            while first_error.is_none() && next < results.len() {
-                match results[next].take() {
-                    None => break,
-                    Some(Err(e)) => first_error = Some(e),
-                    Some(Ok(bytes)) => {
-                        if let Some(dir) = &options.save_temps {
-                            if let Err(e) = save_temp(dir, &temp_name(phase, next, suffix), &bytes)
-                            {
-                                first_error = Some(e.message);
-                                continue;
-                            }
-                        }
-                        let t = Instant::now();
-                        let _span = trace::span(format!("accept chunk {next}"));
-                        if let Some(accept) = accept.as_mut() {
-                            first_error = accept(next, bytes).err();
-                        }
-                        serial_time += t.elapsed();
-                        next += 1;
-                    }
-                }
-            }
-        }
-    });
-    if options.progress {
-        let _ = std::io::stderr().write_all(b"\r\x1b[K");
     }
-    stats.most_chunks_at_once = stats.most_chunks_at_once.max(admission.most_running());
-    stats.add("split", extract_time);
-    stats.parallel_wall += parallel_start.elapsed();
-    stats.parallel_phases.push(ParallelPhase {
-        chunks: chunk_times,
-        main_thread: extract_time + serial_time,
-        wall: parallel_start.elapsed(),
-        deps: Vec::new(),
-    });
-    stats.add("merge", serial_time);
-    stats.add(
-        "parallel passes",
-        parallel_start
-            .elapsed()
-            .saturating_sub(extract_time + serial_time),
-    );
-    match first_error {
-        // With --isolate every chunk ran to its end whatever the others did: say how many
-        // failed and that the rest passed the verifier (isolated chunks always verify).
-        Some(e) if options.isolate.is_some() && !failed_chunks.is_empty() => {
-            failed_chunks.sort_unstable();
-            let total = split.chunks.len();
-            let others: Vec<String> = failed_chunks[1..].iter().map(|i| i.to_string()).collect();
-            let also = if others.is_empty() {
-                String::new()
-            } else {
-                format!("; chunks {} failed too", others.join(", "))
-            };
-            Err(Error::failure(format!(
-                "{e}{also}; the other {} of {total} chunks were optimized and passed the verifier",
-                total - failed_chunks.len()
-            )))
+
+    /// Extracts chunk `index` as a job for the workers (kept under `--save-temps`).
+    fn extract<'m, 'c>(
+        &mut self,
+        split: &Split<'c>,
+        module: &'m Module<'c>,
+        ranks: &llvm::UseRanks<'m>,
+        index: usize,
+        input_name: &str,
+    ) -> std::result::Result<Job, String> {
+        let t = Instant::now();
+        let span = trace::span(format!("extract chunk {index}"));
+        llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
+        let chunk = split.extract(module, ranks, index);
+        drop(span);
+        let (largest, cost) = &chunk.largest_function;
+        self.labels[index] = format!("chunk {index} with {largest}");
+        self.chunk_times[index].0 = format!(
+            "{}, its largest function {largest} ({cost} instructions)",
+            chunk.description
+        );
+        self.extract_time += t.elapsed();
+        self.save(index, "bc", &chunk.bitcode)?;
+        Ok(Job {
+            index,
+            bitcode: chunk.bitcode,
+            description: format!("{input_name}: {}", chunk.description),
+            promoted_names: chunk.promoted_names,
+            imports: Vec::new(),
+        })
+    }
+
+    /// Keeps a chunk's input or result under `--save-temps`.
+    fn save(&self, index: usize, suffix: &str, bytes: &[u8]) -> std::result::Result<(), String> {
+        match self.save_temps {
+            Some(dir) => {
+                save_temp(dir, &temp_name(self.number, index, suffix), bytes).map_err(|e| e.message)
+            }
+            None => Ok(()),
         }
-        Some(e) => Err(Error::failure(e)),
-        None => Ok(()),
+    }
+
+    /// A worker finished a chunk.
+    fn worked(&mut self, stats: &mut Stats, done: &Done) {
+        stats.worker_busy += done.busy;
+        self.chunk_times[done.index].1 = done.busy;
+    }
+
+    /// Adds the phase to `stats`: its times, and its chunks' for the scaling prediction.
+    fn record(
+        self,
+        stats: &mut Stats,
+        admission: &Admission,
+        start: Instant,
+        deps: Vec<Vec<usize>>,
+    ) {
+        let wall = start.elapsed();
+        let main_thread = self.extract_time + self.serial_time;
+        stats.most_chunks_at_once = stats.most_chunks_at_once.max(admission.most_running());
+        stats.add("split", self.extract_time);
+        stats.add("merge", self.serial_time);
+        stats.add("parallel passes", wall.saturating_sub(main_thread));
+        stats.parallel_wall += wall;
+        stats.parallel_phases.push(ParallelPhase {
+            chunks: self.chunk_times,
+            main_thread,
+            wall,
+            deps,
+        });
+    }
+}
+
+/// Hands chunk results to the merge strictly in chunk order, as they become ready; after the
+/// first error it keeps collecting results but accepts no more, so the error reported is the
+/// first in chunk order whatever the timing.
+struct InOrder<A> {
+    results: Vec<Option<std::result::Result<Vec<u8>, String>>>,
+    next: usize,
+    accept: Option<A>,
+    suffix: &'static str,
+    first_error: Option<String>,
+}
+
+impl<A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>> InOrder<A> {
+    fn new(n: usize, suffix: &'static str) -> Self {
+        InOrder {
+            results: (0..n).map(|_| None).collect(),
+            next: 0,
+            accept: None,
+            suffix,
+            first_error: None,
+        }
+    }
+
+    fn fail(&mut self, error: String) {
+        self.first_error.get_or_insert(error);
+    }
+
+    /// Makes the receiver of results with `make` (the home module's work after extraction),
+    /// unless an error came first; its time counts as the calling thread's.
+    fn start(&mut self, phase: &mut Phase, make: impl FnOnce() -> std::result::Result<A, String>) {
+        let t = Instant::now();
+        if self.first_error.is_none() {
+            match make() {
+                Ok(a) => self.accept = Some(a),
+                Err(e) => self.fail(e),
+            }
+        }
+        phase.serial_time += t.elapsed();
+    }
+
+    /// Takes chunk `index`'s result and accepts every result now ready in order. Returns the
+    /// chunks accepted by this call.
+    fn offer(
+        &mut self,
+        phase: &mut Phase,
+        index: usize,
+        result: std::result::Result<Vec<u8>, String>,
+    ) -> std::ops::Range<usize> {
+        self.results[index] = Some(result);
+        let first = self.next;
+        while self.first_error.is_none() && self.next < self.results.len() {
+            let Some(result) = self.results[self.next].take() else {
+                break;
+            };
+            let t = Instant::now();
+            let _span = trace::span(format!("accept chunk {}", self.next));
+            let accepted = result
+                .and_then(|bytes| phase.save(self.next, self.suffix, &bytes).map(|_| bytes))
+                .and_then(|bytes| match self.accept.as_mut() {
+                    Some(accept) => accept(self.next, bytes),
+                    None => Ok(()),
+                });
+            phase.serial_time += t.elapsed();
+            match accepted {
+                Ok(()) => self.next += 1,
+                Err(e) => self.fail(e),
+            }
+        }
+        first..self.next
+    }
+
+    /// Whether a result arrived that was never accepted although no error stopped the merge.
+    fn left_unmerged(&self) -> bool {
+        self.first_error.is_none() && self.results.iter().any(|r| r.is_some())
     }
 }
 
@@ -274,171 +377,136 @@ where
 {
     let n = split.chunks.len();
     stats.chunks = stats.chunks.max(n);
-    let parallel_start = Instant::now();
+    let start = Instant::now();
     let threads = options.threads.max(1).min(n.max(1));
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job>();
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let admission = admission_for(options);
-    let phase = stats.parallel_phases.len();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut waiting: Vec<usize> = deps.iter().map(|(d, _)| d.len()).collect();
-    for (c, (ds, _)) in deps.iter().enumerate() {
-        for &d in ds {
-            dependents[d].push(c);
-        }
-    }
-    let mut jobs: Vec<Option<Job>> = (0..n).map(|_| None).collect();
-    let mut outputs: Vec<Option<std::sync::Arc<Vec<u8>>>> = vec![None; n];
-    let mut results: Vec<Option<std::result::Result<Vec<u8>, String>>> =
-        (0..n).map(|_| None).collect();
-    let mut chunk_times = vec![(String::new(), Duration::ZERO); n];
-    let (mut extract_time, mut serial_time) = (Duration::ZERO, Duration::ZERO);
-    let mut first_error: Option<String> = None;
+    let mut phase = Phase::new(stats, n, options);
+    let mut merge = InOrder::new(n, "opt.bc");
+    let mut graph = Ready::new(deps);
     std::thread::scope(|scope| {
         for w in 0..threads {
             let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
             scope.spawn(move || worker::work(w, config, admission, jobs, done));
         }
-        drop(done_tx);
-        drop(job_rx);
-        // Hands chunk `c` to the workers, with what it imports from its dependencies.
-        let send = |c: usize, job: Job, outputs: &[Option<std::sync::Arc<Vec<u8>>>]| {
-            let imports = deps[c]
-                .0
-                .iter()
-                .zip(&deps[c].1)
-                .filter_map(|(&d, names)| Some((outputs[d].clone()?, names.clone())))
-                .collect();
-            let _ = job_tx.send(Job { imports, ..job });
-        };
+        drop((done_tx, job_rx));
         let ranks = llvm::UseRanks::new(module);
         let mut in_flight = 0;
         for c in 0..n {
-            let t = Instant::now();
-            let span = trace::span(format!("extract chunk {c}"));
-            llvm::set_current_work(format!("{input_name}: extracting chunk {c}"));
-            let chunk = split.extract(module, &ranks, c);
-            drop(span);
-            extract_time += t.elapsed();
-            chunk_times[c].0 = chunk.description.clone();
-            if let Some(dir) = &options.save_temps {
-                if let Err(e) = save_temp(dir, &temp_name(phase, c, "bc"), &chunk.bitcode) {
-                    first_error.get_or_insert(e.message);
+            match phase.extract(split, module, &ranks, c, input_name) {
+                Ok(job) if graph.waiting[c] == 0 && merge.first_error.is_none() => {
+                    let _ = job_tx.send(graph.with_imports(c, job));
+                    in_flight += 1;
                 }
-            }
-            let job = Job {
-                index: c,
-                bitcode: chunk.bitcode,
-                description: format!("{input_name}: {}", chunk.description),
-                promoted_names: chunk.promoted_names,
-                imports: Vec::new(),
-            };
-            if waiting[c] == 0 && first_error.is_none() {
-                send(c, job, &outputs);
-                in_flight += 1;
-            } else {
-                jobs[c] = Some(job);
+                Ok(job) => graph.jobs[c] = Some(job),
+                Err(e) => merge.fail(e),
             }
         }
         drop(ranks);
-        let t = Instant::now();
-        split.remove_bodies(module, 0..n);
-        let mut accept = None;
-        if first_error.is_none() {
-            match after_extraction(module) {
-                Ok(a) => accept = Some(a),
-                Err(e) => first_error = Some(e),
-            }
-        }
-        serial_time += t.elapsed();
-        let mut next = 0;
+        merge.start(&mut phase, || {
+            split.remove_bodies(module, 0..n);
+            after_extraction(module)
+        });
         while in_flight > 0 {
             let Ok(done) = done_rx.recv() else { break };
             in_flight -= 1;
-            stats.worker_busy += done.busy;
-            chunk_times[done.index].1 = done.busy;
+            phase.worked(stats, &done);
             if let Ok(bytes) = &done.result {
-                outputs[done.index] = Some(std::sync::Arc::new(bytes.clone()));
-                let mut ready: Vec<usize> = Vec::new();
-                for &c in &dependents[done.index] {
-                    waiting[c] -= 1;
-                    if waiting[c] == 0 {
-                        ready.push(c);
-                    }
-                }
-                // Largest first, so that the last chunks to finish are small.
-                ready.sort_by_key(|&c| (std::cmp::Reverse(split.chunks[c].cost), c));
-                for c in ready {
-                    if let Some(job) = jobs[c].take() {
-                        send(c, job, &outputs);
-                        in_flight += 1;
-                    }
+                for c in graph.finished(done.index, bytes, &split.chunks) {
+                    let _ = job_tx.send(c);
+                    in_flight += 1;
                 }
             }
-            results[done.index] = Some(done.result);
-            while first_error.is_none() && next < n {
-                let Some(result) = results[next].take() else {
-                    break;
-                };
-                match result {
-                    Err(e) => first_error = Some(e),
-                    Ok(bytes) => {
-                        let t = Instant::now();
-                        let _span = trace::span(format!("accept chunk {next}"));
-                        if let Some(dir) = &options.save_temps {
-                            if let Err(e) =
-                                save_temp(dir, &temp_name(phase, next, "opt.bc"), &bytes)
-                            {
-                                first_error = Some(e.message);
-                            }
-                        }
-                        if let Some(accept) = accept.as_mut().filter(|_| first_error.is_none()) {
-                            first_error = accept(next, bytes).err();
-                        }
-                        outputs_done(&mut outputs, next, &dependents, &waiting);
-                        serial_time += t.elapsed();
-                        next += 1;
-                    }
-                }
+            for c in merge.offer(&mut phase, done.index, done.result) {
+                graph.merged(c);
             }
         }
         drop(job_tx);
         admission.dispatch_done();
     });
-    if first_error.is_none() && results.iter().any(|r| r.is_some()) {
-        first_error = Some(format!(
+    if merge.left_unmerged() {
+        merge.fail(format!(
             "{input_name}: internal error: a chunk's result was not merged"
         ));
     }
-    stats.most_chunks_at_once = stats.most_chunks_at_once.max(admission.most_running());
-    stats.add("split", extract_time);
-    stats.add("merge", serial_time);
-    let wall = parallel_start.elapsed();
-    stats.parallel_wall += wall;
-    stats.add(
-        "parallel passes",
-        wall.saturating_sub(extract_time + serial_time),
+    phase.record(
+        stats,
+        &admission,
+        start,
+        deps.iter().map(|(d, _)| d.clone()).collect(),
     );
-    stats.parallel_phases.push(ParallelPhase {
-        chunks: chunk_times,
-        main_thread: extract_time + serial_time,
-        wall,
-        deps: deps.iter().map(|(d, _)| d.clone()).collect(),
-    });
-    match first_error {
+    match merge.first_error {
         Some(e) => Err(Error::failure(e)),
         None => Ok(()),
     }
 }
 
-/// Frees a merged chunk's result once no chunk waiting to start needs it any more.
-fn outputs_done(
-    outputs: &mut [Option<std::sync::Arc<Vec<u8>>>],
-    chunk: usize,
-    dependents: &[Vec<usize>],
-    waiting: &[usize],
-) {
-    if dependents[chunk].iter().all(|&c| waiting[c] == 0) {
-        outputs[chunk] = None;
+/// The dependencies between chunks as the DAG scheduler tracks them: which chunks wait, how
+/// many of their dependencies are not done, and the done chunks' results they import from.
+struct Ready<'d> {
+    deps: &'d [(Vec<usize>, Vec<Vec<String>>)],
+    dependents: Vec<Vec<usize>>,
+    waiting: Vec<usize>,
+    /// Extracted chunks not yet handed out.
+    jobs: Vec<Option<Job>>,
+    outputs: Vec<Option<std::sync::Arc<Vec<u8>>>>,
+}
+
+impl<'d> Ready<'d> {
+    fn new(deps: &'d [(Vec<usize>, Vec<Vec<String>>)]) -> Self {
+        let n = deps.len();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (c, (ds, _)) in deps.iter().enumerate() {
+            for &d in ds {
+                dependents[d].push(c);
+            }
+        }
+        Ready {
+            deps,
+            dependents,
+            waiting: deps.iter().map(|(d, _)| d.len()).collect(),
+            jobs: (0..n).map(|_| None).collect(),
+            outputs: vec![None; n],
+        }
+    }
+
+    /// Chunk `c`'s job with what it imports from its dependencies' results.
+    fn with_imports(&self, c: usize, job: Job) -> Job {
+        let imports = self.deps[c]
+            .0
+            .iter()
+            .zip(&self.deps[c].1)
+            .filter_map(|(&d, names)| Some((self.outputs[d].clone()?, names.clone())))
+            .collect();
+        Job { imports, ..job }
+    }
+
+    /// Chunk `done` succeeded with `result`: returns the jobs of the chunks it was the last
+    /// dependency of, largest first, so that the last chunks to finish are small.
+    fn finished(&mut self, done: usize, result: &[u8], chunks: &[crate::plan::Chunk]) -> Vec<Job> {
+        self.outputs[done] = Some(std::sync::Arc::new(result.to_vec()));
+        let mut ready: Vec<usize> = Vec::new();
+        for &c in &self.dependents[done] {
+            self.waiting[c] -= 1;
+            if self.waiting[c] == 0 {
+                ready.push(c);
+            }
+        }
+        ready.sort_by_key(|&c| (std::cmp::Reverse(chunks[c].cost), c));
+        let mut jobs = Vec::new();
+        for c in ready {
+            if let Some(job) = self.jobs[c].take() {
+                jobs.push(self.with_imports(c, job));
+            }
+        }
+        jobs
+    }
+
+    /// Frees a merged chunk's result once no chunk waiting to start needs it any more.
+    fn merged(&mut self, chunk: usize) {
+        if self.dependents[chunk].iter().all(|&c| self.waiting[c] == 0) {
+            self.outputs[chunk] = None;
+        }
     }
 }
