@@ -1,9 +1,12 @@
-//! The parallel phase shared by optimization and code generation: extract chunks on the calling
-//! thread and hand them to workers, largest first, while the workers optimize or compile them;
-//! then hand every result, strictly in chunk order, to the caller.
+//! The parallel phases shared by optimization and code generation: extract chunks on the
+//! calling thread and hand them to workers while the workers optimize or compile them, then hand
+//! every result, strictly in chunk order, to the caller. `process_chunks` hands independent
+//! chunks out largest first; `process_dag` (the call-graph walk) hands a chunk out once the
+//! chunks it depends on are done, with their results to import from.
 //!
-//! Architecture invariant: all parallelism goes through `process_chunks`. It collects every
-//! result before reporting the first error in chunk order, so the error reported is deterministic.
+//! Architecture invariant: all parallelism goes through these two, and both collect every
+//! result before reporting the first error in chunk order (`InOrder`), so the error reported is
+//! deterministic.
 use crate::admission::Admission;
 use crate::engine::{save_temp, Options, ParallelPhase, Stats};
 use crate::error::{Error, Result};
