@@ -57,7 +57,6 @@ pub fn emit_object(
     stats: &mut Stats,
 ) -> Result<Vec<u8>> {
     let t = Instant::now();
-    llvm::retain_shared_types(module);
     let mut split = split::prepare(module, options.plan, Purpose::Codegen);
     stats.add("split", t.elapsed());
     if split.chunks.is_empty() {
@@ -69,6 +68,10 @@ pub fn emit_object(
         return llvm::emit(module, machine, true)
             .map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")));
     }
+    // Only chunks declare the shared debug types, so only a split module lists them.
+    let t = Instant::now();
+    llvm::retain_shared_types(module);
+    stats.add("split", t.elapsed());
     let config = WorkerConfig {
         task: Task::Codegen(pipeline),
         target: target.clone(),

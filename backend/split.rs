@@ -635,6 +635,7 @@ impl<'c> Split<'c> {
             &extras,
             self.purpose == Purpose::Codegen,
         );
+        drop(span);
         let names = self.chunk_function_names(index);
         let largest_function = self.chunks[index]
             .functions
@@ -659,7 +660,6 @@ impl<'c> Split<'c> {
             .zip(names)
             .filter(|(promoted, original)| promoted != original)
             .collect();
-        drop(span);
         let span = crate::trace::span("write the chunk's bitcode");
         let bitcode = llvm::write_bitcode(&chunk);
         drop(span);
@@ -893,7 +893,6 @@ impl<'c> Restore<'c> {
         }
     }
 
-    /// Promoted symbol names and the local names they stood for (empty for unnamed globals).
     /// (promoted name, the local symbol's name in an object): a private global's symbol is a
     /// temporary label, `.L` and its name (or its promoted name when it has none), as LLVM's
     /// ELF assembly printer names it, so that the linker drops it as it drops the serial
@@ -914,6 +913,7 @@ impl<'c> Restore<'c> {
         })
     }
 
+    /// Promoted symbol names and the local names they stood for (empty for unnamed globals).
     pub fn promoted_names(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.promotions
             .iter()

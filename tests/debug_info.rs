@@ -53,25 +53,6 @@ fn assemble(asm: &Path, object: &Path) {
     );
 }
 
-/// `opt -O<level> | llc` (or `--passes`), the serial build of `input`, as an object.
-fn serial_object(input: &Path, opt_args: &[&str], out: &Path) {
-    let ir = out.with_extension("opt.bc");
-    run_ok(
-        Command::new(llvm_tool("opt"))
-            .args(opt_args)
-            .arg(input)
-            .arg("-o")
-            .arg(&ir),
-    );
-    run_ok(
-        Command::new(llvm_tool("llc"))
-            .args(["-O2", "-relocation-model=pic", "-filetype=obj"])
-            .arg(&ir)
-            .arg("-o")
-            .arg(out),
-    );
-}
-
 #[test]
 fn lua_with_debug_info_every_level_pipeline_and_emit() {
     let input = corpus("lua-g.bc");
@@ -116,7 +97,7 @@ fn lua_with_debug_info_describes_its_types_once() {
     let (ours, theirs) = (dir.path().join("llpar.o"), dir.path().join("serial.o"));
     llpar_to(&input, &["-O2", "--emit=obj", "-j2"], &ours);
     assert_dwarf_verifies(&ours);
-    serial_object(&input, &["-O2"], &theirs);
+    serial_o2_object(&input, &theirs);
     let (our_bytes, their_bytes) = (debug_bytes(&ours), debug_bytes(&theirs));
     assert!(
         our_bytes as f64 <= 1.05 * their_bytes as f64,
@@ -203,7 +184,7 @@ fn a_name_two_units_define_differently_keeps_its_definitions() {
         &ours,
     );
     assert_dwarf_verifies(&ours);
-    serial_object(&module, &["-O2"], &theirs);
+    serial_o2_object(&module, &theirs);
     // (name, declaration or size) of every struct the object describes.
     let out = run_ok(
         Command::new(llvm_tool("llvm-dwarfdump"))
@@ -388,7 +369,7 @@ fn sqlite3_with_debug_info_runs_and_debugs_like_serial() {
     llpar_to(&input, &["-O2", "--emit=obj", "-j2"], &parallel);
     assert_dwarf_verifies(&parallel);
     let serial = dir.path().join("serial.o");
-    serial_object(&input, &["-O2"], &serial);
+    serial_o2_object(&input, &serial);
     let (ours, theirs) = (debug_bytes(&parallel), debug_bytes(&serial));
     assert!(
         ours as f64 <= 1.05 * theirs as f64,
@@ -488,7 +469,7 @@ fn rust_program_compiled_whole_runs_like_serial() {
     let parallel = dir.path().join("llpar.o");
     llpar_to(&input, &["-O2", "--emit=obj", "-j2"], &parallel);
     let serial = dir.path().join("serial.o");
-    serial_object(&input, &["-O2"], &serial);
+    serial_o2_object(&input, &serial);
     let link = |object: &Path, program: &Path| {
         run_ok(
             Command::new(llvm_tool("clang"))

@@ -1097,31 +1097,33 @@ void llpar_retain_shared_types(LLVMModuleRef M) {
     return;
   DebugInfoFinder finder;
   finder.processModule(m);
-  std::vector<std::string> keys;
-  std::unordered_map<std::string, std::vector<DICompositeType *>> by_key;
-  std::unordered_map<std::string, std::string> first_layout;
-  std::unordered_set<std::string> ambiguous;
+  // Per name, in the order found: one layout, or none when definitions differ.
+  struct Name {
+    std::string layout;
+    bool ambiguous = false;
+    std::vector<DICompositeType *> definitions;
+  };
+  std::vector<Name> names;
+  std::unordered_map<std::string, size_t> index;
   for (DIType *t : finder.types()) {
     DICompositeType *ct = shareable(t);
     if (!ct)
       continue;
-    std::string key = lookup_key(ct);
-    auto [it, fresh] = first_layout.try_emplace(key, layout(ct));
+    auto [it, fresh] = index.try_emplace(lookup_key(ct), names.size());
     if (fresh)
-      keys.push_back(key);
-    else if (it->second != layout(ct))
-      ambiguous.insert(key);
-    by_key[key].push_back(ct);
+      names.push_back({layout(ct)});
+    Name &name = names[it->second];
+    name.ambiguous |= !fresh && name.layout != layout(ct);
+    name.definitions.push_back(ct);
   }
   SmallVector<Metadata *, 64> retained(cu->getRetainedTypes().begin(),
                                        cu->getRetainedTypes().end());
   SmallVector<Metadata *, 64> shared;
-  for (const std::string &key : keys) {
-    if (ambiguous.count(key))
+  for (const Name &name : names) {
+    if (name.ambiguous)
       continue;
-    const auto &definitions = by_key[key];
-    retained.push_back(definitions.front());
-    shared.append(definitions.begin(), definitions.end());
+    retained.push_back(name.definitions.front());
+    shared.append(name.definitions.begin(), name.definitions.end());
   }
   if (shared.empty())
     return;
