@@ -80,6 +80,7 @@ pub fn emit_object(
         crash_dir: options.crash_dir.clone(),
         isolate: options.isolate.clone(),
         inline_level: None,
+        remarks: options.remarks.clone(),
     };
     let mut objects: Vec<Vec<u8>> = Vec::new();
     let mut home_object = Vec::new();

@@ -51,6 +51,9 @@ pub struct Options {
     pub progress: bool,
     /// The GNU make jobserver to take a token from for every worker beyond the first.
     pub jobserver: Option<std::sync::Arc<crate::jobserver::Jobserver>>,
+    /// Collect the optimization remarks (`--pass-remarks-output`) of the passes whose names
+    /// match this regex (empty: every pass) into `Stats::remarks`.
+    pub remarks: Option<String>,
 }
 
 /// Where the time went, for `--stats`.
@@ -77,6 +80,10 @@ pub struct Stats {
     pub parallel_phases: Vec<ParallelPhase>,
     /// What the caller should warn about, as `opt` does (e.g. debug info dropped as invalid).
     pub warnings: Vec<String>,
+    /// With `Options::remarks`: the optimization remarks as YAML, one document per remark, as
+    /// `opt -pass-remarks-output` writes them; those of whole-module passes in the order they
+    /// ran, those of each parallel phase in chunk order. The same bytes for every `-j`.
+    pub remarks: Vec<u8>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -197,6 +204,13 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
         })
     })?;
     let (mut module, verified) = (parsed.module, parsed.verified);
+    let mut remarks = match &options.remarks {
+        Some(filter) => Some(
+            llvm::RemarkStream::start(&context, filter)
+                .map_err(|e| Error::usage(format!("--pass-remarks-filter: {e}")))?,
+        ),
+        None => None,
+    };
     stats.warnings.extend(parsed.warning);
     if !verified {
         llvm::verify(&module).map_err(|e| {
@@ -302,6 +316,9 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                 })
                 .map_err(|e| Error::failure(format!("{input_name}: pipeline '{passes}': {e}")))?;
                 stats.add("module passes", t.elapsed());
+                if let Some(stream) = &mut remarks {
+                    stats.remarks.extend(stream.take());
+                }
             }
             Segment::PerChunk(passes) | Segment::Walk(passes) => {
                 let walk = matches!(segment, Segment::Walk(_));
@@ -318,6 +335,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                     crash_dir: options.crash_dir.clone(),
                     isolate: options.isolate.clone(),
                     inline_level: if walk { inline_level } else { None },
+                    remarks: options.remarks.clone(),
                 };
                 let run = if walk { run_walk } else { run_per_chunk };
                 run(
@@ -377,6 +395,9 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
         }
     };
     stats.add("emit", t.elapsed());
+    if let Some(stream) = &mut remarks {
+        stats.remarks.extend(stream.take());
+    }
     stats.wall = start.elapsed();
     stats.peak_memory = crate::admission::peak_resident_bytes();
     Ok((bytes, stats))

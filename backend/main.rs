@@ -108,6 +108,17 @@ struct Cli {
     /// not fit; never fails for it (one chunk always runs).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<u64>,
+    /// Write the optimization remarks (each inlining decision, ...) to FILE, as YAML, as
+    /// `opt -pass-remarks-output` does: whole-module passes in the order they ran, each
+    /// parallel phase's chunks in chunk order (the same bytes for every -j).
+    #[arg(long, value_name = "FILE")]
+    pass_remarks_output: Option<PathBuf>,
+    /// Only the remarks of the passes whose names match REGEX (e.g. `inline`).
+    #[arg(long, value_name = "REGEX", requires = "pass_remarks_output")]
+    pass_remarks_filter: Option<String>,
+    /// The remarks' format; llpar writes YAML, opt's default.
+    #[arg(long, value_name = "FORMAT", value_parser = ["yaml"], requires = "pass_remarks_output")]
+    pass_remarks_format: Option<String>,
     /// The shortest pass run on a function that --time-trace records, in microseconds.
     #[arg(long, value_name = "US", default_value_t = 500)]
     time_trace_granularity: u64,
@@ -378,6 +389,9 @@ fn run(cli: Cli) -> Result<(), Error> {
     if output != "-" {
         check_output_dir(Path::new(&output))?;
     }
+    if let Some(path) = &cli.pass_remarks_output {
+        check_output_dir(path)?;
+    }
     let input = read_input(&input_name)?;
     let mut threads = cli
         .jobs
@@ -443,6 +457,10 @@ fn run(cli: Cli) -> Result<(), Error> {
         max_memory: cli.max_memory,
         progress: !cli.quiet && std::io::stderr().is_terminal(),
         jobserver,
+        remarks: cli
+            .pass_remarks_output
+            .as_ref()
+            .map(|_| cli.pass_remarks_filter.clone().unwrap_or_default()),
     };
     let display_name = if input_name == "-" {
         "<stdin>".to_string()
@@ -457,6 +475,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         note!("llpar: warning: {warning}");
     }
     write_output(&output, &bytes)?;
+    if let Some(path) = &cli.pass_remarks_output {
+        write_output(&path.to_string_lossy(), &stats.remarks)?;
+    }
     if let Some(path) = &cli.time_trace {
         let json = llpar::time_trace_json().unwrap_or_default();
         write_output(&path.to_string_lossy(), json.as_bytes())?;

@@ -78,7 +78,7 @@ where
         });
         let mut finished = 0;
         loop {
-            let done = match done_rx.recv_timeout(Duration::from_millis(250)) {
+            let mut done = match done_rx.recv_timeout(Duration::from_millis(250)) {
                 Ok(done) => done,
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                     show_progress(options, &admission, &phase.labels, finished, n);
@@ -88,7 +88,7 @@ where
             };
             finished += 1;
             show_progress(options, &admission, &phase.labels, finished, n);
-            phase.worked(stats, &done);
+            phase.worked(stats, &mut done);
             if done.result.is_err() {
                 failed_chunks.push(done.index);
             }
@@ -98,7 +98,7 @@ where
     if options.progress {
         let _ = std::io::stderr().write_all(b"\r\x1b[K");
     }
-    phase.record(stats, &admission, start, Vec::new());
+    phase.record(split, stats, &admission, start, Vec::new());
     match merge.first_error {
         Some(e) if options.isolate.is_some() && !failed_chunks.is_empty() => {
             Err(isolated_failures(e, failed_chunks, n))
@@ -163,6 +163,8 @@ struct Phase<'o> {
     /// A short name per chunk for the progress display: its index and largest function.
     labels: Vec<String>,
     chunk_times: Vec<(String, Duration)>,
+    /// Each chunk's optimization remarks, kept to be written in chunk order.
+    remarks: Vec<Vec<u8>>,
 }
 
 impl<'o> Phase<'o> {
@@ -174,6 +176,7 @@ impl<'o> Phase<'o> {
             serial_time: Duration::ZERO,
             labels: vec![String::new(); n],
             chunk_times: vec![(String::new(), Duration::ZERO); n],
+            remarks: vec![Vec::new(); n],
         }
     }
 
@@ -219,14 +222,17 @@ impl<'o> Phase<'o> {
     }
 
     /// A worker finished a chunk.
-    fn worked(&mut self, stats: &mut Stats, done: &Done) {
+    fn worked(&mut self, stats: &mut Stats, done: &mut Done) {
         stats.worker_busy += done.busy;
         self.chunk_times[done.index].1 = done.busy;
+        self.remarks[done.index] = std::mem::take(&mut done.remarks);
     }
 
-    /// Adds the phase to `stats`: its times, and its chunks' for the scaling prediction.
+    /// Adds the phase to `stats`: its times, and its chunks' for the scaling prediction; and
+    /// its chunks' remarks, in chunk order, naming promoted symbols by their own names.
     fn record(
         self,
+        split: &Split,
         stats: &mut Stats,
         admission: &Admission,
         start: Instant,
@@ -239,6 +245,9 @@ impl<'o> Phase<'o> {
         stats.add("merge", self.serial_time);
         stats.add("parallel passes", wall.saturating_sub(main_thread));
         stats.parallel_wall += wall;
+        stats
+            .remarks
+            .extend(split.restore.with_own_names(&self.remarks.concat()));
         stats.parallel_phases.push(ParallelPhase {
             chunks: self.chunk_times,
             main_thread,
@@ -412,9 +421,9 @@ where
             after_extraction(module)
         });
         while in_flight > 0 {
-            let Ok(done) = done_rx.recv() else { break };
+            let Ok(mut done) = done_rx.recv() else { break };
             in_flight -= 1;
-            phase.worked(stats, &done);
+            phase.worked(stats, &mut done);
             if let Ok(bytes) = &done.result {
                 for c in graph.finished(done.index, bytes, &split.chunks) {
                     let _ = job_tx.send(c);
@@ -434,6 +443,7 @@ where
         ));
     }
     phase.record(
+        split,
         stats,
         &admission,
         start,

@@ -913,6 +913,31 @@ impl<'c> Restore<'c> {
         })
     }
 
+    /// `text` (remarks) with every promoted name replaced by the symbol's own name.
+    pub fn with_own_names(&self, text: &[u8]) -> Vec<u8> {
+        let prefix = PROMOTED_PREFIX.as_bytes();
+        if !text.windows(prefix.len()).any(|w| w == prefix) {
+            return text.to_vec();
+        }
+        let own: HashMap<&[u8], &[u8]> = self.promoted_names().collect();
+        let mut out = Vec::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.windows(prefix.len()).position(|w| w == prefix) {
+            out.extend_from_slice(&rest[..at]);
+            let tail = &rest[at + prefix.len()..];
+            let len = prefix.len()
+                + tail
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .count();
+            let name = &rest[at..at + len];
+            out.extend_from_slice(own.get(name).copied().unwrap_or(name));
+            rest = &rest[at + len..];
+        }
+        out.extend_from_slice(rest);
+        out
+    }
+
     /// Promoted symbol names and the local names they stood for (empty for unnamed globals).
     pub fn promoted_names(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.promotions

@@ -42,6 +42,8 @@ fn with_imports(job: &Job) -> Result<Vec<u8>, String> {
 pub struct Done {
     pub index: usize,
     pub result: Result<Vec<u8>, String>,
+    /// The chunk's optimization remarks (YAML), when `WorkerConfig::remarks` asks for them.
+    pub remarks: Vec<u8>,
     /// Time spent on this chunk (parse, passes, write).
     pub busy: Duration,
 }
@@ -81,6 +83,8 @@ pub struct WorkerConfig {
     pub isolate: Option<PathBuf>,
     /// The `-O<n>` level (speed, size) whose parameters the pipeline's inliner uses, if any.
     pub inline_level: Option<(u8, u8)>,
+    /// Collect the optimization remarks of the passes matching this regex (empty: all).
+    pub remarks: Option<String>,
 }
 
 impl WorkerConfig {
@@ -138,7 +142,7 @@ pub fn work(
             false => with_imports(&job).map(|bitcode| job.bitcode = bitcode),
         };
         let result = match (&config.isolate, &machine) {
-            _ if imported.is_err() => imported.map(|()| Vec::new()),
+            _ if imported.is_err() => imported.map(|()| Output::default()),
             (Some(program), _) => run_in_child(program, config, &job),
             (None, Ok(machine)) => {
                 llvm::set_current_work(format!("{} {}", job.description, config.doing()));
@@ -152,7 +156,10 @@ pub fn work(
             }
             (None, Err(e)) => Err(e.clone()),
         };
-        let result = result.map_err(|e| llvm::with_own_names(&e));
+        let (result, remarks) = match result {
+            Ok(output) => (Ok(output.bytes), output.remarks),
+            Err(e) => (Err(llvm::with_own_names(&e)), Vec::new()),
+        };
         drop(span);
         llvm::set_current_work("");
         llvm::set_current_names(&[]);
@@ -165,6 +172,7 @@ pub fn work(
         let done = Done {
             index: job.index,
             result: result.map_err(|e| format!("{}: {e}", job.description)),
+            remarks,
             busy: start.elapsed(),
         };
         if results.send(done).is_err() {
@@ -173,14 +181,41 @@ pub fn work(
     }
 }
 
+/// What a chunk's work gives back: its bitcode or object, and its remarks if asked for.
+#[derive(Default)]
+struct Output {
+    bytes: Vec<u8>,
+    remarks: Vec<u8>,
+}
+
 fn optimize_chunk(
     config: &WorkerConfig,
     machine: Option<&inkwell::targets::TargetMachine>,
     bitcode: &[u8],
     index: usize,
-) -> Result<Vec<u8>, String> {
+) -> Result<Output, String> {
     let context = Context::create();
-    let mut module = llvm::parse(&context, bitcode, &format!("chunk{index}"))?;
+    let mut remarks = match &config.remarks {
+        Some(filter) => Some(llvm::RemarkStream::start(&context, filter)?),
+        None => None,
+    };
+    let bytes = chunk_work(config, machine, &context, bitcode, index)?;
+    let remarks = remarks.as_mut().map(llvm::RemarkStream::take);
+    Ok(Output {
+        bytes,
+        remarks: remarks.unwrap_or_default(),
+    })
+}
+
+/// Runs the pipeline on the chunk in `context`, then writes its bitcode or generates its code.
+fn chunk_work(
+    config: &WorkerConfig,
+    machine: Option<&inkwell::targets::TargetMachine>,
+    context: &Context,
+    bitcode: &[u8],
+    index: usize,
+) -> Result<Vec<u8>, String> {
+    let mut module = llvm::parse(context, bitcode, &format!("chunk{index}"))?;
     if let Some(pipeline) = config.pipeline() {
         llvm::run_passes(&mut module, pipeline, machine, config.inline_level)
             .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
@@ -206,7 +241,7 @@ pub const CHILD_ARG: &str = "__llpar-chunk-worker";
 /// Runs one chunk in a child process: the chunk's bitcode on its standard input, the result on
 /// its standard output, an error as one line on its standard error. A crash or fatal error kills
 /// only the child; the parent reports it with a reproducer and goes on with the other chunks.
-fn run_in_child(program: &Path, config: &WorkerConfig, job: &Job) -> Result<Vec<u8>, String> {
+fn run_in_child(program: &Path, config: &WorkerConfig, job: &Job) -> Result<Output, String> {
     let reloc = match config.target.reloc {
         RelocModel::Pic => "pic",
         RelocModel::Static => "static",
@@ -229,6 +264,9 @@ fn run_in_child(program: &Path, config: &WorkerConfig, job: &Job) -> Result<Vec<
     if let Some((speed, size)) = config.inline_level {
         args.push(format!("inline={speed},{size}"));
     }
+    if let Some(filter) = &config.remarks {
+        args.push(format!("remarks={filter}"));
+    }
     match &config.task {
         Task::Optimize(p) => args.push(format!("optimize={p}")),
         Task::Codegen(Some(p)) => args.push(format!("codegen={p}")),
@@ -250,7 +288,7 @@ fn run_in_child(program: &Path, config: &WorkerConfig, job: &Job) -> Result<Vec<
         .wait_with_output()
         .map_err(|e| format!("cannot wait for {}: {e}", program.display()))?;
     if output.status.success() {
-        return Ok(output.stdout);
+        return child_output(output.stdout, config.remarks.is_some());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let reason = match output.status.signal() {
@@ -276,6 +314,28 @@ fn run_in_child(program: &Path, config: &WorkerConfig, job: &Job) -> Result<Vec<
     Err(format!("{reason}{reproducer}"))
 }
 
+/// Reads a child's standard output: the result alone, or, with remarks, the result's length
+/// (8 bytes, little-endian), the result and the remarks.
+fn child_output(stdout: Vec<u8>, with_remarks: bool) -> Result<Output, String> {
+    if !with_remarks {
+        return Ok(Output {
+            bytes: stdout,
+            remarks: Vec::new(),
+        });
+    }
+    let framed = stdout
+        .get(..8)
+        .map(|len| u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize)
+        .filter(|&len| len <= stdout.len() - 8);
+    let Some(len) = framed else {
+        return Err("the chunk's process wrote a truncated result".to_string());
+    };
+    Ok(Output {
+        bytes: stdout[8..8 + len].to_vec(),
+        remarks: stdout[8 + len..].to_vec(),
+    })
+}
+
 /// The child side of `--isolate`: `args` are the arguments after `CHILD_ARG`. Returns the exit
 /// status: 0 with the result on standard output, 1 with one error line on standard error.
 pub fn child_main(args: &[String]) -> i32 {
@@ -288,6 +348,7 @@ pub fn child_main(args: &[String]) -> i32 {
         crash_dir: std::env::temp_dir(),
         isolate: None,
         inline_level: None,
+        remarks: None,
     };
     let mut index = 0;
     for arg in args {
@@ -312,6 +373,7 @@ pub fn child_main(args: &[String]) -> i32 {
                     .split_once(',')
                     .and_then(|(speed, size)| Some((speed.parse().ok()?, size.parse().ok()?)))
             }
+            "remarks" => config.remarks = Some(value.to_string()),
             "optimize" => config.task = Task::Optimize(value.to_string()),
             "codegen" if arg.contains('=') => config.task = Task::Codegen(Some(value.to_string())),
             "codegen" => config.task = Task::Codegen(None),
@@ -329,7 +391,15 @@ pub fn child_main(args: &[String]) -> i32 {
     let result = llvm::target_machine(&config.target, &config.triple)
         .and_then(|machine| optimize_chunk(&config, machine.as_ref(), &bitcode, index));
     match result {
-        Ok(bytes) => {
+        Ok(output) => {
+            let mut bytes = output.bytes;
+            if config.remarks.is_some() {
+                // The result's length first, then the result, then the remarks.
+                let mut framed = (bytes.len() as u64).to_le_bytes().to_vec();
+                framed.append(&mut bytes);
+                framed.extend_from_slice(&output.remarks);
+                bytes = framed;
+            }
             let mut out = std::io::stdout().lock();
             match out.write_all(&bytes).and_then(|_| out.flush()) {
                 Ok(()) => 0,

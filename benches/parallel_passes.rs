@@ -78,6 +78,7 @@ fn options(pipeline: &str, threads: usize, emit: EmitKind) -> Options {
         max_memory: None,
         progress: false,
         jobserver: None,
+        remarks: None,
     }
 }
 

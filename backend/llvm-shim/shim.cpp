@@ -1551,3 +1551,54 @@ extern "C" void llpar_install_bad_alloc_handler(void (*callback)(const char *)) 
   llpar_bad_alloc_callback = callback;
   llvm::install_bad_alloc_error_handler(llpar_bad_alloc_handler, nullptr);
 }
+
+// ---- Optimization remarks -----------------------------------------------------------------
+// `--pass-remarks-output`: a context's remarks go, as YAML (what `opt -pass-remarks-output`
+// writes by default), into a string owned by an opaque handle, which Rust drains between
+// phases (one YAML document per remark, so a drained prefix is complete) and disposes once.
+// The remarks of each chunk's context are drained after its work, so llpar can lay them out in
+// chunk order whatever the timing.
+
+namespace {
+struct RemarkBuffer {
+  std::string text;
+  llvm::raw_string_ostream os{text};
+  llvm::LLVMContext *context;
+};
+} // namespace
+
+#include "llvm/IR/LLVMRemarkStreamer.h"
+
+// Starts streaming the remarks of the passes matching `filter` (a regex; empty for all) emitted
+// in context `C`. Returns null with a message in `*error` when the filter is not a valid regex.
+extern "C" void *llpar_remarks_start(LLVMContextRef C, const char *filter, char **error) {
+  auto *buffer = new RemarkBuffer{};
+  buffer->context = llvm::unwrap(C);
+  if (llvm::Error e = llvm::setupLLVMOptimizationRemarks(*buffer->context, buffer->os, filter,
+                                                          "yaml", false)) {
+    *error = copy_message(llvm::toString(std::move(e)));
+    llvm::finalizeLLVMOptimizationRemarks(*buffer->context);
+    delete buffer;
+    return nullptr;
+  }
+  return buffer;
+}
+
+// The remarks written since the last call, as a malloc'ed string the caller frees.
+extern "C" char *llpar_remarks_take(void *handle, size_t *len) {
+  auto *buffer = static_cast<RemarkBuffer *>(handle);
+  buffer->os.flush();
+  *len = buffer->text.size();
+  char *out = static_cast<char *>(malloc(buffer->text.size() + 1));
+  memcpy(out, buffer->text.data(), buffer->text.size());
+  out[buffer->text.size()] = 0;
+  buffer->text.clear();
+  return out;
+}
+
+// Stops streaming and deregisters the streamer from the context; the context must be alive.
+extern "C" void llpar_remarks_end(void *handle) {
+  auto *buffer = static_cast<RemarkBuffer *>(handle);
+  llvm::finalizeLLVMOptimizationRemarks(*buffer->context);
+  delete buffer;
+}

@@ -94,6 +94,13 @@ extern "C" {
         n_original: usize,
         error: *mut *mut c_char,
     ) -> c_int;
+    pub fn llpar_remarks_start(
+        c: llvm_sys::prelude::LLVMContextRef,
+        filter: *const c_char,
+        error: *mut *mut c_char,
+    ) -> *mut c_void;
+    pub fn llpar_remarks_take(handle: *mut c_void, len: *mut usize) -> *mut c_char;
+    pub fn llpar_remarks_end(handle: *mut c_void);
     pub fn llpar_print_default_pipeline(
         tm: LLVMTargetMachineRef,
         level: c_uint,

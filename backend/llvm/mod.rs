@@ -12,7 +12,7 @@
 //! - LLVM objects never leave their thread (the raw handles are neither `Send` nor `Sync`).
 mod ffi;
 
-use inkwell::context::Context;
+use inkwell::context::{AsContextRef, Context};
 use inkwell::memory_buffer::MemoryBuffer;
 use inkwell::module::Module;
 use inkwell::targets::{
@@ -356,6 +356,54 @@ pub fn time_trace_end() -> Vec<PassEvent> {
             })
         })
         .collect()
+}
+
+/// The optimization remarks emitted in one context (`--pass-remarks-output`), as YAML, until
+/// dropped. Borrowing the context keeps the stream from outliving it: LLVM's streamer, which
+/// the context holds, writes into the stream's buffer.
+pub struct RemarkStream<'c> {
+    handle: *mut std::os::raw::c_void,
+    _context: PhantomData<&'c Context>,
+}
+
+impl<'c> RemarkStream<'c> {
+    /// Streams the remarks of the passes whose names match `filter` (a regex; empty for all).
+    pub fn start(context: &'c Context, filter: &str) -> Result<Self, String> {
+        let filter = CString::new(filter).map_err(|_| "remark filter contains a NUL byte")?;
+        let mut error: *mut c_char = std::ptr::null_mut();
+        // SAFETY: the context is alive for 'c and used on this thread; the filter outlives the
+        // call; on failure the shim returns null and a strdup'ed message freed here.
+        let handle =
+            unsafe { ffi::llpar_remarks_start(context.as_ctx_ref(), filter.as_ptr(), &mut error) };
+        if handle.is_null() {
+            return Err(take_message_malloc(error));
+        }
+        Ok(RemarkStream {
+            handle,
+            _context: PhantomData,
+        })
+    }
+
+    /// The remarks emitted since the last call: whole YAML documents, one per remark.
+    pub fn take(&mut self) -> Vec<u8> {
+        let mut len = 0usize;
+        // SAFETY: the handle is live until drop; the shim returns a malloc'ed buffer of `len`
+        // bytes, copied and freed here.
+        unsafe {
+            let ptr = ffi::llpar_remarks_take(self.handle, &mut len);
+            let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len).to_vec();
+            libc::free(ptr.cast());
+            bytes
+        }
+    }
+}
+
+impl Drop for RemarkStream<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the handle is disposed exactly once, while its context is still alive (the
+        // borrow of 'c outlives self).
+        unsafe { ffi::llpar_remarks_end(self.handle) }
+    }
 }
 
 /// Renames the arguments, blocks and instructions whose names passes derived from a promoted
