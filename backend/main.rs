@@ -81,7 +81,8 @@ struct Cli {
     #[arg(long)]
     simplify_before_inlining: bool,
     /// With -O<n>: where the inliner's call-graph walk runs. `serial`: on the whole module, with
-    /// only simplifycfg as cleanup, the other simplification passes in parallel afterwards.
+    /// only sroa, early-cse and simplifycfg as cleanup, the other simplification passes in
+    /// parallel afterwards.
     /// `parallel`: on chunks, callees first, wave after wave, with all simplification passes
     /// inside the walk as in `opt` (code closer to opt's; on sqlite3, fewer cores help).
     #[arg(long, value_enum, default_value = "serial")]

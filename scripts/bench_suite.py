@@ -3,7 +3,7 @@
 
 For each module of the corpus (target/corpus/{sqlite3,lua,regex}.bc by default), in one
 invocation, it compiles the module to an object file with:
-  - the serial reference, `opt -O2 | llc -O2` (../shared/peers/serial.sh IN OUT);
+  - the serial reference, `opt -O2 | llc -O2` (scripts/peers/serial.sh IN OUT);
   - the naive peer (naive.sh IN OUT J: llvm-split, opt + llc per part) at J threads;
   - the ThinLTO peer (thin.sh IN OUT J) at J threads;
   - `llpar -O2 --emit=obj -jN --stats` for every N of --jobs (default 1 to the core count);
@@ -56,7 +56,7 @@ VERSION = open(os.path.join(ROOT, "LLVM_VERSION")).read().strip()
 BIN = f"/usr/lib/llvm-{VERSION}/bin"
 LLPAR = os.path.join(ROOT, "target", "release", "llpar")
 CORPUS = os.path.join(ROOT, "target", "corpus")
-PEERS = os.environ.get("LLPAR_PEERS", os.path.join(os.path.dirname(ROOT), "shared", "peers"))
+PEERS = os.environ.get("LLPAR_PEERS", os.path.join(ROOT, "scripts", "peers"))
 BENCH = os.path.join(ROOT, "target", "bench")
 
 PREDICTION_LINE = re.compile(r"predicted wall time by workers \(from this run's chunk times\): (.*)$", re.M)
@@ -358,7 +358,7 @@ def main():
                     "(opt -O2 | llc -O2) and the naive and ThinLTO peers: wall time, CPU time and peak "
                     "memory (medians of interleaved runs), llpar's scaling prediction checked against "
                     "measurement; writes a markdown report, the raw runs as JSON and a speedup plot (SVG).",
-        epilog="Peers come from $LLPAR_PEERS (default ../shared/peers). See the module docstring for how "
+        epilog="Peers come from $LLPAR_PEERS (default scripts/peers). See the module docstring for how "
                "each figure is measured.")
     ap.add_argument("--modules", default="sqlite3,sqlite3-g,lua,lua-g,regex,rustprog",
                     help="comma-separated modules of target/corpus (NAME.bc) (default: %(default)s)")

@@ -3,7 +3,7 @@
 
 For each module of the corpus (sqlite3 with a SQL workload, Lua linked from its files with a Lua
 workload, regex-automata as rustc emits it), in one invocation:
-  - compiles it with the serial reference (`opt -O2 | llc -O2`, ../shared/peers/serial.sh),
+  - compiles it with the serial reference (`opt -O2 | llc -O2`, scripts/peers/serial.sh),
     with `llpar -O2 --emit=obj -jN`, and with the peers (naive.sh, thin.sh) when present;
   - links each object with the workload driver and runs it;
 and prints compile speedup, CPU ratio, .text ratio, runtime ratio (medians of --runs) and whether
@@ -21,7 +21,7 @@ BIN = f"/usr/lib/llvm-{VERSION}/bin"
 LLPAR = os.path.join(ROOT, "target", "release", "llpar")
 CORPUS = os.path.join(ROOT, "target", "corpus")
 WORK = os.path.join(ROOT, "scripts", "workloads")
-PEERS = os.environ.get("LLPAR_PEERS", os.path.join(os.path.dirname(ROOT), "shared", "peers"))
+PEERS = os.environ.get("LLPAR_PEERS", os.path.join(ROOT, "scripts", "peers"))
 
 # Each workload runs at full size for timing, and smaller under callgrind to count executed
 # instructions: a repeatable measure where wall time on a shared machine varies by several percent.
