@@ -9,7 +9,7 @@ It also reports where llpar's time goes (from --stats) and whether the floors ho
 usage: bench.py [--runs R] [--modules sqlite3,regex] [--pipelines light,heavy] [--jobs 1,2]
                 [--markdown FILE] [--json FILE]
 """
-import argparse, json, os, re, statistics, subprocess, sys, tempfile, time
+import argparse, atexit, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VERSION = open(os.path.join(ROOT, "LLVM_VERSION")).read().strip()
@@ -46,7 +46,8 @@ def main():
     args = ap.parse_args()
     jobs = sorted({int(j) for j in args.jobs.split(",")})
     rows, results = [], []
-    tmp = tempfile.mkdtemp()
+    tmp = tempfile.mkdtemp(prefix="llpar-bench-")
+    atexit.register(shutil.rmtree, tmp, True)
     for module in args.modules.split(","):
         path = os.path.join(ROOT, "target", "corpus", f"{module}.bc")
         for which in args.pipelines.split(","):

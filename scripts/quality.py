@@ -13,7 +13,7 @@ the program's output is identical to the serial build's, and the ratio of instru
 usage: quality.py [--runs R] [--jobs N] [--modules sqlite3,lua,regex] [--markdown FILE]
                   [--simplify-before-inlining]
 """
-import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, atexit, os, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VERSION = open(os.path.join(ROOT, "LLVM_VERSION")).read().strip()
@@ -81,6 +81,7 @@ def main():
         sys.exit(f"quality.py: {' and '.join(missing)} not found (Debian packages valgrind and "
                  f"util-linux; scripts/install-deps.sh installs them)")
     tmp = tempfile.mkdtemp(prefix="llpar-quality-")
+    atexit.register(shutil.rmtree, tmp, True)
     lines = ["| module | build | compile s | speedup | CPU ratio | .text ratio | runtime s | runtime ratio |"
              " instructions ratio | output |", "|" + "---|" * 10]
     for name in args.modules.split(","):

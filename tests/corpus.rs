@@ -295,10 +295,13 @@ fn an_llvm_fatal_error_in_a_worker_is_reported_with_its_chunk_and_leaves_no_outp
     let input = corpus("sqlite3.bc");
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.bc");
+    // The reproducer goes to the scratch directory, not the shared temporary one.
     let out = run(llpar()
         .arg(&input)
         .args(["--passes=function(instcombine)", "-j2", "-o"])
-        .arg(&output));
+        .arg(&output)
+        .arg("--crash-dir")
+        .arg(dir.path()));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
@@ -313,4 +316,9 @@ fn an_llvm_fatal_error_in_a_worker_is_reported_with_its_chunk_and_leaves_no_outp
         "a promoted name leaked into the message: {stderr}"
     );
     assert!(!output.exists());
+    let reproducers: Vec<String> = entries(dir.path())
+        .into_iter()
+        .filter(|n| n.starts_with("llpar-crash-") && n.ends_with(".bc"))
+        .collect();
+    assert_eq!(reproducers.len(), 1, "{reproducers:?}");
 }
