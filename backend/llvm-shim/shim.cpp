@@ -16,6 +16,7 @@
 #include "llvm/Support/TimeProfiler.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/InstIterator.h"
+#include "llvm/IR/LLVMRemarkStreamer.h"
 #include "llvm/IR/DebugInfo.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/IR/Module.h"
@@ -1566,8 +1567,6 @@ struct RemarkBuffer {
   llvm::LLVMContext *context;
 };
 } // namespace
-
-#include "llvm/IR/LLVMRemarkStreamer.h"
 
 // Starts streaming the remarks of the passes matching `filter` (a regex; empty for all) emitted
 // in context `C`. Returns null with a message in `*error` when the filter is not a valid regex.
