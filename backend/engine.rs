@@ -88,11 +88,143 @@ pub struct Stats {
 
 #[derive(Debug, Default, Clone)]
 pub struct ParallelPhase {
+    /// Per chunk, a description and the time a worker spent on it (not counting extraction).
     pub chunks: Vec<(String, Duration)>,
+    /// The calling thread's own work but extraction (merging the results, the home module's).
     pub main_thread: Duration,
     pub wall: Duration,
     /// Per chunk, the chunks it waits for (the call-graph walk); empty when they are independent.
     pub deps: Vec<Vec<usize>>,
+    /// Per chunk, the time its extraction took (on the calling thread, or in a worker).
+    pub extract: Vec<Duration>,
+    /// The order in which the chunks were handed out (largest first); empty with `deps`.
+    pub order: Vec<usize>,
+    /// For a phase whose workers may extract from copies of the home module: what the copies
+    /// cost in this run (nothing measured when the calling thread extracted).
+    pub copies: Option<Copies>,
+}
+
+/// What giving each worker a copy of the home module cost (`parallel::COPIES_FROM_WORKERS`).
+#[derive(Debug, Default, Clone)]
+pub struct Copies {
+    /// Writing the home module's bitcode once.
+    pub write: Option<Duration>,
+    /// Each worker's reading of its copy.
+    pub read: Vec<Duration>,
+}
+
+impl ParallelPhase {
+    /// The costliest chain of chunks each waiting for the one before (by their measured times),
+    /// first to last, and its total time: what bounds a phase of dependent chunks at any
+    /// number of workers. Empty for independent chunks.
+    pub fn critical_chain(&self) -> (Vec<usize>, Duration) {
+        let n = self.chunks.len();
+        if self.deps.is_empty() || n == 0 {
+            return (Vec::new(), Duration::ZERO);
+        }
+        // Per chunk: the earliest it could end, and the dependency on its chain. Chunks in
+        // an order where each comes after its dependencies (the plan makes them acyclic).
+        let mut end: Vec<Option<(Duration, Option<usize>)>> = vec![None; n];
+        let mut waiting: Vec<usize> = (0..n)
+            .map(|c| self.deps.get(c).map_or(0, Vec::len))
+            .collect();
+        let mut dependents = vec![Vec::new(); n];
+        for (c, ds) in self.deps.iter().enumerate().take(n) {
+            for &d in ds.iter().filter(|&&d| d < n) {
+                dependents[d].push(c);
+            }
+        }
+        let mut ready: Vec<usize> = (0..n).filter(|&c| waiting[c] == 0).collect();
+        while let Some(c) = ready.pop() {
+            let before = self.deps[c]
+                .iter()
+                .filter_map(|&d| Some((end.get(d).copied().flatten()?.0, d)))
+                .max();
+            let start = before.map_or(Duration::ZERO, |(t, _)| t);
+            end[c] = Some((start + self.chunks[c].1, before.map(|(_, d)| d)));
+            for &x in &dependents[c] {
+                waiting[x] -= 1;
+                if waiting[x] == 0 {
+                    ready.push(x);
+                }
+            }
+        }
+        let Some((last, (total, _))) = end
+            .iter()
+            .enumerate()
+            .filter_map(|(c, e)| Some((c, (*e)?)))
+            .max_by_key(|(c, (t, _))| (*t, std::cmp::Reverse(*c)))
+        else {
+            return (Vec::new(), Duration::ZERO);
+        };
+        let mut chain = vec![last];
+        while let Some(Some((_, Some(d)))) = end.get(*chain.last().unwrap()) {
+            chain.push(*d);
+        }
+        chain.reverse();
+        (chain, total)
+    }
+
+    /// This phase's predicted wall time with `workers` workers: the longer of the calling
+    /// thread's own work and the makespan of the chunks (see `predicted_wall`). Where workers
+    /// extract from copies, each worker first waits for the home module's bitcode and reads it,
+    /// then each chunk costs its extraction too; otherwise a chunk starts no earlier than the
+    /// calling thread has extracted it. What the copies cost, when this run made none, is
+    /// estimated from `parse`, the time reading and verifying the input took: on sqlite3
+    /// (`opt -O2` output, 2.9 MB), reading it without verifying took about as long as reading
+    /// and verifying the input, writing it about two thirds of that.
+    fn predicted(&self, workers: usize, parse: Duration) -> Duration {
+        let busy: Vec<Duration> = self.chunks.iter().map(|(_, d)| *d).collect();
+        if let (Some(copies), true) = (
+            &self.copies,
+            workers >= crate::parallel::COPIES_FROM_WORKERS,
+        ) {
+            let write = copies.write.unwrap_or(parse * 2 / 3);
+            let read = match copies.read.len() {
+                0 => parse,
+                n => copies.read.iter().sum::<Duration>() / n as u32,
+            };
+            let work: Vec<Duration> = busy
+                .iter()
+                .zip(&self.extract)
+                .map(|(b, e)| *b + *e)
+                .collect();
+            // Every worker starts after the write and its read: the schedule shifts by both.
+            let span = write
+                + read
+                + match self.deps.is_empty() {
+                    true => makespan_in_order(
+                        &work,
+                        &self.order,
+                        |_| Duration::ZERO,
+                        Duration::ZERO,
+                        workers,
+                    ),
+                    false => makespan_with_deps(&work, &self.deps, workers),
+                };
+            return (self.main_thread + write).max(span);
+        }
+        if !self.deps.is_empty() {
+            let extract: Duration = self.extract.iter().sum();
+            return (self.main_thread + extract)
+                .max(makespan_with_deps(&busy, &self.deps, workers));
+        }
+        // The calling thread extracts the chunks one after the other, in the order handed out.
+        let mut extracted = vec![Duration::ZERO; busy.len()];
+        let mut at = Duration::ZERO;
+        for &c in &self.order {
+            at += self.extract[c];
+            extracted[c] = at;
+        }
+        let span = makespan_in_order(
+            &busy,
+            &self.order,
+            |c| extracted[c],
+            Duration::ZERO,
+            workers,
+        );
+        (self.main_thread + at).max(span)
+    }
 }
 
 /// The makespan of `durations` on `workers` when each chunk starts once the chunks in its
@@ -130,17 +262,38 @@ pub fn makespan_with_deps(durations: &[Duration], deps: &[Vec<usize>], workers: 
     }
 }
 
-/// The makespan of `durations` on `workers` when they are handed out largest first, as llpar
-/// does, each to the worker that frees up first.
+/// The makespan of `durations` on `workers` when they are handed out largest first, each to the
+/// worker that frees up first.
 pub fn makespan(durations: &[Duration], workers: usize) -> Duration {
-    let mut sorted: Vec<Duration> = durations.to_vec();
-    sorted.sort_by(|a, b| b.cmp(a));
-    let mut loads = vec![Duration::ZERO; workers.max(1)];
-    for d in sorted {
-        let least = loads.iter_mut().min().expect("at least one worker");
-        *least += d;
+    let mut order: Vec<usize> = (0..durations.len()).collect();
+    order.sort_by(|&a, &b| durations[b].cmp(&durations[a]));
+    makespan_in_order(
+        durations,
+        &order,
+        |_| Duration::ZERO,
+        Duration::ZERO,
+        workers,
+    )
+}
+
+/// The makespan of `durations` on `workers` when they are handed out in `order`, each to the
+/// worker that frees up first, chunk `c` not before `ready(c)` (when the calling thread has
+/// extracted it), and every worker busy for `setup` before its first chunk.
+pub fn makespan_in_order(
+    durations: &[Duration],
+    order: &[usize],
+    ready: impl Fn(usize) -> Duration,
+    setup: Duration,
+    workers: usize,
+) -> Duration {
+    let mut free = vec![setup; workers.max(1)];
+    let mut end = Duration::ZERO;
+    for &c in order {
+        let first = free.iter_mut().min().expect("at least one worker");
+        *first = (*first).max(ready(c)) + durations[c];
+        end = end.max(*first);
     }
-    loads.into_iter().max().unwrap_or_default()
+    end
 }
 
 impl Stats {
@@ -150,18 +303,15 @@ impl Stats {
     /// include waiting for a core, so predictions from such runs are pessimistic.
     pub fn predicted_wall(&self, workers: usize) -> Duration {
         let outside = self.wall.saturating_sub(self.parallel_wall);
+        let parse = self
+            .phases
+            .iter()
+            .find(|(name, _)| *name == "parse")
+            .map_or(Duration::ZERO, |(_, d)| *d);
         let parallel: Duration = self
             .parallel_phases
             .iter()
-            .map(|p| {
-                let busy: Vec<Duration> = p.chunks.iter().map(|(_, d)| *d).collect();
-                let span = if p.deps.is_empty() {
-                    makespan(&busy, workers)
-                } else {
-                    makespan_with_deps(&busy, &p.deps, workers)
-                };
-                p.main_thread.max(span)
-            })
+            .map(|p| p.predicted(workers, parse))
             .sum();
         outside + parallel
     }
@@ -514,6 +664,42 @@ mod tests {
         assert_eq!(makespan(&ms(&[10, 1, 1]), 8), Duration::from_millis(10));
         assert_eq!(makespan(&ms(&[2, 2, 2, 2]), 1), Duration::from_millis(8));
         assert_eq!(makespan(&[], 4), Duration::ZERO);
+    }
+
+    #[test]
+    fn makespan_in_order_waits_for_extraction_and_setup() {
+        let ms = Duration::from_millis;
+        let work = [ms(10), ms(1), ms(1)];
+        // Extracted one after the other at 2, 3 and 4 ms: the small ones wait for it, the
+        // large one bounds the end (2 + 10).
+        let ready = [ms(2), ms(3), ms(4)];
+        let span = makespan_in_order(&work, &[0, 1, 2], |c| ready[c], Duration::ZERO, 2);
+        assert_eq!(span, ms(12));
+        // Each worker reads its copy first (5 ms): 5 + 10 on one, 5 + 1 + 1 on the other.
+        let span = makespan_in_order(&work, &[0, 1, 2], |_| Duration::ZERO, ms(5), 2);
+        assert_eq!(span, ms(15));
+        assert_eq!(
+            makespan_in_order(&[], &[], |_| Duration::ZERO, ms(5), 2),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn critical_chain_follows_the_costliest_dependencies() {
+        let ms = Duration::from_millis;
+        let chunk = |t: u64| (String::new(), ms(t));
+        // 0 and 1 are leaves; 2 waits for both, 3 for 2: the chain is 1 -> 2 -> 3.
+        let phase = ParallelPhase {
+            chunks: vec![chunk(5), chunk(7), chunk(2), chunk(4)],
+            deps: vec![vec![], vec![], vec![0, 1], vec![2]],
+            ..Default::default()
+        };
+        assert_eq!(phase.critical_chain(), (vec![1, 2, 3], ms(13)));
+        let independent = ParallelPhase {
+            chunks: vec![chunk(5)],
+            ..Default::default()
+        };
+        assert_eq!(independent.critical_chain(), (Vec::new(), Duration::ZERO));
     }
 
     #[test]

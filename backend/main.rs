@@ -567,6 +567,56 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Where the chunks were extracted: on the calling thread, or by the workers from copies of the
+/// home module (written once, read by each worker).
+fn print_extraction(stats: &Stats) {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let extract: std::time::Duration = stats.parallel_phases.iter().flat_map(|p| &p.extract).sum();
+    let copies: Vec<&llpar::Copies> = stats
+        .parallel_phases
+        .iter()
+        .filter_map(|p| p.copies.as_ref().filter(|c| c.write.is_some()))
+        .collect();
+    if copies.is_empty() {
+        note!(
+            "llpar: extraction {:.1} ms on the calling thread",
+            ms(extract)
+        );
+        return;
+    }
+    let write: std::time::Duration = copies.iter().filter_map(|c| c.write).sum();
+    let reads: Vec<std::time::Duration> =
+        copies.iter().flat_map(|c| c.read.iter().copied()).collect();
+    let read = reads.iter().sum::<std::time::Duration>() / reads.len().max(1) as u32;
+    note!(
+        "llpar: extraction {:.1} ms in the workers, from copies of the home module (written in {:.1} ms, read in {:.1} ms by each of {} workers)",
+        ms(extract),
+        ms(write),
+        ms(read),
+        reads.len()
+    );
+}
+
+/// For a phase of dependent chunks (the call-graph walk), the chain that serializes it.
+fn print_chain(phase: &llpar::ParallelPhase) {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let (chain, total) = phase.critical_chain();
+    let Some(&costliest) = chain.iter().max_by_key(|&&c| phase.chunks[c].1) else {
+        return;
+    };
+    let all: std::time::Duration = phase.chunks.iter().map(|(_, d)| *d).sum();
+    let (name, d) = &phase.chunks[costliest];
+    note!(
+        "llpar: call-graph chain: {} dependent chunks ({}), {:.1} ms of the phase's {:.1} ms of chunk time, at best {:.1}x over one worker; costliest on it: {name}, {:.1} ms",
+        chain.len(),
+        chain.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" -> "),
+        ms(total),
+        ms(all),
+        all.as_secs_f64() / total.as_secs_f64().max(1e-9),
+        ms(*d)
+    );
+}
+
 fn print_stats(stats: &Stats, threads: usize) {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     note!(
@@ -592,6 +642,7 @@ fn print_stats(stats: &Stats, threads: usize) {
     for (phase, d) in &stats.phases {
         note!("llpar: {:<16} {:>9.1} ms", phase, ms(*d));
     }
+    print_extraction(stats);
     let outside = stats.wall.saturating_sub(stats.parallel_wall);
     if stats.parallel_phases.is_empty() {
         note!("llpar: critical path: no parallel phase (no function bodies to split, or no per-chunk passes)");
@@ -613,6 +664,9 @@ fn print_stats(stats: &Stats, threads: usize) {
         );
         if let Some((chunk, d)) = stats.critical_chunk() {
             note!("llpar: critical path: {chunk}, {:.1} ms", ms(d));
+        }
+        for phase in &stats.parallel_phases {
+            print_chain(phase);
         }
     }
     note!(

@@ -13,10 +13,16 @@ use crate::error::{Error, Result};
 use crate::llvm;
 use crate::split::Split;
 use crate::trace;
-use crate::worker::{self, Done, Job, WorkerConfig};
+use crate::worker::{self, Done, HomeImage, Job, WorkerConfig};
 use inkwell::module::Module;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
+
+/// From this many workers on, each worker extracts its chunks from a copy of the home module of
+/// its own (written once, read by each worker) instead of the calling thread extracting every
+/// chunk: one thread cannot extract as fast as many workers optimize. Below it the calling
+/// thread keeps up, and the copies would only cost memory (one module per worker).
+pub const COPIES_FROM_WORKERS: usize = 4;
 
 /// Runs `config.task` on every chunk of `split` of `module`. Once every chunk is extracted and the
 /// home module's chunked bodies are gone (while the workers still work), `after_extraction` runs
@@ -39,25 +45,38 @@ where
     let n = split.chunks.len();
     let start = Instant::now();
     let threads = options.threads.max(1).min(n);
-    // Bounded so that extracted chunks waiting for a worker do not pile up in memory.
-    let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
+    let mut phase = Phase::new(stats, n, options);
+    phase.copyable = options.max_memory.is_none() && options.save_temps.is_none();
+    let home = (phase.copyable && threads >= COPIES_FROM_WORKERS)
+        .then(|| phase.home_image(split, module, input_name));
+    // Bounded so that extracted chunks waiting for a worker do not pile up in memory; jobs
+    // without bitcode (the workers extract them) cost nothing to queue.
+    let (job_tx, job_rx) = match home {
+        Some(_) => crossbeam_channel::unbounded::<Job>(),
+        None => crossbeam_channel::bounded::<Job>(threads * 2),
+    };
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let admission = admission_for(options);
-    let mut phase = Phase::new(stats, n, options);
     let mut merge = InOrder::new(n, config.task.temp_suffix());
     let mut failed_chunks: Vec<usize> = Vec::new();
     std::thread::scope(|scope| {
         for w in 0..threads {
-            let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
-            scope.spawn(move || worker::work(w, config, admission, jobs, done));
+            let (jobs, done, admission, home) =
+                (job_rx.clone(), done_tx.clone(), &admission, home.as_ref());
+            scope.spawn(move || worker::work(w, config, admission, home, jobs, done));
         }
         drop((done_tx, job_rx));
         // Largest chunks first, so that the last ones to finish are small.
         let mut dispatch: Vec<usize> = (0..n).collect();
         dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
-        let ranks = llvm::UseRanks::new(module);
+        phase.order.clone_from(&dispatch);
+        let ranks = home.is_none().then(|| llvm::UseRanks::new(module));
         for index in dispatch {
-            match phase.extract(split, module, &ranks, index, input_name) {
+            let job = match &ranks {
+                Some(ranks) => phase.extract(split, module, ranks, index, input_name),
+                None => Ok(phase.describe(split, index, input_name)),
+            };
+            match job {
                 Ok(job) => {
                     if job_tx.send(job).is_err() {
                         break;
@@ -163,6 +182,15 @@ struct Phase<'o> {
     /// A short name per chunk for the progress display: its index and largest function.
     labels: Vec<String>,
     chunk_times: Vec<(String, Duration)>,
+    /// Per chunk, the time its extraction took, wherever it ran.
+    extract_times: Vec<Duration>,
+    /// Writing the home module for the workers' copies, and each worker's reading of its copy.
+    serialize_time: Option<Duration>,
+    copy_times: Vec<Duration>,
+    /// Whether the options let workers extract from copies (no memory cap, no saved temps).
+    copyable: bool,
+    /// The order in which the chunks were handed out.
+    order: Vec<usize>,
     /// Each chunk's optimization remarks, kept to be written in chunk order.
     remarks: Vec<Vec<u8>>,
 }
@@ -176,8 +204,50 @@ impl<'o> Phase<'o> {
             serial_time: Duration::ZERO,
             labels: vec![String::new(); n],
             chunk_times: vec![(String::new(), Duration::ZERO); n],
+            extract_times: vec![Duration::ZERO; n],
+            serialize_time: None,
+            copy_times: Vec::new(),
+            copyable: false,
+            order: Vec::new(),
             remarks: vec![Vec::new(); n],
         }
+    }
+
+    /// The home module in bitcode, for workers that extract their chunks from copies of it.
+    fn home_image(&mut self, split: &Split, module: &Module, input_name: &str) -> HomeImage {
+        let t = Instant::now();
+        let span = trace::span("write the home module for the workers");
+        let bitcode = llvm::write_bitcode(module);
+        drop(span);
+        self.serialize_time = Some(t.elapsed());
+        HomeImage {
+            bitcode,
+            recipe: split.recipe.clone(),
+            input_name: input_name.to_string(),
+        }
+    }
+
+    /// Chunk `index` as a job without bitcode, for a worker that extracts it itself.
+    fn describe(&mut self, split: &Split, index: usize, input_name: &str) -> Job {
+        let info = split.chunk_info(index);
+        self.label(index, &info);
+        Job {
+            index,
+            bitcode: Vec::new(),
+            description: format!("{input_name}: {}", info.description),
+            promoted_names: info.promoted_names,
+            imports: Vec::new(),
+        }
+    }
+
+    /// Names chunk `index` for the progress display and the critical path.
+    fn label(&mut self, index: usize, info: &crate::split::ChunkModule) {
+        let (largest, cost) = &info.largest_function;
+        self.labels[index] = format!("chunk {index} with {largest}");
+        self.chunk_times[index].0 = format!(
+            "{}, its largest function {largest} ({cost} instructions)",
+            info.description
+        );
     }
 
     /// Extracts chunk `index` as a job for the workers (kept under `--save-temps`).
@@ -194,12 +264,8 @@ impl<'o> Phase<'o> {
         llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
         let chunk = split.extract(module, ranks, index);
         drop(span);
-        let (largest, cost) = &chunk.largest_function;
-        self.labels[index] = format!("chunk {index} with {largest}");
-        self.chunk_times[index].0 = format!(
-            "{}, its largest function {largest} ({cost} instructions)",
-            chunk.description
-        );
+        self.label(index, &chunk);
+        self.extract_times[index] = t.elapsed();
         self.extract_time += t.elapsed();
         self.save(index, "bc", &chunk.bitcode)?;
         Ok(Job {
@@ -223,8 +289,14 @@ impl<'o> Phase<'o> {
 
     /// A worker finished a chunk.
     fn worked(&mut self, stats: &mut Stats, done: &mut Done) {
-        stats.worker_busy += done.busy;
+        stats.worker_busy += done.busy + done.extract + done.copy;
         self.chunk_times[done.index].1 = done.busy;
+        if !done.extract.is_zero() {
+            self.extract_times[done.index] = done.extract;
+        }
+        if !done.copy.is_zero() {
+            self.copy_times.push(done.copy);
+        }
         self.remarks[done.index] = std::mem::take(&mut done.remarks);
     }
 
@@ -239,9 +311,10 @@ impl<'o> Phase<'o> {
         deps: Vec<Vec<usize>>,
     ) {
         let wall = start.elapsed();
-        let main_thread = self.extract_time + self.serial_time;
+        let serialize = self.serialize_time.unwrap_or_default();
+        let main_thread = self.extract_time + self.serial_time + serialize;
         stats.most_chunks_at_once = stats.most_chunks_at_once.max(admission.most_running());
-        stats.add("split", self.extract_time);
+        stats.add("split", self.extract_time + serialize);
         stats.add("merge", self.serial_time);
         stats.add("parallel passes", wall.saturating_sub(main_thread));
         stats.parallel_wall += wall;
@@ -250,9 +323,15 @@ impl<'o> Phase<'o> {
             .extend(split.restore.with_own_names(&self.remarks.concat()));
         stats.parallel_phases.push(ParallelPhase {
             chunks: self.chunk_times,
-            main_thread,
+            main_thread: self.serial_time,
             wall,
             deps,
+            extract: self.extract_times,
+            order: self.order,
+            copies: self.copyable.then_some(crate::engine::Copies {
+                write: self.serialize_time,
+                read: self.copy_times,
+            }),
         });
     }
 }
@@ -387,26 +466,34 @@ pub fn process_dag<'m, 'c, A>(
 where
     A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>,
 {
+    record_chunks(split, stats);
     let n = split.chunks.len();
-    stats.chunks = stats.chunks.max(n);
     let start = Instant::now();
     let threads = options.threads.max(1).min(n.max(1));
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job>();
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let admission = admission_for(options);
     let mut phase = Phase::new(stats, n, options);
+    phase.copyable = options.max_memory.is_none() && options.save_temps.is_none();
+    let home = (phase.copyable && threads >= COPIES_FROM_WORKERS)
+        .then(|| phase.home_image(split, module, input_name));
     let mut merge = InOrder::new(n, "opt.bc");
     let mut graph = Ready::new(deps);
     std::thread::scope(|scope| {
         for w in 0..threads {
-            let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
-            scope.spawn(move || worker::work(w, config, admission, jobs, done));
+            let (jobs, done, admission, home) =
+                (job_rx.clone(), done_tx.clone(), &admission, home.as_ref());
+            scope.spawn(move || worker::work(w, config, admission, home, jobs, done));
         }
         drop((done_tx, job_rx));
-        let ranks = llvm::UseRanks::new(module);
+        let ranks = home.is_none().then(|| llvm::UseRanks::new(module));
         let mut in_flight = 0;
         for c in 0..n {
-            match phase.extract(split, module, &ranks, c, input_name) {
+            let job = match &ranks {
+                Some(ranks) => phase.extract(split, module, ranks, c, input_name),
+                None => Ok(phase.describe(split, c, input_name)),
+            };
+            match job {
                 Ok(job) if graph.waiting[c] == 0 && merge.first_error.is_none() => {
                     let _ = job_tx.send(graph.with_imports(c, job));
                     in_flight += 1;

@@ -72,8 +72,25 @@ pub struct ChunkModule {
 pub struct Split<'c> {
     pub chunks: Vec<Chunk>,
     pub restore: Restore<'c>,
+    /// What extracting a chunk needs; workers extracting from copies of the module share it.
+    pub recipe: std::sync::Arc<Recipe>,
     /// The cost (instructions) of each function of the home module's list; 0 for declarations.
     function_costs: Vec<u64>,
+    /// Functions and variables left local because one chunk alone uses them (codegen units
+    /// only), and their names and linkages.
+    unit_local_functions: Vec<usize>,
+    unit_local_variables: Vec<usize>,
+    unit_locals: Vec<(Vec<u8>, Linkage)>,
+    /// Per chunk, set once its bodies are removed: it cannot be extracted after that.
+    removed: Vec<bool>,
+}
+
+/// How to extract each chunk from the home module, or from a copy of it read from its bitcode
+/// (whose lists hold the same globals in the same positions): plain data, no handles, so that
+/// worker threads can share it (`Recipe::extract`).
+pub struct Recipe {
+    /// Per chunk, its functions (positions in the home module's function list).
+    chunk_functions: Vec<Vec<usize>>,
     /// Variables whose definitions chunks may copy as `available_externally`.
     copyable_variables: Vec<usize>,
     /// Functions that were local before promotion, with their linkage: chunks keep them local.
@@ -82,14 +99,7 @@ pub struct Split<'c> {
     owned_variables: Vec<Vec<usize>>,
     /// Per chunk, the aliases and ifuncs it owns (code generation only).
     owned_aliases: Vec<Vec<usize>>,
-    /// Functions and variables left local because one chunk alone uses them (codegen units
-    /// only), and their names and linkages.
-    unit_local_functions: Vec<usize>,
-    unit_local_variables: Vec<usize>,
-    unit_locals: Vec<(Vec<u8>, Linkage)>,
     purpose: Purpose,
-    /// Per chunk, set once its bodies are removed: it cannot be extracted after that.
-    removed: Vec<bool>,
     /// What the call-graph walk needs, for a split made by `prepare_walk`.
     walk: Option<WalkPlan>,
 }
@@ -278,7 +288,8 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
             keep_alive[chunk_of[i]].push(i);
         }
     }
-    split.walk = Some(WalkPlan {
+    let recipe = std::sync::Arc::get_mut(&mut split.recipe).expect("the recipe is not shared yet");
+    recipe.walk = Some(WalkPlan {
         callees,
         deps,
         keep_alive,
@@ -543,27 +554,30 @@ pub fn prepare_planned<'c>(
             struct_types: llvm::struct_types(home),
             original_names,
         },
+        recipe: std::sync::Arc::new(Recipe {
+            chunk_functions: chunks.iter().map(|c| c.functions.clone()).collect(),
+            copyable_variables,
+            owned_variables: owned_variables
+                .iter()
+                .map(|vs| positions(vs, &variable_at))
+                .collect(),
+            local_functions: local_functions
+                .iter()
+                .filter_map(|(f, l)| Some((*function_at.get(f)?, *l)))
+                .collect(),
+            owned_aliases: owned_aliases
+                .iter()
+                .map(|a| positions(a, &alias_at))
+                .collect(),
+            purpose,
+            walk: None,
+        }),
         function_costs,
-        copyable_variables,
-        owned_variables: owned_variables
-            .iter()
-            .map(|vs| positions(vs, &variable_at))
-            .collect(),
-        local_functions: local_functions
-            .iter()
-            .filter_map(|(f, l)| Some((*function_at.get(f)?, *l)))
-            .collect(),
-        owned_aliases: owned_aliases
-            .iter()
-            .map(|a| positions(a, &alias_at))
-            .collect(),
         unit_local_functions: positions(&unit_locals, &function_at),
         unit_local_variables: positions(&unit_locals, &variable_at),
         unit_locals: unit_local_names,
         removed: vec![false; chunks.len()],
         chunks,
-        purpose,
-        walk: None,
     }
 }
 
@@ -596,46 +610,15 @@ impl<'c> Split<'c> {
             !self.removed[index],
             "a chunk is extracted before its bodies are removed"
         );
-        let functions = llvm::functions(home);
-        let variables = llvm::variables(home);
-        let aliases = llvm::aliases_and_ifuncs(home);
-        let pick = |list: &[GlobalRef<'m>], at: &[usize]| -> Vec<GlobalRef<'m>> {
-            at.iter().filter_map(|&i| list.get(i).copied()).collect()
-        };
-        let mut owned = pick(&functions, &self.chunks[index].functions);
-        owned.extend(pick(&variables, &self.owned_variables[index]));
-        owned.extend(pick(&aliases, &self.owned_aliases[index]));
-        let shared = |i: &usize| {
-            self.walk
-                .as_ref()
-                .is_some_and(|w| w.shared_locals.contains(i))
-        };
-        let mut extras = llvm::ChunkExtras {
-            copyable: pick(&variables, &self.copyable_variables),
-            local_functions: self
-                .local_functions
-                .iter()
-                .filter(|(i, _)| !shared(i))
-                .filter_map(|&(i, l)| Some((*functions.get(i)?, l)))
-                .collect(),
-            ..Default::default()
-        };
-        if let Some(walk) = &self.walk {
-            extras.imports = pick(&functions, &walk.callees[index])
-                .into_iter()
-                .filter(|f| importable(*f))
-                .collect();
-            extras.keep_alive = pick(&functions, &walk.keep_alive[index]);
+        let bitcode = self.recipe.extract(home, ranks, index);
+        ChunkModule {
+            bitcode,
+            ..self.chunk_info(index)
         }
-        let span = crate::trace::span("clone into the chunk");
-        let chunk = llvm::extract_chunk(
-            home,
-            ranks,
-            &owned,
-            &extras,
-            self.purpose == Purpose::Codegen,
-        );
-        drop(span);
+    }
+
+    /// Chunk `index` described for messages, reports and the critical path (no bitcode).
+    pub fn chunk_info(&self, index: usize) -> ChunkModule {
         let names = self.chunk_function_names(index);
         let largest_function = self.chunks[index]
             .functions
@@ -660,13 +643,8 @@ impl<'c> Split<'c> {
             .zip(names)
             .filter(|(promoted, original)| promoted != original)
             .collect();
-        let span = crate::trace::span("write the chunk's bitcode");
-        let bitcode = llvm::write_bitcode(&chunk);
-        drop(span);
-        let _span = crate::trace::span("free the chunk");
-        drop(chunk);
         ChunkModule {
-            bitcode,
+            bitcode: Vec::new(),
             description,
             promoted_names,
             largest_function,
@@ -689,7 +667,10 @@ impl<'c> Split<'c> {
     /// Per chunk of a split made by `prepare_walk`, the chunks it waits for and the functions
     /// of each it imports from their results.
     pub fn walk_deps(&self) -> Vec<(Vec<usize>, Vec<Vec<String>>)> {
-        self.walk.as_ref().map_or_else(Vec::new, |w| w.deps.clone())
+        self.recipe
+            .walk
+            .as_ref()
+            .map_or_else(Vec::new, |w| w.deps.clone())
     }
 
     /// Puts the home module's functions and variables back in the order they had when the
@@ -739,14 +720,20 @@ impl<'c> Split<'c> {
                 }
             }
             let variables = llvm::variables(home);
-            for &i in self.owned_variables[range].iter().flatten() {
+            for &i in self.recipe.owned_variables[range].iter().flatten() {
                 if let Some(v) = variables.get(i) {
                     v.remove_initializer();
                     v.set_linkage(Linkage::LLVMExternalLinkage);
                 }
             }
         }
-        let aliases: Vec<usize> = self.owned_aliases.iter().flatten().copied().collect();
+        let aliases: Vec<usize> = self
+            .recipe
+            .owned_aliases
+            .iter()
+            .flatten()
+            .copied()
+            .collect();
         llvm::replace_aliases_with_declarations(home, &aliases);
         // The declarations that replaced the aliases went to the ends of the lists: the
         // positions of the locals still hold.
@@ -755,6 +742,64 @@ impl<'c> Split<'c> {
             &std::mem::take(&mut self.unit_local_functions),
             &std::mem::take(&mut self.unit_local_variables),
         );
+    }
+}
+
+impl Recipe {
+    /// Extracts chunk `index` of `home` (the home module as the split left it, or a copy read
+    /// from its bitcode) as a standalone module, in bitcode. `ranks` are `home`'s.
+    pub fn extract<'m, 'c>(
+        &self,
+        home: &'m Module<'c>,
+        ranks: &UseRanks<'m>,
+        index: usize,
+    ) -> Vec<u8> {
+        let functions = llvm::functions(home);
+        let variables = llvm::variables(home);
+        let aliases = llvm::aliases_and_ifuncs(home);
+        let pick = |list: &[GlobalRef<'m>], at: &[usize]| -> Vec<GlobalRef<'m>> {
+            at.iter().filter_map(|&i| list.get(i).copied()).collect()
+        };
+        let mut owned = pick(&functions, &self.chunk_functions[index]);
+        owned.extend(pick(&variables, &self.owned_variables[index]));
+        owned.extend(pick(&aliases, &self.owned_aliases[index]));
+        let shared = |i: &usize| {
+            self.walk
+                .as_ref()
+                .is_some_and(|w| w.shared_locals.contains(i))
+        };
+        let mut extras = llvm::ChunkExtras {
+            copyable: pick(&variables, &self.copyable_variables),
+            local_functions: self
+                .local_functions
+                .iter()
+                .filter(|(i, _)| !shared(i))
+                .filter_map(|&(i, l)| Some((*functions.get(i)?, l)))
+                .collect(),
+            ..Default::default()
+        };
+        if let Some(walk) = &self.walk {
+            extras.imports = pick(&functions, &walk.callees[index])
+                .into_iter()
+                .filter(|f| importable(*f))
+                .collect();
+            extras.keep_alive = pick(&functions, &walk.keep_alive[index]);
+        }
+        let span = crate::trace::span("clone into the chunk");
+        let chunk = llvm::extract_chunk(
+            home,
+            ranks,
+            &owned,
+            &extras,
+            self.purpose == Purpose::Codegen,
+        );
+        drop(span);
+        let span = crate::trace::span("write the chunk's bitcode");
+        let bitcode = llvm::write_bitcode(&chunk);
+        drop(span);
+        let _span = crate::trace::span("free the chunk");
+        drop(chunk);
+        bitcode
     }
 }
 

@@ -11,10 +11,7 @@ usage: bench.py [--runs R] [--modules sqlite3,regex] [--pipelines light,heavy] [
 """
 import argparse, atexit, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VERSION = open(os.path.join(ROOT, "LLVM_VERSION")).read().strip()
-BIN = f"/usr/lib/llvm-{VERSION}/bin"
-LLPAR = os.path.join(ROOT, "target", "release", "llpar")
+from paths import ROOT, VERSION, BIN, LLPAR  # noqa: E402
 
 
 def measure(cmd):

@@ -51,11 +51,7 @@ usage: bench_suite.py [--modules sqlite3,sqlite3-g,lua,lua-g,regex,rustprog] [--
 import argparse, datetime, json, math, os, platform, re, statistics, subprocess, sys, tempfile, time
 from xml.sax.saxutils import escape
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VERSION = open(os.path.join(ROOT, "LLVM_VERSION")).read().strip()
-BIN = f"/usr/lib/llvm-{VERSION}/bin"
-LLPAR = os.path.join(ROOT, "target", "release", "llpar")
-CORPUS = os.path.join(ROOT, "target", "corpus")
+from paths import ROOT, VERSION, BIN, LLPAR, CORPUS  # noqa: E402
 PEERS = os.environ.get("LLPAR_PEERS", os.path.join(ROOT, "scripts", "peers"))
 BENCH = os.path.join(ROOT, "target", "bench")
 

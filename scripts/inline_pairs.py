@@ -13,11 +13,7 @@ usage: inline_pairs.py [--modules sqlite3,lua,regex] [--level 2] [--jobs N] [--s
 """
 import argparse, os, subprocess, sys, tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VERSION = open(os.path.join(ROOT, "LLVM_VERSION")).read().strip()
-BIN = f"/usr/lib/llvm-{VERSION}/bin"
-LLPAR = os.path.join(ROOT, "target", "release", "llpar")
-CORPUS = os.path.join(ROOT, "target", "corpus")
+from paths import ROOT, VERSION, BIN, LLPAR, CORPUS  # noqa: E402
 
 
 def unquote(value):

@@ -13,11 +13,7 @@ usage: levels.py [--modules sqlite3,lua,zstd] [--levels 0,1,2,3,s,z] [--jobs N]
 """
 import argparse, os, subprocess, sys, tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VERSION = open(os.path.join(ROOT, "LLVM_VERSION")).read().strip()
-BIN = f"/usr/lib/llvm-{VERSION}/bin"
-LLPAR = os.path.join(ROOT, "target", "release", "llpar")
-CORPUS = os.path.join(ROOT, "target", "corpus")
+from paths import ROOT, VERSION, BIN, LLPAR, CORPUS  # noqa: E402
 CODEGEN_LEVEL = {"0": "0", "1": "1", "2": "2", "3": "3", "s": "2", "z": "2"}
 
 

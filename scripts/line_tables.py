@@ -11,10 +11,7 @@ usage: line_tables.py MODULE [--level 2] [--jobs N] [--passes PIPELINE]
 """
 import argparse, bisect, os, re, subprocess, sys, tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VERSION = open(os.path.join(ROOT, "LLVM_VERSION")).read().strip()
-BIN = f"/usr/lib/llvm-{VERSION}/bin"
-LLPAR = os.path.join(ROOT, "target", "release", "llpar")
+from paths import ROOT, VERSION, BIN, LLPAR  # noqa: E402
 ROW = re.compile(r"^0x([0-9a-f]+)\s+(\d+)\s+\d+\s+(\d+)\s")
 FILE = re.compile(r"^file_names\[\s*(\d+)\]:")
 NAME = re.compile(r'^\s+name: "(.*)"')

@@ -7,8 +7,7 @@ usage: memory.py [--module target/corpus/sqlite3.bc] [--caps 180M,200M,220M] [--
 """
 import argparse, os, statistics, subprocess, sys, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LLPAR = os.path.join(ROOT, "target", "release", "llpar")
+from paths import ROOT, LLPAR  # noqa: E402
 
 
 def run(module, args):

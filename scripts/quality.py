@@ -15,11 +15,7 @@ usage: quality.py [--runs R] [--jobs N] [--modules sqlite3,lua,regex] [--markdow
 """
 import argparse, atexit, os, shutil, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VERSION = open(os.path.join(ROOT, "LLVM_VERSION")).read().strip()
-BIN = f"/usr/lib/llvm-{VERSION}/bin"
-LLPAR = os.path.join(ROOT, "target", "release", "llpar")
-CORPUS = os.path.join(ROOT, "target", "corpus")
+from paths import ROOT, VERSION, BIN, LLPAR, CORPUS  # noqa: E402
 WORK = os.path.join(ROOT, "scripts", "workloads")
 PEERS = os.environ.get("LLPAR_PEERS", os.path.join(ROOT, "scripts", "peers"))
 

@@ -13,11 +13,7 @@ usage: split_compare.py [--modules sqlite3,lua,regex] [--units 2,4,8] [--runs 3]
 """
 import argparse, os, re, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VERSION = open(os.path.join(ROOT, "LLVM_VERSION")).read().strip()
-BIN = f"/usr/lib/llvm-{VERSION}/bin"
-LLPAR = os.path.join(ROOT, "target", "release", "llpar")
-CORPUS = os.path.join(ROOT, "target", "corpus")
+from paths import ROOT, VERSION, BIN, LLPAR, CORPUS  # noqa: E402
 
 
 def instructions(unit):

@@ -34,7 +34,7 @@ fn random_modules_match_opt_and_compile_deterministically() {
                 .arg(&candidate),
         );
         assert_equivalent(&reference, &candidate);
-        let objects: Vec<Vec<u8>> = ["-j1", "-j3"]
+        let objects: Vec<Vec<u8>> = ["-j1", "-j4"]
             .iter()
             .map(|j| {
                 let object = dir.path().join(format!("m{m}{j}.o"));

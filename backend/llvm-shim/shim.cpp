@@ -405,6 +405,34 @@ static void list_owned_globals(Module &chunk) {
     unit->replaceGlobalVariables(MDTuple::get(chunk.getContext(), list));
 }
 
+// Gives the instructions of `copy`, which `CloneFunctionInto` just made of `original`, the
+// key-instruction atom groups they had there. The cloner numbers each atom anew from the
+// context's counter, as inlining must (two copies of a callee are two atoms); a whole function
+// moved to another module needs no new numbers, and new ones would depend on the counter, that
+// is on everything the context did before (the home context's history, or a worker's copy's),
+// not on the chunk alone.
+static void keep_atom_groups(const Function &original, Function &copy) {
+  auto block = copy.begin();
+  for (const BasicBlock &ob : original) {
+    if (block == copy.end())
+      return;
+    auto inst = block->begin();
+    for (const Instruction &oi : ob) {
+      if (inst == block->end())
+        break;
+      const DILocation *was = oi.getDebugLoc().get();
+      const DILocation *now = inst->getDebugLoc().get();
+      if (was && now && was->getAtomGroup() != now->getAtomGroup())
+        inst->setDebugLoc(DILocation::get(now->getContext(), now->getLine(), now->getColumn(),
+                                          now->getScope(), now->getInlinedAt(),
+                                          now->isImplicitCode(), was->getAtomGroup(),
+                                          was->getAtomRank()));
+      ++inst;
+    }
+    ++block;
+  }
+}
+
 // Clones `f`'s body into `nf`, its counterpart (a declaration) in another module, with its
 // arguments' names; globals it uses are made by `materializer`.
 static void clone_body(const Function *f, Function *nf, ValueToValueMapTy &vmap,
@@ -417,6 +445,7 @@ static void clone_body(const Function *f, Function *nf, ValueToValueMapTy &vmap,
   SmallVector<ReturnInst *, 8> returns;
   CloneFunctionInto(nf, f, vmap, CloneFunctionChangeType::DifferentModule, returns, "", nullptr,
                     nullptr, &materializer);
+  keep_atom_groups(*f, *nf);
 }
 
 // Clones the bodies of `imports` (functions of the home module the chunk does not own) into
