@@ -30,10 +30,14 @@ impl<'m, 'c> Merger<'m, 'c> {
 
     /// Links chunk `index`, already parsed into the home module's context.
     pub fn accept_module(&mut self, index: usize, chunk: Module<'c>) -> Result<(), String> {
+        let bare = match self.debug_units {
+            0 => Vec::new(),
+            _ => llvm::bare_functions(&chunk),
+        };
         self.linker
             .link(chunk)
             .map_err(|e| format!("linking chunk {index}: {e}"))?;
-        llvm::fold_debug_units(self.linker.dest(), self.debug_units)
+        llvm::fold_debug_units(self.linker.dest(), self.debug_units, &bare)
             .map_err(|e| format!("merging chunk {index}: {e}"))
     }
 }

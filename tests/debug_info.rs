@@ -490,3 +490,17 @@ fn rust_program_compiled_whole_runs_like_serial() {
     assert!(String::from_utf8_lossy(&expected).starts_with("matches "));
     assert!(run_ok(&mut Command::new(&ours)) == expected);
 }
+
+/// rustc's `main` shim has no subprogram of its own, yet holds code inlined from functions that
+/// have one: the merge must fold the compile units that code names too, at every level that
+/// inlines before a parallel phase.
+#[test]
+fn rust_program_compiled_whole_optimizes_to_bitcode() {
+    let input = corpus("rustprog.bc");
+    let dir = tempfile::tempdir().unwrap();
+    for level in ["-O1", "-O2", "-Oz"] {
+        let out = dir.path().join(format!("out{level}.bc"));
+        llpar_to(&input, &[level, "-j2"], &out);
+        assert_verifies(&out);
+    }
+}

@@ -945,8 +945,10 @@ private:
 
 // After linking, `llvm.dbg.cu` holds the `n_original` compile units of the input followed by
 // the copies the chunks brought along. Points every reference to a copy at the original unit it
-// was made from (same file, producer and DWO id) and drops the copies.
-int llpar_fold_debug_units(LLVMModuleRef M, size_t n_original, char **error) {
+// was made from (same file, producer and DWO id) and drops the copies. `bare` names the
+// functions the chunk defined without a subprogram.
+int llpar_fold_debug_units(LLVMModuleRef M, size_t n_original, const char **bare,
+                           const size_t *bare_lens, size_t n_bare, char **error) {
   Module *m = unwrap(M);
   NamedMDNode *cus = m->getNamedMetadata("llvm.dbg.cu");
   if (!cus || cus->getNumOperands() <= n_original)
@@ -984,6 +986,11 @@ int llpar_fold_debug_units(LLVMModuleRef M, size_t n_original, char **error) {
   for (Function &f : *m)
     if (DISubprogram *sp = f.getSubprogram(); sp && to_original.count(sp->getUnit()))
       repoint.function(f);
+  // A function without a subprogram of its own (rustc's `main` shim) may hold code inlined
+  // from functions that have one.
+  for (size_t i = 0; i < n_bare; ++i)
+    if (Function *f = m->getFunction(StringRef(bare[i], bare_lens[i])); f && !f->isDeclaration())
+      repoint.function(*f);
   for (GlobalVariable &v : m->globals())
     repoint.attachments(v);
   repoint.run();

@@ -92,6 +92,9 @@ extern "C" {
     pub fn llpar_fold_debug_units(
         m: LLVMModuleRef,
         n_original: usize,
+        bare: *const *const c_char,
+        bare_lens: *const usize,
+        n_bare: usize,
         error: *mut *mut c_char,
     ) -> c_int;
     pub fn llpar_remarks_start(

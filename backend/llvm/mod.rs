@@ -1221,12 +1221,37 @@ pub fn named_metadata_len(m: &Module, name: &CStr) -> usize {
     unsafe { LLVMGetNamedMetadataNumOperands(m.as_mut_ptr(), name.as_ptr()) as usize }
 }
 
+/// The names of the functions `m` defines without a debug subprogram (rustc's `main` shim):
+/// code inlined into them may still carry debug locations (see `fold_debug_units`).
+pub fn bare_functions(m: &Module) -> Vec<Vec<u8>> {
+    functions(m)
+        .into_iter()
+        .filter(|f| !f.is_declaration())
+        // SAFETY: the function belongs to `m`, which is alive.
+        .filter(|f| unsafe { llvm_sys::debuginfo::LLVMGetSubprogram(f.raw) }.is_null())
+        .map(|f| f.name())
+        .collect()
+}
+
 /// Points the subprograms of merged functions back at the input's compile units, whose number
-/// is `original_units`, and drops the copies each chunk brought along (metadata only).
-pub fn fold_debug_units(m: &Module, original_units: usize) -> Result<(), String> {
+/// is `original_units`, and drops the copies each chunk brought along (metadata only). `bare`
+/// (from `bare_functions` of the chunk, before it was linked) are walked too.
+pub fn fold_debug_units(m: &Module, original_units: usize, bare: &[Vec<u8>]) -> Result<(), String> {
     let mut error = std::ptr::null_mut();
-    // SAFETY: the module is alive; the error message, if any, is ours to free.
-    let rc = unsafe { ffi::llpar_fold_debug_units(m.as_mut_ptr(), original_units, &mut error) };
+    let names: Vec<*const c_char> = bare.iter().map(|n| n.as_ptr().cast()).collect();
+    let lens: Vec<usize> = bare.iter().map(Vec::len).collect();
+    // SAFETY: the module is alive; the names outlive the call (their lengths are passed, they
+    // need no NUL); the error message, if any, is ours to free.
+    let rc = unsafe {
+        ffi::llpar_fold_debug_units(
+            m.as_mut_ptr(),
+            original_units,
+            names.as_ptr(),
+            lens.as_ptr(),
+            names.len(),
+            &mut error,
+        )
+    };
     if rc == 0 {
         Ok(())
     } else {
