@@ -126,9 +126,10 @@ struct Cli {
     /// No progress display (shown on stderr only when it is a terminal).
     #[arg(short = 'q', long)]
     quiet: bool,
-    /// The most chunks a module is split into.
-    #[arg(long, default_value_t = PlanOptions::default().max_chunks)]
-    max_chunks: usize,
+    /// The most chunks a module is split into [default: 32, or one per 16,000 instructions for
+    /// a larger module].
+    #[arg(long, value_name = "N")]
+    max_chunks: Option<usize>,
     /// The smallest chunk worth making, in instructions.
     #[arg(long, default_value_t = PlanOptions::default().min_chunk_cost)]
     min_chunk_cost: u64,
@@ -444,9 +445,17 @@ fn run(cli: Cli) -> Result<(), Error> {
             },
         },
         verify_each: cli.verify,
-        plan: PlanOptions {
-            min_chunk_cost: cli.min_chunk_cost,
-            max_chunks: cli.max_chunks,
+        plan: match cli.max_chunks {
+            // Asked for, the cap is a cap, whatever the module's size.
+            Some(max_chunks) => PlanOptions {
+                min_chunk_cost: cli.min_chunk_cost,
+                max_chunks,
+                large_chunk_cost: u64::MAX,
+            },
+            None => PlanOptions {
+                min_chunk_cost: cli.min_chunk_cost,
+                ..PlanOptions::default()
+            },
         },
         emit,
         save_temps: cli.save_temps.clone(),

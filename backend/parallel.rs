@@ -24,6 +24,23 @@ use std::time::{Duration, Instant};
 /// thread keeps up, and the copies would only cost memory (one module per worker).
 pub const COPIES_FROM_WORKERS: usize = 4;
 
+/// The memory a module's copy takes per instruction of its functions, about: sqlite3's (244k
+/// instructions) took 62 MiB.
+const COPY_BYTES_PER_INSTRUCTION: u64 = 300;
+
+/// Whether `threads` workers extract from copies of the home module (see `COPIES_FROM_WORKERS`):
+/// not under a memory cap or with saved temporaries, nor when the copies would take more than
+/// half the memory the system has available. Either way the chunks' bytes are the same.
+fn use_copies(options: &Options, threads: usize, split: &Split) -> bool {
+    let copies = (threads as u64)
+        * COPY_BYTES_PER_INSTRUCTION
+        * split.chunks.iter().map(|c| c.cost).sum::<u64>();
+    threads >= COPIES_FROM_WORKERS
+        && options.max_memory.is_none()
+        && options.save_temps.is_none()
+        && crate::admission::available_bytes().is_some_and(|free| copies <= free / 2)
+}
+
 /// Runs `config.task` on every chunk of `split` of `module`. Once every chunk is extracted and the
 /// home module's chunked bodies are gone (while the workers still work), `after_extraction` runs
 /// on the calling thread with the module, and returns what receives each chunk's result, in chunk
@@ -47,8 +64,8 @@ where
     let threads = options.threads.max(1).min(n);
     let mut phase = Phase::new(stats, n, options);
     phase.copyable = options.max_memory.is_none() && options.save_temps.is_none();
-    let home = (phase.copyable && threads >= COPIES_FROM_WORKERS)
-        .then(|| phase.home_image(split, module, input_name));
+    let home =
+        use_copies(options, threads, split).then(|| phase.home_image(split, module, input_name));
     // Bounded so that extracted chunks waiting for a worker do not pile up in memory; jobs
     // without bitcode (the workers extract them) cost nothing to queue.
     let (job_tx, job_rx) = match home {
@@ -475,8 +492,8 @@ where
     let admission = admission_for(options);
     let mut phase = Phase::new(stats, n, options);
     phase.copyable = options.max_memory.is_none() && options.save_temps.is_none();
-    let home = (phase.copyable && threads >= COPIES_FROM_WORKERS)
-        .then(|| phase.home_image(split, module, input_name));
+    let home =
+        use_copies(options, threads, split).then(|| phase.home_image(split, module, input_name));
     let mut merge = InOrder::new(n, "opt.bc");
     let mut graph = Ready::new(deps);
     std::thread::scope(|scope| {

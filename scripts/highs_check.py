@@ -39,24 +39,35 @@ def text_size(obj):
     return sum(int(line.split()[1]) for line in out.splitlines() if line.startswith(".text"))
 
 
-STATUS = re.compile(r"^Model status\s*:\s*(.+?)\s*$", re.M)
-OBJECTIVE = re.compile(r"^Objective value\s*:\s*(\S+)\s*$", re.M)
+# An LP or QP ends with "Model status        : Optimal" and "Objective value     : -4.6e+02"; a MIP
+# with a "Solving report" whose "Status" line is the model status and whose solution's value is
+# "                    1120 (objective)" (none when it has no solution).
+LP_STATUS = re.compile(r"^Model status\s*:\s*(.+?)\s*$", re.M)
+LP_OBJECTIVE = re.compile(r"^Objective value\s*:\s*(\S+)\s*$", re.M)
+MIP_STATUS = re.compile(r"^  Status\s+(.+?)\s*$", re.M)
+MIP_OBJECTIVE = re.compile(r"^\s+(\S+) \(objective\)\s*$", re.M)
 
 
 def solve(exe, instance, timeout, cwd):
-    """(model status, objective value as printed, wall seconds) of `highs INSTANCE`."""
+    """(model status, objective value as printed, wall seconds, last line of stderr) of `highs INSTANCE`."""
     start = time.perf_counter()
     try:
         proc = subprocess.run([exe, instance], capture_output=True, text=True, timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired:
-        return f"timeout ({timeout:g} s)", None, time.perf_counter() - start
+        return f"timeout ({timeout:g} s)", None, time.perf_counter() - start, ""
     wall = time.perf_counter() - start
-    status = STATUS.findall(proc.stdout)
-    objective = OBJECTIVE.findall(proc.stdout)
+    err = [line for line in proc.stderr.splitlines() if line.strip()]
+    err = " / ".join(err[-2:])
     if proc.returncode < 0:
-        return f"killed by signal {-proc.returncode}", None, wall
+        return f"killed by signal {-proc.returncode}", None, wall, err
+    out = proc.stdout
+    if "Solving report" in out:
+        report = out[out.rindex("Solving report"):]
+        status, objective = MIP_STATUS.findall(report), MIP_OBJECTIVE.findall(report)
+    else:
+        status, objective = LP_STATUS.findall(out), LP_OBJECTIVE.findall(out)
     return (status[-1] if status else f"no status (exit {proc.returncode})",
-            objective[-1] if objective else None, wall)
+            objective[-1] if objective else None, wall, err)
 
 
 def main():
@@ -98,7 +109,7 @@ def main():
         timed([f"{BIN}/clang++", "-fuse-ld=lld", obj, "-o", exes[b]] + link_args)
 
     # Each solve runs in its own empty directory: the app may write files (a log) next to it.
-    rows, differ = [], 0
+    rows, differ, errors = [], 0, []
     for inst in instances:
         path = os.path.join(INSTANCES, inst)
         results = {}
@@ -106,9 +117,12 @@ def main():
             cwd = os.path.join(tmp, f"run-{b}")
             os.makedirs(cwd, exist_ok=True)
             results[b] = solve(exes[b], path, args.timeout, cwd)
-        (s_status, s_obj, s_t), (l_status, l_obj, l_t) = results["serial"], results["llpar"]
+        (s_status, s_obj, s_t, s_err), (l_status, l_obj, l_t, l_err) = results["serial"], results["llpar"]
         ok = (s_status, s_obj) == (l_status, l_obj) and not s_status.startswith(("timeout", "killed", "no status"))
         differ += not ok
+        for b, (status, _, _, err) in results.items():
+            if status.startswith(("timeout", "killed", "no status")) and err:
+                errors.append(f"{inst}, {b} build: {status}: {err}")
         rows.append((inst, s_status, s_obj or "-", l_status, l_obj or "-", f"{s_t:.2f}", f"{l_t:.2f}",
                      "same" if ok else "DIFFERENT"))
         print(f"  {inst}: {rows[-1][-1]}", file=sys.stderr, flush=True)
@@ -127,6 +141,8 @@ def main():
     for r in [head] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
     print()
+    for e in errors:
+        print(f"  {e}")
     if differ:
         print(f"{differ} of {len(rows)} instances DIFFER between the serial and the llpar build")
         sys.exit(1)
