@@ -139,14 +139,6 @@ pub fn resident_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
-/// The memory the system could give without swapping (`MemAvailable`), in bytes, if known.
-pub fn available_bytes() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 /// This process's peak resident memory so far, in bytes.
 pub fn peak_resident_bytes() -> u64 {
     // SAFETY: getrusage fills the zeroed struct it is given.

@@ -99,18 +99,6 @@ pub struct ParallelPhase {
     pub extract: Vec<Duration>,
     /// The order in which the chunks were handed out (largest first); empty with `deps`.
     pub order: Vec<usize>,
-    /// For a phase whose workers may extract from copies of the home module: what the copies
-    /// cost in this run (nothing measured when the calling thread extracted).
-    pub copies: Option<Copies>,
-}
-
-/// What giving each worker a copy of the home module cost (`parallel::COPIES_FROM_WORKERS`).
-#[derive(Debug, Default, Clone)]
-pub struct Copies {
-    /// Writing the home module's bitcode once.
-    pub write: Option<Duration>,
-    /// Each worker's reading of its copy.
-    pub read: Vec<Duration>,
 }
 
 impl ParallelPhase {
@@ -166,44 +154,11 @@ impl ParallelPhase {
     }
 
     /// This phase's predicted wall time with `workers` workers: the longer of the calling
-    /// thread's own work and the makespan of the chunks (see `predicted_wall`). Where workers
-    /// extract from copies, each worker first waits for the home module's bitcode and reads it,
-    /// then each chunk costs its extraction too; otherwise a chunk starts no earlier than the
-    /// calling thread has extracted it. What the copies cost, when this run made none, is
-    /// estimated from `parse`, the time reading and verifying the input took: on sqlite3
-    /// (`opt -O2` output, 2.9 MB), reading it without verifying took about as long as reading
-    /// and verifying the input, writing it about two thirds of that.
-    fn predicted(&self, workers: usize, parse: Duration) -> Duration {
+    /// thread's own work (extracting every chunk, merging the results) and the makespan of the
+    /// chunks (see `predicted_wall`), where a chunk starts no earlier than the calling thread
+    /// has extracted it.
+    fn predicted(&self, workers: usize) -> Duration {
         let busy: Vec<Duration> = self.chunks.iter().map(|(_, d)| *d).collect();
-        if let (Some(copies), true) = (
-            &self.copies,
-            workers >= crate::parallel::COPIES_FROM_WORKERS,
-        ) {
-            let write = copies.write.unwrap_or(parse * 2 / 3);
-            let read = match copies.read.len() {
-                0 => parse,
-                n => copies.read.iter().sum::<Duration>() / n as u32,
-            };
-            let work: Vec<Duration> = busy
-                .iter()
-                .zip(&self.extract)
-                .map(|(b, e)| *b + *e)
-                .collect();
-            // Every worker starts after the write and its read: the schedule shifts by both.
-            let span = write
-                + read
-                + match self.deps.is_empty() {
-                    true => makespan_in_order(
-                        &work,
-                        &self.order,
-                        |_| Duration::ZERO,
-                        Duration::ZERO,
-                        workers,
-                    ),
-                    false => makespan_with_deps(&work, &self.deps, workers),
-                };
-            return (self.main_thread + write).max(span);
-        }
         if !self.deps.is_empty() {
             let extract: Duration = self.extract.iter().sum();
             return (self.main_thread + extract)
@@ -303,15 +258,10 @@ impl Stats {
     /// include waiting for a core, so predictions from such runs are pessimistic.
     pub fn predicted_wall(&self, workers: usize) -> Duration {
         let outside = self.wall.saturating_sub(self.parallel_wall);
-        let parse = self
-            .phases
-            .iter()
-            .find(|(name, _)| *name == "parse")
-            .map_or(Duration::ZERO, |(_, d)| *d);
         let parallel: Duration = self
             .parallel_phases
             .iter()
-            .map(|p| p.predicted(workers, parse))
+            .map(|p| p.predicted(workers))
             .sum();
         outside + parallel
     }

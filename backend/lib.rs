@@ -41,7 +41,7 @@ mod trace;
 pub mod units;
 mod worker;
 
-pub use engine::{run, Copies, EmitKind, Options, ParallelPhase, Stats};
+pub use engine::{run, EmitKind, Options, ParallelPhase, Stats};
 pub use error::{Error, ErrorKind, Result};
 pub use jobserver::Jobserver;
 pub use llvm::{RelocModel, TargetOptions};

@@ -576,33 +576,14 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Where the chunks were extracted: on the calling thread, or by the workers from copies of the
-/// home module (written once, read by each worker).
+/// The calling thread's extraction of the chunks: serial, it bounds the parallel phases once
+/// the workers outnumber what one thread can feed.
 fn print_extraction(stats: &Stats) {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     let extract: std::time::Duration = stats.parallel_phases.iter().flat_map(|p| &p.extract).sum();
-    let copies: Vec<&llpar::Copies> = stats
-        .parallel_phases
-        .iter()
-        .filter_map(|p| p.copies.as_ref().filter(|c| c.write.is_some()))
-        .collect();
-    if copies.is_empty() {
-        note!(
-            "llpar: extraction {:.1} ms on the calling thread",
-            ms(extract)
-        );
-        return;
-    }
-    let write: std::time::Duration = copies.iter().filter_map(|c| c.write).sum();
-    let reads: Vec<std::time::Duration> =
-        copies.iter().flat_map(|c| c.read.iter().copied()).collect();
-    let read = reads.iter().sum::<std::time::Duration>() / reads.len().max(1) as u32;
     note!(
-        "llpar: extraction {:.1} ms in the workers, from copies of the home module (written in {:.1} ms, read in {:.1} ms by each of {} workers)",
-        ms(extract),
-        ms(write),
-        ms(read),
-        reads.len()
+        "llpar: extraction {:.1} ms on the calling thread",
+        ms(extract)
     );
 }
 

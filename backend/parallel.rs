@@ -13,33 +13,10 @@ use crate::error::{Error, Result};
 use crate::llvm;
 use crate::split::Split;
 use crate::trace;
-use crate::worker::{self, Done, HomeImage, Job, WorkerConfig};
+use crate::worker::{self, Done, Job, WorkerConfig};
 use inkwell::module::Module;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
-
-/// From this many workers on, each worker extracts its chunks from a copy of the home module of
-/// its own (written once, read by each worker) instead of the calling thread extracting every
-/// chunk: one thread cannot extract as fast as many workers optimize. Below it the calling
-/// thread keeps up, and the copies would only cost memory (one module per worker).
-pub const COPIES_FROM_WORKERS: usize = 4;
-
-/// The memory a module's copy takes per instruction of its functions, about: sqlite3's (244k
-/// instructions) took 62 MiB.
-const COPY_BYTES_PER_INSTRUCTION: u64 = 300;
-
-/// Whether `threads` workers extract from copies of the home module (see `COPIES_FROM_WORKERS`):
-/// not under a memory cap or with saved temporaries, nor when the copies would take more than
-/// half the memory the system has available. Either way the chunks' bytes are the same.
-fn use_copies(options: &Options, threads: usize, split: &Split) -> bool {
-    let copies = (threads as u64)
-        * COPY_BYTES_PER_INSTRUCTION
-        * split.chunks.iter().map(|c| c.cost).sum::<u64>();
-    threads >= COPIES_FROM_WORKERS
-        && options.max_memory.is_none()
-        && options.save_temps.is_none()
-        && crate::admission::available_bytes().is_some_and(|free| copies <= free / 2)
-}
 
 /// Runs `config.task` on every chunk of `split` of `module`. Once every chunk is extracted and the
 /// home module's chunked bodies are gone (while the workers still work), `after_extraction` runs
@@ -63,37 +40,25 @@ where
     let start = Instant::now();
     let threads = options.threads.max(1).min(n);
     let mut phase = Phase::new(stats, n, options);
-    phase.copyable = options.max_memory.is_none() && options.save_temps.is_none();
-    let home =
-        use_copies(options, threads, split).then(|| phase.home_image(split, module, input_name));
-    // Bounded so that extracted chunks waiting for a worker do not pile up in memory; jobs
-    // without bitcode (the workers extract them) cost nothing to queue.
-    let (job_tx, job_rx) = match home {
-        Some(_) => crossbeam_channel::unbounded::<Job>(),
-        None => crossbeam_channel::bounded::<Job>(threads * 2),
-    };
+    // Bounded so that extracted chunks waiting for a worker do not pile up in memory.
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let admission = admission_for(options);
     let mut merge = InOrder::new(n, config.task.temp_suffix());
     let mut failed_chunks: Vec<usize> = Vec::new();
     std::thread::scope(|scope| {
         for w in 0..threads {
-            let (jobs, done, admission, home) =
-                (job_rx.clone(), done_tx.clone(), &admission, home.as_ref());
-            scope.spawn(move || worker::work(w, config, admission, home, jobs, done));
+            let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
+            scope.spawn(move || worker::work(w, config, admission, jobs, done));
         }
         drop((done_tx, job_rx));
         // Largest chunks first, so that the last ones to finish are small.
         let mut dispatch: Vec<usize> = (0..n).collect();
         dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
         phase.order.clone_from(&dispatch);
-        let ranks = home.is_none().then(|| llvm::UseRanks::new(module));
+        let ranks = llvm::UseRanks::new(module);
         for index in dispatch {
-            let job = match &ranks {
-                Some(ranks) => phase.extract(split, module, ranks, index, input_name),
-                None => Ok(phase.describe(split, index, input_name)),
-            };
-            match job {
+            match phase.extract(split, module, &ranks, index, input_name) {
                 Ok(job) => {
                     if job_tx.send(job).is_err() {
                         break;
@@ -199,13 +164,8 @@ struct Phase<'o> {
     /// A short name per chunk for the progress display: its index and largest function.
     labels: Vec<String>,
     chunk_times: Vec<(String, Duration)>,
-    /// Per chunk, the time its extraction took, wherever it ran.
+    /// Per chunk, the time its extraction took.
     extract_times: Vec<Duration>,
-    /// Writing the home module for the workers' copies, and each worker's reading of its copy.
-    serialize_time: Option<Duration>,
-    copy_times: Vec<Duration>,
-    /// Whether the options let workers extract from copies (no memory cap, no saved temps).
-    copyable: bool,
     /// The order in which the chunks were handed out.
     order: Vec<usize>,
     /// Each chunk's optimization remarks, kept to be written in chunk order.
@@ -222,38 +182,8 @@ impl<'o> Phase<'o> {
             labels: vec![String::new(); n],
             chunk_times: vec![(String::new(), Duration::ZERO); n],
             extract_times: vec![Duration::ZERO; n],
-            serialize_time: None,
-            copy_times: Vec::new(),
-            copyable: false,
             order: Vec::new(),
             remarks: vec![Vec::new(); n],
-        }
-    }
-
-    /// The home module in bitcode, for workers that extract their chunks from copies of it.
-    fn home_image(&mut self, split: &Split, module: &Module, input_name: &str) -> HomeImage {
-        let t = Instant::now();
-        let span = trace::span("write the home module for the workers");
-        let bitcode = llvm::write_bitcode(module);
-        drop(span);
-        self.serialize_time = Some(t.elapsed());
-        HomeImage {
-            bitcode,
-            recipe: split.recipe.clone(),
-            input_name: input_name.to_string(),
-        }
-    }
-
-    /// Chunk `index` as a job without bitcode, for a worker that extracts it itself.
-    fn describe(&mut self, split: &Split, index: usize, input_name: &str) -> Job {
-        let info = split.chunk_info(index);
-        self.label(index, &info);
-        Job {
-            index,
-            bitcode: Vec::new(),
-            description: format!("{input_name}: {}", info.description),
-            promoted_names: info.promoted_names,
-            imports: Vec::new(),
         }
     }
 
@@ -306,14 +236,8 @@ impl<'o> Phase<'o> {
 
     /// A worker finished a chunk.
     fn worked(&mut self, stats: &mut Stats, done: &mut Done) {
-        stats.worker_busy += done.busy + done.extract + done.copy;
+        stats.worker_busy += done.busy;
         self.chunk_times[done.index].1 = done.busy;
-        if !done.extract.is_zero() {
-            self.extract_times[done.index] = done.extract;
-        }
-        if !done.copy.is_zero() {
-            self.copy_times.push(done.copy);
-        }
         self.remarks[done.index] = std::mem::take(&mut done.remarks);
     }
 
@@ -328,10 +252,9 @@ impl<'o> Phase<'o> {
         deps: Vec<Vec<usize>>,
     ) {
         let wall = start.elapsed();
-        let serialize = self.serialize_time.unwrap_or_default();
-        let main_thread = self.extract_time + self.serial_time + serialize;
+        let main_thread = self.extract_time + self.serial_time;
         stats.most_chunks_at_once = stats.most_chunks_at_once.max(admission.most_running());
-        stats.add("split", self.extract_time + serialize);
+        stats.add("split", self.extract_time);
         stats.add("merge", self.serial_time);
         stats.add("parallel passes", wall.saturating_sub(main_thread));
         stats.parallel_wall += wall;
@@ -345,10 +268,6 @@ impl<'o> Phase<'o> {
             deps,
             extract: self.extract_times,
             order: self.order,
-            copies: self.copyable.then_some(crate::engine::Copies {
-                write: self.serialize_time,
-                read: self.copy_times,
-            }),
         });
     }
 }
@@ -491,26 +410,18 @@ where
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let admission = admission_for(options);
     let mut phase = Phase::new(stats, n, options);
-    phase.copyable = options.max_memory.is_none() && options.save_temps.is_none();
-    let home =
-        use_copies(options, threads, split).then(|| phase.home_image(split, module, input_name));
     let mut merge = InOrder::new(n, "opt.bc");
     let mut graph = Ready::new(deps);
     std::thread::scope(|scope| {
         for w in 0..threads {
-            let (jobs, done, admission, home) =
-                (job_rx.clone(), done_tx.clone(), &admission, home.as_ref());
-            scope.spawn(move || worker::work(w, config, admission, home, jobs, done));
+            let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
+            scope.spawn(move || worker::work(w, config, admission, jobs, done));
         }
         drop((done_tx, job_rx));
-        let ranks = home.is_none().then(|| llvm::UseRanks::new(module));
+        let ranks = llvm::UseRanks::new(module);
         let mut in_flight = 0;
         for c in 0..n {
-            let job = match &ranks {
-                Some(ranks) => phase.extract(split, module, ranks, c, input_name),
-                None => Ok(phase.describe(split, c, input_name)),
-            };
-            match job {
+            match phase.extract(split, module, &ranks, c, input_name) {
                 Ok(job) if graph.waiting[c] == 0 && merge.first_error.is_none() => {
                     let _ = job_tx.send(graph.with_imports(c, job));
                     in_flight += 1;

@@ -72,8 +72,8 @@ pub struct ChunkModule {
 pub struct Split<'c> {
     pub chunks: Vec<Chunk>,
     pub restore: Restore<'c>,
-    /// What extracting a chunk needs; workers extracting from copies of the module share it.
-    pub recipe: std::sync::Arc<Recipe>,
+    /// What extracting a chunk needs.
+    pub recipe: Recipe,
     /// The cost (instructions) of each function of the home module's list; 0 for declarations.
     function_costs: Vec<u64>,
     /// Functions and variables left local because one chunk alone uses them (codegen units
@@ -85,9 +85,9 @@ pub struct Split<'c> {
     removed: Vec<bool>,
 }
 
-/// How to extract each chunk from the home module, or from a copy of it read from its bitcode
-/// (whose lists hold the same globals in the same positions): plain data, no handles, so that
-/// worker threads can share it (`Recipe::extract`).
+/// How to extract each chunk from the home module: positions in its lists and linkages, no
+/// handles, as in `Split`; apart from what describes chunks, so that it is plain data that any
+/// module with the same globals in the same positions could be extracted from.
 pub struct Recipe {
     /// Per chunk, its functions (positions in the home module's function list).
     chunk_functions: Vec<Vec<usize>>,
@@ -288,8 +288,7 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
             keep_alive[chunk_of[i]].push(i);
         }
     }
-    let recipe = std::sync::Arc::get_mut(&mut split.recipe).expect("the recipe is not shared yet");
-    recipe.walk = Some(WalkPlan {
+    split.recipe.walk = Some(WalkPlan {
         callees,
         deps,
         keep_alive,
@@ -554,7 +553,7 @@ pub fn prepare_planned<'c>(
             struct_types: llvm::struct_types(home),
             original_names,
         },
-        recipe: std::sync::Arc::new(Recipe {
+        recipe: Recipe {
             chunk_functions: chunks.iter().map(|c| c.functions.clone()).collect(),
             copyable_variables,
             owned_variables: owned_variables
@@ -571,7 +570,7 @@ pub fn prepare_planned<'c>(
                 .collect(),
             purpose,
             walk: None,
-        }),
+        },
         function_costs,
         unit_local_functions: positions(&unit_locals, &function_at),
         unit_local_variables: positions(&unit_locals, &variable_at),
@@ -746,8 +745,8 @@ impl<'c> Split<'c> {
 }
 
 impl Recipe {
-    /// Extracts chunk `index` of `home` (the home module as the split left it, or a copy read
-    /// from its bitcode) as a standalone module, in bitcode. `ranks` are `home`'s.
+    /// Extracts chunk `index` of `home` (the home module as the split left it) as a standalone
+    /// module, in bitcode. `ranks` are `home`'s.
     pub fn extract<'m, 'c>(
         &self,
         home: &'m Module<'c>,

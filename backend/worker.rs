@@ -6,12 +6,10 @@
 //! chunks the same thread handled before, so the bytes never depend on scheduling.
 use crate::admission::Admission;
 use crate::crash;
-use crate::llvm::{self, RelocModel, TargetOptions, UseRanks};
-use crate::split::Recipe;
+use crate::llvm::{self, RelocModel, TargetOptions};
 use crate::trace;
 use crossbeam_channel::{Receiver, Sender};
 use inkwell::context::Context;
-use std::cell::OnceCell;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -41,25 +39,9 @@ fn with_imports(job: &Job) -> Result<Vec<u8>, String> {
     Ok(llvm::write_bitcode(&module))
 }
 
-/// The home module in bitcode, for workers that extract their chunks themselves: each worker
-/// parses its own copy once, in a context of its own, and extracts its chunks from that copy
-/// with `recipe`. The copy holds the same globals in the same positions and the same use-list
-/// order as the home module (the bitcode records it), so a chunk comes out byte for byte as the
-/// calling thread would extract it from the home module.
-pub struct HomeImage {
-    pub bitcode: Vec<u8>,
-    pub recipe: std::sync::Arc<Recipe>,
-    /// The input's name, for messages.
-    pub input_name: String,
-}
-
 pub struct Done {
     pub index: usize,
     pub result: Result<Vec<u8>, String>,
-    /// Time spent extracting the chunk from this worker's copy of the home module (zero when
-    /// the calling thread extracted it), and reading that copy, on the worker's first chunk.
-    pub extract: Duration,
-    pub copy: Duration,
     /// The chunk's optimization remarks (YAML), when `WorkerConfig::remarks` asks for them.
     pub remarks: Vec<u8>,
     /// Time spent on this chunk (parse, passes, write).
@@ -130,51 +112,12 @@ impl WorkerConfig {
     }
 }
 
-/// A worker's own copy of the home module (`HomeImage`), read on its first chunk.
-struct Copy<'c> {
-    context: &'c Context,
-    module: OnceCell<Result<inkwell::module::Module<'c>, String>>,
-}
-
-impl<'c> Copy<'c> {
-    /// Extracts chunk `index` from the copy, reading it first if this is the first chunk; the
-    /// time the reading took goes to `read`. `ranks` are the copy's, made on first use.
-    fn extract<'m>(
-        &'m self,
-        home: &HomeImage,
-        ranks: &OnceCell<UseRanks<'m>>,
-        index: usize,
-        read: &mut Duration,
-    ) -> Result<Vec<u8>, String> {
-        let module = self.module.get_or_init(|| {
-            let t = Instant::now();
-            let _span = trace::span("read the copy of the home module");
-            llvm::set_current_work(format!(
-                "{}: reading the copy of the home module",
-                home.input_name
-            ));
-            let parsed = llvm::parse(self.context, &home.bitcode, &home.input_name);
-            *read = t.elapsed();
-            parsed
-        });
-        let module = module
-            .as_ref()
-            .map_err(|e| format!("reading the home module: {e}"))?;
-        let ranks = ranks.get_or_init(|| UseRanks::new(module));
-        let _span = trace::span(format!("extract chunk {index}"));
-        llvm::set_current_work(format!("{}: extracting chunk {index}", home.input_name));
-        Ok(home.recipe.extract(module, ranks, index))
-    }
-}
-
 /// Runs jobs from `jobs` until the channel closes, sending one `Done` per job. `admission`
-/// decides when this worker may start its next chunk (jobserver tokens, the memory cap). With
-/// `home`, the jobs come without bitcode and the worker extracts each chunk from its own copy.
+/// decides when this worker may start its next chunk (jobserver tokens, the memory cap).
 pub fn work(
     worker: usize,
     config: &WorkerConfig,
     admission: &Admission<'_>,
-    home: Option<&HomeImage>,
     jobs: Receiver<Job>,
     results: Sender<Done>,
 ) {
@@ -183,12 +126,6 @@ pub fn work(
         Some(_) => Ok(None),
         None => llvm::target_machine(&config.target, &config.triple),
     };
-    let copy_context = Context::create();
-    let copy = Copy {
-        context: &copy_context,
-        module: OnceCell::new(),
-    };
-    let ranks = OnceCell::new();
     loop {
         let Some(slot) = admission.slot(worker, || jobs.is_empty()) else {
             return;
@@ -196,23 +133,11 @@ pub fn work(
         let Ok(mut job) = jobs.recv() else {
             return;
         };
-        let (mut read, extract_start) = (Duration::ZERO, Instant::now());
-        let extracted = match home {
-            Some(home) => copy
-                .extract(home, &ranks, job.index, &mut read)
-                .map(|bitcode| job.bitcode = bitcode),
-            None => Ok(()),
-        };
-        let extract = match home {
-            Some(_) => extract_start.elapsed().saturating_sub(read),
-            None => Duration::ZERO,
-        };
         let ticket = admission.admit(job.index, job.bitcode.len());
         let start = Instant::now();
         let span = trace::span(job.description.clone());
         llvm::set_current_names(&job.promoted_names);
         let imported = match job.imports.is_empty() {
-            _ if extracted.is_err() => extracted,
             true => Ok(()),
             false => with_imports(&job).map(|bitcode| job.bitcode = bitcode),
         };
@@ -249,8 +174,6 @@ pub fn work(
             result: result.map_err(|e| format!("{}: {e}", job.description)),
             remarks,
             busy: start.elapsed(),
-            extract,
-            copy: read,
         };
         if results.send(done).is_err() {
             return;
