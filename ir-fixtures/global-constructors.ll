@@ -4,6 +4,16 @@
 ; RUN: opt -passes='%light' %s -o %t.ref.bc
 ; RUN: %llpar %tiny -j2 -passes='%light' %s -o %t.bc
 ; RUN: %irdiff %t.ref.bc %t.bc
+; Objects and assembly put them in .init_array and .fini_array, as llc and clang do: programs
+; linked by lld never run .ctors.
+; (At -O1 and above GlobalOpt evaluates this constructor away; -O0 keeps it.)
+; RUN: %llpar %tiny -j2 -O0 --emit=obj %s -o %t.o
+; RUN: llvm-readelf -S %t.o | FileCheck --check-prefix=SECTIONS %s
+; RUN: %llpar %tiny -j2 -O0 --emit=asm %s -o - | FileCheck --check-prefix=SECTIONS %s
+; SECTIONS-NOT: .ctors
+; SECTIONS-DAG: .init_array
+; SECTIONS-DAG: .fini_array
+; SECTIONS-NOT: .ctors
 
 ; CHECK-COUNT-1: @llvm.global_ctors = appending global
 ; CHECK-SAME: ptr @init

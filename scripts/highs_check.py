@@ -109,7 +109,7 @@ def main():
         timed([f"{BIN}/clang++", "-fuse-ld=lld", obj, "-o", exes[b]] + link_args)
 
     # Each solve runs in its own empty directory: the app may write files (a log) next to it.
-    rows, differ, errors = [], 0, []
+    rows, differ, errors = [], 0, {}
     for inst in instances:
         path = os.path.join(INSTANCES, inst)
         results = {}
@@ -122,7 +122,7 @@ def main():
         differ += not ok
         for b, (status, _, _, err) in results.items():
             if status.startswith(("timeout", "killed", "no status")) and err:
-                errors.append(f"{inst}, {b} build: {status}: {err}")
+                errors.setdefault(f"{b} build: {status}: {err}", []).append(inst)
         rows.append((inst, s_status, s_obj or "-", l_status, l_obj or "-", f"{s_t:.2f}", f"{l_t:.2f}",
                      "same" if ok else "DIFFERENT"))
         print(f"  {inst}: {rows[-1][-1]}", file=sys.stderr, flush=True)
@@ -141,8 +141,8 @@ def main():
     for r in [head] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
     print()
-    for e in errors:
-        print(f"  {e}")
+    for e, insts in errors.items():
+        print(f"{', '.join(insts) if len(insts) < 4 else f'{len(insts)} instances'}, {e}")
     if differ:
         print(f"{differ} of {len(rows)} instances DIFFER between the serial and the llpar build")
         sys.exit(1)

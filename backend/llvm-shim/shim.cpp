@@ -1263,6 +1263,12 @@ struct PassSetup {
 // Prints the new pass manager's default pipeline for `-O<level>` (`size_level` 1 for -Os, 2 for
 // -Oz) in textual form, as `opt -passes='default<O2>' -print-pipeline-passes` does. The caller
 // frees the result with LLVMDisposeMessage.
+// Static constructors go to `.init_array`, as `llc` and clang put them (LLVM's C API leaves
+// `UseInitArray` at its default, `.ctors`, which lld-linked programs never run).
+void llpar_use_init_array(LLVMTargetMachineRef TM) {
+  reinterpret_cast<TargetMachine *>(TM)->Options.UseInitArray = true;
+}
+
 char *llpar_print_default_pipeline(LLVMTargetMachineRef TM, unsigned level, unsigned size_level) {
   OptimizationLevel opt_level = OptimizationLevel::O2;
   if (size_level == 1)

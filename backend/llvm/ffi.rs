@@ -104,6 +104,7 @@ extern "C" {
     ) -> *mut c_void;
     pub fn llpar_remarks_take(handle: *mut c_void, len: *mut usize) -> *mut c_char;
     pub fn llpar_remarks_end(handle: *mut c_void);
+    pub fn llpar_use_init_array(tm: llvm_sys::target_machine::LLVMTargetMachineRef);
     pub fn llpar_print_default_pipeline(
         tm: LLVMTargetMachineRef,
         level: c_uint,

@@ -624,7 +624,11 @@ pub fn target_machine(
             reloc,
             CodeModel::Default,
         )
-        .map(Some)
+        .map(|machine| {
+            // SAFETY: the target machine was just made and is alive; the shim sets one field.
+            unsafe { ffi::llpar_use_init_array(machine.as_mut_ptr()) };
+            Some(machine)
+        })
         .ok_or_else(|| format!("cannot create a target machine for '{}'", triple))
 }
 
