@@ -124,8 +124,11 @@ impl ParallelPhase {
         }
         let mut ready: Vec<usize> = (0..n).filter(|&c| waiting[c] == 0).collect();
         while let Some(c) = ready.pop() {
-            let before = self.deps[c]
-                .iter()
+            let before = self
+                .deps
+                .get(c)
+                .into_iter()
+                .flatten()
                 .filter_map(|&d| Some((end.get(d).copied().flatten()?.0, d)))
                 .max();
             let start = before.map_or(Duration::ZERO, |(t, _)| t);
@@ -164,20 +167,25 @@ impl ParallelPhase {
             return (self.main_thread + extract)
                 .max(makespan_with_deps(&busy, &self.deps, workers));
         }
-        // The calling thread extracts the chunks one after the other, in the order handed out.
+        // The calling thread extracts the chunks one after the other, in the order handed out
+        // (largest first, if a phase made elsewhere does not say).
+        let mut order: Vec<usize> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|&c| c < busy.len())
+            .collect();
+        if order.len() != busy.len() {
+            order = (0..busy.len()).collect();
+            order.sort_by(|&a, &b| busy[b].cmp(&busy[a]));
+        }
         let mut extracted = vec![Duration::ZERO; busy.len()];
         let mut at = Duration::ZERO;
-        for &c in &self.order {
-            at += self.extract[c];
+        for &c in &order {
+            at += self.extract.get(c).copied().unwrap_or_default();
             extracted[c] = at;
         }
-        let span = makespan_in_order(
-            &busy,
-            &self.order,
-            |c| extracted[c],
-            Duration::ZERO,
-            workers,
-        );
+        let span = makespan_in_order(&busy, &order, |c| extracted[c], Duration::ZERO, workers);
         (self.main_thread + at).max(span)
     }
 }
