@@ -658,6 +658,22 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(independent.critical_chain(), (Vec::new(), Duration::ZERO));
+        // A phase made by a library user, with dependencies for some chunks only and no
+        // extraction times or order: no panic, and the chunks are handed out largest first.
+        let partial = ParallelPhase {
+            chunks: vec![chunk(5), chunk(7), chunk(2)],
+            deps: vec![vec![], vec![0]],
+            ..Default::default()
+        };
+        assert_eq!(partial.critical_chain(), (vec![0, 1], ms(12)));
+        let stats = Stats {
+            parallel_phases: vec![ParallelPhase {
+                chunks: vec![chunk(5), chunk(7), chunk(2)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(stats.predicted_wall(2), ms(7));
     }
 
     #[test]
