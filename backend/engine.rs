@@ -185,7 +185,7 @@ impl ParallelPhase {
             at += self.extract.get(c).copied().unwrap_or_default();
             extracted[c] = at;
         }
-        let span = makespan_in_order(&busy, &order, |c| extracted[c], Duration::ZERO, workers);
+        let span = makespan_in_order(&busy, &order, |c| extracted[c], workers);
         (self.main_thread + at).max(span)
     }
 }
@@ -230,26 +230,19 @@ pub fn makespan_with_deps(durations: &[Duration], deps: &[Vec<usize>], workers: 
 pub fn makespan(durations: &[Duration], workers: usize) -> Duration {
     let mut order: Vec<usize> = (0..durations.len()).collect();
     order.sort_by(|&a, &b| durations[b].cmp(&durations[a]));
-    makespan_in_order(
-        durations,
-        &order,
-        |_| Duration::ZERO,
-        Duration::ZERO,
-        workers,
-    )
+    makespan_in_order(durations, &order, |_| Duration::ZERO, workers)
 }
 
 /// The makespan of `durations` on `workers` when they are handed out in `order`, each to the
 /// worker that frees up first, chunk `c` not before `ready(c)` (when the calling thread has
-/// extracted it), and every worker busy for `setup` before its first chunk.
+/// extracted it).
 pub fn makespan_in_order(
     durations: &[Duration],
     order: &[usize],
     ready: impl Fn(usize) -> Duration,
-    setup: Duration,
     workers: usize,
 ) -> Duration {
-    let mut free = vec![setup; workers.max(1)];
+    let mut free = vec![Duration::ZERO; workers.max(1)];
     let mut end = Duration::ZERO;
     for &c in order {
         let first = free.iter_mut().min().expect("at least one worker");
@@ -625,19 +618,20 @@ mod tests {
     }
 
     #[test]
-    fn makespan_in_order_waits_for_extraction_and_setup() {
+    fn makespan_in_order_waits_for_extraction() {
         let ms = Duration::from_millis;
         let work = [ms(10), ms(1), ms(1)];
         // Extracted one after the other at 2, 3 and 4 ms: the small ones wait for it, the
         // large one bounds the end (2 + 10).
         let ready = [ms(2), ms(3), ms(4)];
-        let span = makespan_in_order(&work, &[0, 1, 2], |c| ready[c], Duration::ZERO, 2);
+        let span = makespan_in_order(&work, &[0, 1, 2], |c| ready[c], 2);
         assert_eq!(span, ms(12));
-        // Each worker reads its copy first (5 ms): 5 + 10 on one, 5 + 1 + 1 on the other.
-        let span = makespan_in_order(&work, &[0, 1, 2], |_| Duration::ZERO, ms(5), 2);
-        assert_eq!(span, ms(15));
+        // Extracted late (at 20 ms), a small chunk ends the phase.
+        let late = [ms(0), ms(0), ms(20)];
+        let span = makespan_in_order(&work, &[0, 1, 2], |c| late[c], 2);
+        assert_eq!(span, ms(21));
         assert_eq!(
-            makespan_in_order(&[], &[], |_| Duration::ZERO, ms(5), 2),
+            makespan_in_order(&[], &[], |_| Duration::ZERO, 2),
             Duration::ZERO
         );
     }

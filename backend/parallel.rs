@@ -187,16 +187,6 @@ impl<'o> Phase<'o> {
         }
     }
 
-    /// Names chunk `index` for the progress display and the critical path.
-    fn label(&mut self, index: usize, info: &crate::split::ChunkModule) {
-        let (largest, cost) = &info.largest_function;
-        self.labels[index] = format!("chunk {index} with {largest}");
-        self.chunk_times[index].0 = format!(
-            "{}, its largest function {largest} ({cost} instructions)",
-            info.description
-        );
-    }
-
     /// Extracts chunk `index` as a job for the workers (kept under `--save-temps`).
     fn extract<'m, 'c>(
         &mut self,
@@ -211,7 +201,12 @@ impl<'o> Phase<'o> {
         llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
         let chunk = split.extract(module, ranks, index);
         drop(span);
-        self.label(index, &chunk);
+        let (largest, cost) = &chunk.largest_function;
+        self.labels[index] = format!("chunk {index} with {largest}");
+        self.chunk_times[index].0 = format!(
+            "{}, its largest function {largest} ({cost} instructions)",
+            chunk.description
+        );
         self.extract_times[index] = t.elapsed();
         self.extract_time += t.elapsed();
         self.save(index, "bc", &chunk.bitcode)?;

@@ -72,25 +72,8 @@ pub struct ChunkModule {
 pub struct Split<'c> {
     pub chunks: Vec<Chunk>,
     pub restore: Restore<'c>,
-    /// What extracting a chunk needs.
-    pub recipe: Recipe,
     /// The cost (instructions) of each function of the home module's list; 0 for declarations.
     function_costs: Vec<u64>,
-    /// Functions and variables left local because one chunk alone uses them (codegen units
-    /// only), and their names and linkages.
-    unit_local_functions: Vec<usize>,
-    unit_local_variables: Vec<usize>,
-    unit_locals: Vec<(Vec<u8>, Linkage)>,
-    /// Per chunk, set once its bodies are removed: it cannot be extracted after that.
-    removed: Vec<bool>,
-}
-
-/// How to extract each chunk from the home module: positions in its lists and linkages, no
-/// handles, as in `Split`; apart from what describes chunks, so that it is plain data that any
-/// module with the same globals in the same positions could be extracted from.
-pub struct Recipe {
-    /// Per chunk, its functions (positions in the home module's function list).
-    chunk_functions: Vec<Vec<usize>>,
     /// Variables whose definitions chunks may copy as `available_externally`.
     copyable_variables: Vec<usize>,
     /// Functions that were local before promotion, with their linkage: chunks keep them local.
@@ -99,7 +82,14 @@ pub struct Recipe {
     owned_variables: Vec<Vec<usize>>,
     /// Per chunk, the aliases and ifuncs it owns (code generation only).
     owned_aliases: Vec<Vec<usize>>,
+    /// Functions and variables left local because one chunk alone uses them (codegen units
+    /// only), and their names and linkages.
+    unit_local_functions: Vec<usize>,
+    unit_local_variables: Vec<usize>,
+    unit_locals: Vec<(Vec<u8>, Linkage)>,
     purpose: Purpose,
+    /// Per chunk, set once its bodies are removed: it cannot be extracted after that.
+    removed: Vec<bool>,
     /// What the call-graph walk needs, for a split made by `prepare_walk`.
     walk: Option<WalkPlan>,
 }
@@ -288,7 +278,7 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
             keep_alive[chunk_of[i]].push(i);
         }
     }
-    split.recipe.walk = Some(WalkPlan {
+    split.walk = Some(WalkPlan {
         callees,
         deps,
         keep_alive,
@@ -553,30 +543,27 @@ pub fn prepare_planned<'c>(
             struct_types: llvm::struct_types(home),
             original_names,
         },
-        recipe: Recipe {
-            chunk_functions: chunks.iter().map(|c| c.functions.clone()).collect(),
-            copyable_variables,
-            owned_variables: owned_variables
-                .iter()
-                .map(|vs| positions(vs, &variable_at))
-                .collect(),
-            local_functions: local_functions
-                .iter()
-                .filter_map(|(f, l)| Some((*function_at.get(f)?, *l)))
-                .collect(),
-            owned_aliases: owned_aliases
-                .iter()
-                .map(|a| positions(a, &alias_at))
-                .collect(),
-            purpose,
-            walk: None,
-        },
         function_costs,
+        copyable_variables,
+        owned_variables: owned_variables
+            .iter()
+            .map(|vs| positions(vs, &variable_at))
+            .collect(),
+        local_functions: local_functions
+            .iter()
+            .filter_map(|(f, l)| Some((*function_at.get(f)?, *l)))
+            .collect(),
+        owned_aliases: owned_aliases
+            .iter()
+            .map(|a| positions(a, &alias_at))
+            .collect(),
         unit_local_functions: positions(&unit_locals, &function_at),
         unit_local_variables: positions(&unit_locals, &variable_at),
         unit_locals: unit_local_names,
         removed: vec![false; chunks.len()],
         chunks,
+        purpose,
+        walk: None,
     }
 }
 
@@ -609,15 +596,46 @@ impl<'c> Split<'c> {
             !self.removed[index],
             "a chunk is extracted before its bodies are removed"
         );
-        let bitcode = self.recipe.extract(home, ranks, index);
-        ChunkModule {
-            bitcode,
-            ..self.chunk_info(index)
+        let functions = llvm::functions(home);
+        let variables = llvm::variables(home);
+        let aliases = llvm::aliases_and_ifuncs(home);
+        let pick = |list: &[GlobalRef<'m>], at: &[usize]| -> Vec<GlobalRef<'m>> {
+            at.iter().filter_map(|&i| list.get(i).copied()).collect()
+        };
+        let mut owned = pick(&functions, &self.chunks[index].functions);
+        owned.extend(pick(&variables, &self.owned_variables[index]));
+        owned.extend(pick(&aliases, &self.owned_aliases[index]));
+        let shared = |i: &usize| {
+            self.walk
+                .as_ref()
+                .is_some_and(|w| w.shared_locals.contains(i))
+        };
+        let mut extras = llvm::ChunkExtras {
+            copyable: pick(&variables, &self.copyable_variables),
+            local_functions: self
+                .local_functions
+                .iter()
+                .filter(|(i, _)| !shared(i))
+                .filter_map(|&(i, l)| Some((*functions.get(i)?, l)))
+                .collect(),
+            ..Default::default()
+        };
+        if let Some(walk) = &self.walk {
+            extras.imports = pick(&functions, &walk.callees[index])
+                .into_iter()
+                .filter(|f| importable(*f))
+                .collect();
+            extras.keep_alive = pick(&functions, &walk.keep_alive[index]);
         }
-    }
-
-    /// Chunk `index` described for messages, reports and the critical path (no bitcode).
-    pub fn chunk_info(&self, index: usize) -> ChunkModule {
+        let span = crate::trace::span("clone into the chunk");
+        let chunk = llvm::extract_chunk(
+            home,
+            ranks,
+            &owned,
+            &extras,
+            self.purpose == Purpose::Codegen,
+        );
+        drop(span);
         let names = self.chunk_function_names(index);
         let largest_function = self.chunks[index]
             .functions
@@ -642,8 +660,13 @@ impl<'c> Split<'c> {
             .zip(names)
             .filter(|(promoted, original)| promoted != original)
             .collect();
+        let span = crate::trace::span("write the chunk's bitcode");
+        let bitcode = llvm::write_bitcode(&chunk);
+        drop(span);
+        let _span = crate::trace::span("free the chunk");
+        drop(chunk);
         ChunkModule {
-            bitcode: Vec::new(),
+            bitcode,
             description,
             promoted_names,
             largest_function,
@@ -666,10 +689,7 @@ impl<'c> Split<'c> {
     /// Per chunk of a split made by `prepare_walk`, the chunks it waits for and the functions
     /// of each it imports from their results.
     pub fn walk_deps(&self) -> Vec<(Vec<usize>, Vec<Vec<String>>)> {
-        self.recipe
-            .walk
-            .as_ref()
-            .map_or_else(Vec::new, |w| w.deps.clone())
+        self.walk.as_ref().map_or_else(Vec::new, |w| w.deps.clone())
     }
 
     /// Puts the home module's functions and variables back in the order they had when the
@@ -719,20 +739,14 @@ impl<'c> Split<'c> {
                 }
             }
             let variables = llvm::variables(home);
-            for &i in self.recipe.owned_variables[range].iter().flatten() {
+            for &i in self.owned_variables[range].iter().flatten() {
                 if let Some(v) = variables.get(i) {
                     v.remove_initializer();
                     v.set_linkage(Linkage::LLVMExternalLinkage);
                 }
             }
         }
-        let aliases: Vec<usize> = self
-            .recipe
-            .owned_aliases
-            .iter()
-            .flatten()
-            .copied()
-            .collect();
+        let aliases: Vec<usize> = self.owned_aliases.iter().flatten().copied().collect();
         llvm::replace_aliases_with_declarations(home, &aliases);
         // The declarations that replaced the aliases went to the ends of the lists: the
         // positions of the locals still hold.
@@ -741,64 +755,6 @@ impl<'c> Split<'c> {
             &std::mem::take(&mut self.unit_local_functions),
             &std::mem::take(&mut self.unit_local_variables),
         );
-    }
-}
-
-impl Recipe {
-    /// Extracts chunk `index` of `home` (the home module as the split left it) as a standalone
-    /// module, in bitcode. `ranks` are `home`'s.
-    pub fn extract<'m, 'c>(
-        &self,
-        home: &'m Module<'c>,
-        ranks: &UseRanks<'m>,
-        index: usize,
-    ) -> Vec<u8> {
-        let functions = llvm::functions(home);
-        let variables = llvm::variables(home);
-        let aliases = llvm::aliases_and_ifuncs(home);
-        let pick = |list: &[GlobalRef<'m>], at: &[usize]| -> Vec<GlobalRef<'m>> {
-            at.iter().filter_map(|&i| list.get(i).copied()).collect()
-        };
-        let mut owned = pick(&functions, &self.chunk_functions[index]);
-        owned.extend(pick(&variables, &self.owned_variables[index]));
-        owned.extend(pick(&aliases, &self.owned_aliases[index]));
-        let shared = |i: &usize| {
-            self.walk
-                .as_ref()
-                .is_some_and(|w| w.shared_locals.contains(i))
-        };
-        let mut extras = llvm::ChunkExtras {
-            copyable: pick(&variables, &self.copyable_variables),
-            local_functions: self
-                .local_functions
-                .iter()
-                .filter(|(i, _)| !shared(i))
-                .filter_map(|&(i, l)| Some((*functions.get(i)?, l)))
-                .collect(),
-            ..Default::default()
-        };
-        if let Some(walk) = &self.walk {
-            extras.imports = pick(&functions, &walk.callees[index])
-                .into_iter()
-                .filter(|f| importable(*f))
-                .collect();
-            extras.keep_alive = pick(&functions, &walk.keep_alive[index]);
-        }
-        let span = crate::trace::span("clone into the chunk");
-        let chunk = llvm::extract_chunk(
-            home,
-            ranks,
-            &owned,
-            &extras,
-            self.purpose == Purpose::Codegen,
-        );
-        drop(span);
-        let span = crate::trace::span("write the chunk's bitcode");
-        let bitcode = llvm::write_bitcode(&chunk);
-        drop(span);
-        let _span = crate::trace::span("free the chunk");
-        drop(chunk);
-        bitcode
     }
 }
 
