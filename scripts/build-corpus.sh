@@ -15,27 +15,13 @@ bin=/usr/lib/llvm-$v/bin
 out=$root/target/corpus
 mkdir -p "$out"
 fetch=$out/fetch
-if true; then # rewritten every time, so that a corpus added later is fetched too
-  mkdir -p "$fetch/src"
-  cat > "$fetch/Cargo.toml" <<'TOML'
-[package]
-name = "llpar-corpus"
-version = "0.0.0"
-edition = "2021"
-publish = false
-[dependencies]
+. "$root/scripts/crates.sh"
+fetch_crates "$fetch" llpar-corpus <<'TOML'
 libsqlite3-sys = { version = "=0.30.1", features = ["bundled"], default-features = false }
 regex-automata = "=0.4.9"
 lua-src = "=547.0.0"
 zstd-sys = { version = "=2.0.13", default-features = false }
-[workspace]
 TOML
-  echo "" > "$fetch/src/lib.rs"
-fi
-(cd "$fetch" && cargo fetch -q)
-registry_src() { # newest unpacked copy of crate $1 in cargo's registry
-  ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$1" 2>/dev/null | sort -V | tail -n 1
-}
 for g in "" -g; do
   if [ ! -s "$out/sqlite3$g.bc" ]; then
     src=$(registry_src libsqlite3-sys-0.30.1)/sqlite3

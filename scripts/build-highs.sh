@@ -16,23 +16,10 @@ bin=/usr/lib/llvm-$v/bin
 out=$root/target/corpus
 highs_sys=1.16.0 # ships HiGHS 1.16.0 in HiGHS/
 mkdir -p "$out"
-fetch=$out/fetch-highs
-mkdir -p "$fetch/src"
-cat > "$fetch/Cargo.toml" <<TOML
-[package]
-name = "llpar-corpus-highs"
-version = "0.0.0"
-edition = "2021"
-publish = false
-[dependencies]
+. "$root/scripts/crates.sh"
+fetch_crates "$out/fetch-highs" llpar-corpus-highs <<TOML
 highs-sys = { version = "=$highs_sys", default-features = false }
-[workspace]
 TOML
-echo "" > "$fetch/src/lib.rs"
-(cd "$fetch" && cargo fetch -q)
-registry_src() { # newest unpacked copy of crate $1 in cargo's registry
-  ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$1" 2>/dev/null | sort -V | tail -n 1
-}
 src=$(registry_src "highs-sys-$highs_sys")/HiGHS
 [ -f "$src/highs/Highs.h" ] || { echo "build-highs.sh: no HiGHS sources in highs-sys-$highs_sys" >&2; exit 1; }
 
