@@ -81,6 +81,7 @@ pub fn emit_object(
         isolate: options.isolate.clone(),
         inline_level: None,
         remarks: options.remarks.clone(),
+        cache: options.cache.clone(),
     };
     let mut objects: Vec<Vec<u8>> = Vec::new();
     let mut home_object = Vec::new();

@@ -1,5 +1,6 @@
 //! The engine: parse once, then for each segment of the pipeline either run it on the whole
 //! module or split, optimize the chunks on worker threads, and merge; then emit.
+use crate::cache::Cache;
 use crate::codegen;
 use crate::error::{Error, Result};
 use crate::llvm::{self, TargetOptions};
@@ -54,6 +55,8 @@ pub struct Options {
     /// Collect the optimization remarks (`--pass-remarks-output`) of the passes whose names
     /// match this regex (empty: every pass) into `Stats::remarks`.
     pub remarks: Option<String>,
+    /// Where whole outputs and chunk results are looked up and stored (`--cache-dir`).
+    pub cache: Option<std::sync::Arc<Cache>>,
 }
 
 /// Where the time went, for `--stats`.
@@ -84,6 +87,10 @@ pub struct Stats {
     /// `opt -pass-remarks-output` writes them; those of whole-module passes in the order they
     /// ran, those of each parallel phase in chunk order. The same bytes for every `-j`.
     pub remarks: Vec<u8>,
+    /// Chunks whose results came from the cache.
+    pub cached_chunks: usize,
+    /// The whole output came from the cache (nothing else in these stats was measured).
+    pub cached_output: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -289,6 +296,57 @@ impl Stats {
 /// Optimizes `input` (bitcode or textual IR, named `input_name` in messages) and returns the
 /// output bytes in the requested form.
 pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>, Stats)> {
+    // `--save-temps` asks for the chunks themselves: only a run that makes them writes them.
+    let cache = options
+        .cache
+        .as_ref()
+        .filter(|_| options.save_temps.is_none());
+    let Some(cache) = cache else {
+        return run_uncached(input, input_name, options);
+    };
+    let start = Instant::now();
+    let key = output_key(input, input_name, options);
+    if let Some([output, remarks, warnings]) = cache.get(&key).as_deref() {
+        let stats = Stats {
+            remarks: remarks.clone(),
+            warnings: String::from_utf8_lossy(warnings)
+                .lines()
+                .map(String::from)
+                .collect(),
+            cached_output: true,
+            wall: start.elapsed(),
+            ..Stats::default()
+        };
+        return Ok((output.clone(), stats));
+    }
+    let (output, stats) = run_uncached(input, input_name, options)?;
+    let warnings = stats.warnings.join("\n");
+    cache.put(&key, &[&output, &stats.remarks, warnings.as_bytes()]);
+    Ok((output, stats))
+}
+
+/// The cache key of a whole run: the input, its name (a textual module without a
+/// `source_filename` takes it), and every option that shapes the output; not `-j`, the
+/// limits, `--verify` or `--isolate`, which never change it.
+fn output_key(input: &[u8], input_name: &str, options: &Options) -> crate::cache::Key {
+    let shape = format!(
+        "{:?} {:?} {:?} {:?} {} {} {:?}",
+        options.pipeline,
+        options.target,
+        options.plan,
+        options.emit,
+        options.simplify_before_inlining,
+        options.parallel_inliner,
+        options.remarks,
+    );
+    crate::cache::KeyBuilder::new("output", &llvm::version())
+        .field(shape.as_bytes())
+        .field(input_name.as_bytes())
+        .field(input)
+        .finish()
+}
+
+fn run_uncached(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>, Stats)> {
     llvm::initialize();
     let start = Instant::now();
     let mut stats = Stats::default();
@@ -437,6 +495,7 @@ pub fn run(input: &[u8], input_name: &str, options: &Options) -> Result<(Vec<u8>
                     isolate: options.isolate.clone(),
                     inline_level: if walk { inline_level } else { None },
                     remarks: options.remarks.clone(),
+                    cache: options.cache.clone(),
                 };
                 let run = if walk { run_walk } else { run_per_chunk };
                 run(

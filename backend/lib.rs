@@ -25,6 +25,7 @@ macro_rules! note {
 }
 
 mod admission;
+mod cache;
 mod cleanup;
 mod codegen;
 mod crash;
@@ -41,6 +42,7 @@ mod trace;
 pub mod units;
 mod worker;
 
+pub use cache::Cache;
 pub use engine::{run, EmitKind, Options, ParallelPhase, Stats};
 pub use error::{Error, ErrorKind, Result};
 pub use jobserver::Jobserver;

@@ -130,6 +130,15 @@ struct Cli {
     /// a larger module].
     #[arg(long, value_name = "N")]
     max_chunks: Option<usize>,
+    /// Keep whole outputs and chunk results in DIR, keyed by their content, and reuse them: an
+    /// unchanged input is not compiled again, an edited one only in the chunks it changed. The
+    /// output bytes are the same with or without it. Several processes may share one DIR.
+    #[arg(long, value_name = "DIR", env = "LLPAR_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// The cache's size cap (e.g. 2G); entries used least recently are removed beyond it.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, env = "LLPAR_CACHE_MAX_SIZE",
+          default_value = "10G")]
+    cache_max_size: u64,
     /// The smallest chunk worth making, in instructions.
     #[arg(long, default_value_t = PlanOptions::default().min_chunk_cost)]
     min_chunk_cost: u64,
@@ -471,6 +480,13 @@ fn run(cli: Cli) -> Result<(), Error> {
             .pass_remarks_output
             .as_ref()
             .map(|_| cli.pass_remarks_filter.clone().unwrap_or_default()),
+        cache: match &cli.cache_dir {
+            Some(dir) => Some(std::sync::Arc::new(
+                llpar::Cache::open(dir, cli.cache_max_size)
+                    .map_err(|e| Error::failure(format!("--cache-dir: {e}")))?,
+            )),
+            None => None,
+        },
     };
     let display_name = if input_name == "-" {
         "<stdin>".to_string()
@@ -492,8 +508,29 @@ fn run(cli: Cli) -> Result<(), Error> {
         let json = llpar::time_trace_json().unwrap_or_default();
         write_output(&path.to_string_lossy(), json.as_bytes())?;
     }
-    if cli.stats {
+    if let Some(cache) = &options.cache {
+        if cache.damaged() > 0 {
+            note!(
+                "llpar: warning: --cache-dir: {} damaged entries removed and computed again",
+                cache.damaged()
+            );
+        }
+        cache.prune();
+    }
+    if cli.stats && stats.cached_output {
+        note!(
+            "llpar: the whole output from the cache (--cache-dir), wall {:.1} ms",
+            stats.wall.as_secs_f64() * 1000.0
+        );
+    } else if cli.stats {
         print_stats(&stats, threads);
+        if options.cache.is_some() {
+            let chunks: usize = stats.parallel_phases.iter().map(|p| p.chunks.len()).sum();
+            note!(
+                "llpar: cache: {} of {chunks} chunk results from the cache",
+                stats.cached_chunks
+            );
+        }
     }
     Ok(())
 }

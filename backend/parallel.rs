@@ -232,6 +232,7 @@ impl<'o> Phase<'o> {
     /// A worker finished a chunk.
     fn worked(&mut self, stats: &mut Stats, done: &mut Done) {
         stats.worker_busy += done.busy;
+        stats.cached_chunks += usize::from(done.cached);
         self.chunk_times[done.index].1 = done.busy;
         self.remarks[done.index] = std::mem::take(&mut done.remarks);
     }

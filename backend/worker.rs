@@ -5,6 +5,7 @@
 //! dies on its thread. A fresh context per chunk keeps a chunk's output independent of which
 //! chunks the same thread handled before, so the bytes never depend on scheduling.
 use crate::admission::Admission;
+use crate::cache::{Cache, Key, KeyBuilder};
 use crate::crash;
 use crate::llvm::{self, RelocModel, TargetOptions};
 use crate::trace;
@@ -46,6 +47,8 @@ pub struct Done {
     pub remarks: Vec<u8>,
     /// Time spent on this chunk (parse, passes, write).
     pub busy: Duration,
+    /// The result came from the cache.
+    pub cached: bool,
 }
 
 /// What a worker does to a chunk.
@@ -85,6 +88,8 @@ pub struct WorkerConfig {
     pub inline_level: Option<(u8, u8)>,
     /// Collect the optimization remarks of the passes matching this regex (empty: all).
     pub remarks: Option<String>,
+    /// Where chunk results are looked up before the work and stored after it (`--cache-dir`).
+    pub cache: Option<std::sync::Arc<Cache>>,
 }
 
 impl WorkerConfig {
@@ -141,21 +146,21 @@ pub fn work(
             true => Ok(()),
             false => with_imports(&job).map(|bitcode| job.bitcode = bitcode),
         };
-        let result = match (&config.isolate, &machine) {
-            _ if imported.is_err() => imported.map(|()| Output::default()),
-            (Some(program), _) => run_in_child(program, config, &job),
-            (None, Ok(machine)) => {
-                llvm::set_current_work(format!("{} {}", job.description, config.doing()));
-                let bitcode = std::sync::Arc::new(std::mem::take(&mut job.bitcode));
-                let _reproducer = crash::reproducer_for(
-                    bitcode.clone(),
-                    &crash::reproducer_path(&config.crash_dir, job.index),
-                    config.replay_hint(),
-                );
-                trace::llvm_passes(|| optimize_chunk(config, machine.as_ref(), &bitcode, job.index))
-            }
-            (None, Err(e)) => Err(e.clone()),
+        let key = config
+            .cache
+            .as_ref()
+            .map(|_| chunk_key(config, &job.bitcode));
+        let hit = key.as_ref().and_then(|key| cached(config, key));
+        let cached = hit.is_some();
+        let result = match (imported, hit) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(output)) => Ok(output),
+            (Ok(()), None) => compute(config, &machine, &mut job),
         };
+        if let (Some(cache), Some(key), Ok(output), false) = (&config.cache, &key, &result, cached)
+        {
+            cache.put(key, &[&output.bytes, &output.remarks]);
+        }
         let (result, remarks) = match result {
             Ok(output) => (Ok(output.bytes), output.remarks),
             Err(e) => (Err(llvm::with_own_names(&e)), Vec::new()),
@@ -174,10 +179,57 @@ pub fn work(
             result: result.map_err(|e| format!("{}: {e}", job.description)),
             remarks,
             busy: start.elapsed(),
+            cached,
         };
         if results.send(done).is_err() {
             return;
         }
+    }
+}
+
+/// The cache key of a chunk's work: the chunk (with its imports) and everything in the
+/// configuration that shapes the result. Not the chunk's index or description, which only name
+/// it in messages, so an unchanged chunk hits whatever its place in an edited module.
+fn chunk_key(config: &WorkerConfig, bitcode: &[u8]) -> Key {
+    KeyBuilder::new("chunk", &llvm::version())
+        .field(format!("{:?}", config.task).as_bytes())
+        .field(format!("{:?}", config.target).as_bytes())
+        .field(config.triple.as_bytes())
+        .field(format!("{:?}", config.inline_level).as_bytes())
+        .field(format!("{:?}", config.remarks).as_bytes())
+        .field(bitcode)
+        .finish()
+}
+
+/// A chunk's result from the cache: its bytes and its remarks, as `put` stored them.
+fn cached(config: &WorkerConfig, key: &Key) -> Option<Output> {
+    let mut parts = config.cache.as_ref()?.get(key)?.into_iter();
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(bytes), Some(remarks), None) => Some(Output { bytes, remarks }),
+        _ => None,
+    }
+}
+
+/// Does a chunk's work: in a child process with `--isolate`, else on this thread with a
+/// reproducer ready in case LLVM fails.
+fn compute(
+    config: &WorkerConfig,
+    machine: &Result<Option<inkwell::targets::TargetMachine>, String>,
+    job: &mut Job,
+) -> Result<Output, String> {
+    match (&config.isolate, machine) {
+        (Some(program), _) => run_in_child(program, config, job),
+        (None, Ok(machine)) => {
+            llvm::set_current_work(format!("{} {}", job.description, config.doing()));
+            let bitcode = std::sync::Arc::new(std::mem::take(&mut job.bitcode));
+            let _reproducer = crash::reproducer_for(
+                bitcode.clone(),
+                &crash::reproducer_path(&config.crash_dir, job.index),
+                config.replay_hint(),
+            );
+            trace::llvm_passes(|| optimize_chunk(config, machine.as_ref(), &bitcode, job.index))
+        }
+        (None, Err(e)) => Err(e.clone()),
     }
 }
 
@@ -349,6 +401,7 @@ pub fn child_main(args: &[String]) -> i32 {
         isolate: None,
         inline_level: None,
         remarks: None,
+        cache: None,
     };
     let mut index = 0;
     for arg in args {

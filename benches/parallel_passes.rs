@@ -79,6 +79,7 @@ fn options(pipeline: &str, threads: usize, emit: EmitKind) -> Options {
         progress: false,
         jobserver: None,
         remarks: None,
+        cache: None,
     }
 }
 

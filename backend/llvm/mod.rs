@@ -585,6 +585,15 @@ pub fn host_triple() -> String {
         .into_owned()
 }
 
+/// The version of the LLVM library llpar runs with (`22.1.8`): part of every cache key, since
+/// another LLVM may optimize the same input differently.
+pub fn version() -> String {
+    let (mut major, mut minor, mut patch) = (0, 0, 0);
+    // SAFETY: LLVMGetVersion only writes the three integers it is given pointers to.
+    unsafe { llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
+    format!("{major}.{minor}.{patch}")
+}
+
 pub fn module_triple(module: &Module) -> String {
     module.get_triple().as_str().to_string_lossy().into_owned()
 }
