@@ -338,7 +338,11 @@ pub fn prepare_planned<'c>(
         position_of.insert(f, pos);
         let (cost, uses, calls) = f.body_summary_with_calls();
         callees.extend(calls.into_iter().map(|g| (pos, g)));
-        costs.push(FunctionCost { index, cost });
+        costs.push(FunctionCost {
+            index,
+            cost,
+            anchor: plan::anchor(&f.name()),
+        });
         function_costs[index] = cost;
         if let Some(c) = f.comdat() {
             let first = *first_in_comdat.entry(c).or_insert(pos);
