@@ -294,36 +294,7 @@ pub const CHILD_ARG: &str = "__llpar-chunk-worker";
 /// its standard output, an error as one line on its standard error. A crash or fatal error kills
 /// only the child; the parent reports it with a reproducer and goes on with the other chunks.
 fn run_in_child(program: &Path, config: &WorkerConfig, job: &Job) -> Result<Output, String> {
-    let reloc = match config.target.reloc {
-        RelocModel::Pic => "pic",
-        RelocModel::Static => "static",
-        RelocModel::DynamicNoPic => "dynamic-no-pic",
-    };
-    let mut args = vec![
-        CHILD_ARG.to_string(),
-        format!("index={}", job.index),
-        format!("triple={}", config.triple),
-        format!("cpu={}", config.target.cpu),
-        format!("features={}", config.target.features),
-        format!("reloc={reloc}"),
-        format!("level={}", config.target.codegen_level),
-        // The point of isolation is to check every other chunk: always verify.
-        "verify=1".to_string(),
-    ];
-    if let Some(triple) = &config.target.triple {
-        args.push(format!("mtriple={triple}"));
-    }
-    if let Some((speed, size)) = config.inline_level {
-        args.push(format!("inline={speed},{size}"));
-    }
-    if let Some(filter) = &config.remarks {
-        args.push(format!("remarks={filter}"));
-    }
-    match &config.task {
-        Task::Optimize(p) => args.push(format!("optimize={p}")),
-        Task::Codegen(Some(p)) => args.push(format!("codegen={p}")),
-        Task::Codegen(None) => args.push("codegen".to_string()),
-    }
+    let args = child_args(config, job.index);
     let mut child = Command::new(program)
         .args(&args)
         .stdin(Stdio::piped())
@@ -388,26 +359,40 @@ fn child_output(stdout: Vec<u8>, with_remarks: bool) -> Result<Output, String> {
     })
 }
 
-/// The child side of `--isolate`: `args` are the arguments after `CHILD_ARG`. Returns the exit
-/// status: 0 with the result on standard output, 1 with one error line on standard error.
-pub fn child_main(args: &[String]) -> i32 {
-    llvm::initialize();
-    let mut config = WorkerConfig {
-        task: Task::Codegen(None),
-        target: TargetOptions::default(),
-        triple: String::new(),
-        verify: false,
-        crash_dir: std::env::temp_dir(),
-        isolate: None,
-        inline_level: None,
-        remarks: None,
-        cache: None,
+/// What a chunk worker process is asked to do (see `child_main`).
+struct ChildArgs {
+    config: WorkerConfig,
+    index: usize,
+    /// Read the chunk from this file rather than standard input (a remote action's input).
+    input: Option<PathBuf>,
+    /// Write the result to this file rather than standard output (a remote action's output).
+    output: Option<PathBuf>,
+}
+
+fn parse_child_args(args: &[String]) -> Result<ChildArgs, String> {
+    let mut child = ChildArgs {
+        config: WorkerConfig {
+            task: Task::Codegen(None),
+            target: TargetOptions::default(),
+            triple: String::new(),
+            verify: false,
+            crash_dir: std::env::temp_dir(),
+            isolate: None,
+            inline_level: None,
+            remarks: None,
+            cache: None,
+        },
+        index: 0,
+        input: None,
+        output: None,
     };
-    let mut index = 0;
+    let config = &mut child.config;
     for arg in args {
         let (key, value) = arg.split_once('=').unwrap_or((arg.as_str(), ""));
         match key {
-            "index" => index = value.parse().unwrap_or(0),
+            "index" => child.index = value.parse().unwrap_or(0),
+            "input" => child.input = Some(PathBuf::from(value)),
+            "output" => child.output = Some(PathBuf::from(value)),
             "triple" => config.triple = value.to_string(),
             "mtriple" => config.target.triple = Some(value.to_string()),
             "cpu" => config.target.cpu = value.to_string(),
@@ -430,31 +415,87 @@ pub fn child_main(args: &[String]) -> i32 {
             "optimize" => config.task = Task::Optimize(value.to_string()),
             "codegen" if arg.contains('=') => config.task = Task::Codegen(Some(value.to_string())),
             "codegen" => config.task = Task::Codegen(None),
-            _ => {
-                note!("llpar: error: chunk worker: unknown argument '{arg}'");
-                return 2;
-            }
+            _ => return Err(format!("unknown argument '{arg}'")),
         }
     }
-    let mut bitcode = Vec::new();
-    if let Err(e) = std::io::stdin().read_to_end(&mut bitcode) {
-        note!("llpar: error: chunk worker: cannot read the chunk: {e}");
-        return 1;
+    Ok(child)
+}
+
+/// The arguments that make a chunk worker process do `config`'s work on chunk `index`.
+pub fn child_args(config: &WorkerConfig, index: usize) -> Vec<String> {
+    let reloc = match config.target.reloc {
+        RelocModel::Pic => "pic",
+        RelocModel::Static => "static",
+        RelocModel::DynamicNoPic => "dynamic-no-pic",
+    };
+    let mut args = vec![
+        CHILD_ARG.to_string(),
+        format!("index={index}"),
+        format!("triple={}", config.triple),
+        format!("cpu={}", config.target.cpu),
+        format!("features={}", config.target.features),
+        format!("reloc={reloc}"),
+        format!("level={}", config.target.codegen_level),
+        // A chunk in a process of its own is there to be checked: always verify.
+        "verify=1".to_string(),
+    ];
+    if let Some(triple) = &config.target.triple {
+        args.push(format!("mtriple={triple}"));
     }
+    if let Some((speed, size)) = config.inline_level {
+        args.push(format!("inline={speed},{size}"));
+    }
+    if let Some(filter) = &config.remarks {
+        args.push(format!("remarks={filter}"));
+    }
+    match &config.task {
+        Task::Optimize(p) => args.push(format!("optimize={p}")),
+        Task::Codegen(Some(p)) => args.push(format!("codegen={p}")),
+        Task::Codegen(None) => args.push("codegen".to_string()),
+    }
+    args
+}
+
+/// The child side of `--isolate` and of remote actions: `args` are the arguments after
+/// `CHILD_ARG`. Returns the exit status: 0 with the result written, 1 with one error line on
+/// standard error, 2 for arguments it does not know.
+pub fn child_main(args: &[String]) -> i32 {
+    llvm::initialize();
+    let child = match parse_child_args(args) {
+        Ok(child) => child,
+        Err(e) => {
+            note!("llpar: error: chunk worker: {e}");
+            return 2;
+        }
+    };
+    let bitcode = match &child.input {
+        Some(path) => std::fs::read(path),
+        None => {
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
+        }
+    };
+    let bitcode = match bitcode {
+        Ok(bitcode) => bitcode,
+        Err(e) => {
+            note!("llpar: error: chunk worker: cannot read the chunk: {e}");
+            return 1;
+        }
+    };
+    let config = &child.config;
     let result = llvm::target_machine(&config.target, &config.triple)
-        .and_then(|machine| optimize_chunk(&config, machine.as_ref(), &bitcode, index));
+        .and_then(|machine| optimize_chunk(config, machine.as_ref(), &bitcode, child.index));
     match result {
         Ok(output) => {
-            let mut bytes = output.bytes;
-            if config.remarks.is_some() {
-                // The result's length first, then the result, then the remarks.
-                let mut framed = (bytes.len() as u64).to_le_bytes().to_vec();
-                framed.append(&mut bytes);
-                framed.extend_from_slice(&output.remarks);
-                bytes = framed;
-            }
-            let mut out = std::io::stdout().lock();
-            match out.write_all(&bytes).and_then(|_| out.flush()) {
+            let bytes = frame_output(output, config.remarks.is_some());
+            let written = match &child.output {
+                Some(path) => std::fs::write(path, &bytes),
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&bytes).and_then(|_| out.flush())
+                }
+            };
+            match written {
                 Ok(()) => 0,
                 Err(e) => {
                     note!("llpar: error: chunk worker: cannot write the result: {e}");
@@ -467,4 +508,16 @@ pub fn child_main(args: &[String]) -> i32 {
             1
         }
     }
+}
+
+/// A chunk worker's result as it leaves the process: the result alone, or, with remarks, the
+/// result's length (8 bytes, little-endian), the result and the remarks (see `child_output`).
+fn frame_output(output: Output, with_remarks: bool) -> Vec<u8> {
+    if !with_remarks {
+        return output.bytes;
+    }
+    let mut framed = (output.bytes.len() as u64).to_le_bytes().to_vec();
+    framed.extend_from_slice(&output.bytes);
+    framed.extend_from_slice(&output.remarks);
+    framed
 }

@@ -270,7 +270,12 @@ fn a_hundred_thousand_tiny_functions() {
             "--passes=function(instcombine<no-verify-fixpoint>,simplifycfg)",
         ],
     );
-    assert!(stats.contains("32 chunk(s)"), "{stats}");
+    // About 32 chunks of about 9,400 instructions (cut by content, so not exactly 32).
+    let chunks: usize = stats_line(&stats, "llpar: 2 worker")
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" chunk(s)")?.parse().ok())
+        .unwrap();
+    assert!((20..=32).contains(&chunks), "{stats}");
     let critical = stats_line(&stats, "llpar: critical path: ");
     assert!(critical.contains("functions: f"), "{critical}");
     // Every function is still there, under its own name.
