@@ -82,6 +82,8 @@ pub fn emit_object(
         inline_level: None,
         remarks: options.remarks.clone(),
         cache: options.cache.clone(),
+        remote: options.remote.clone(),
+        remote_fallback: options.remote_fallback,
     };
     let mut objects: Vec<Vec<u8>> = Vec::new();
     let mut home_object = Vec::new();

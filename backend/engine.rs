@@ -8,6 +8,7 @@ use crate::merge::Merger;
 use crate::parallel;
 use crate::pipeline::{self, PipelineRequest, Segment};
 use crate::plan::PlanOptions;
+use crate::remote::{Remote, RemoteSummary};
 use crate::split;
 use crate::trace;
 use crate::worker::{Task, WorkerConfig};
@@ -57,6 +58,10 @@ pub struct Options {
     pub remarks: Option<String>,
     /// Where whole outputs and chunk results are looked up and stored (`--cache-dir`).
     pub cache: Option<std::sync::Arc<Cache>>,
+    /// The REAPI server that runs the chunks (`--remote-executor`).
+    pub remote: Option<std::sync::Arc<Remote>>,
+    /// A chunk the server fails runs here instead (`--remote-fallback`).
+    pub remote_fallback: bool,
 }
 
 /// Where the time went, for `--stats`.
@@ -91,6 +96,8 @@ pub struct Stats {
     pub cached_chunks: usize,
     /// The whole output came from the cache (nothing else in these stats was measured).
     pub cached_output: bool,
+    /// What the remote executor did.
+    pub remote: RemoteSummary,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -496,6 +503,8 @@ fn run_uncached(input: &[u8], input_name: &str, options: &Options) -> Result<(Ve
                     inline_level: if walk { inline_level } else { None },
                     remarks: options.remarks.clone(),
                     cache: options.cache.clone(),
+                    remote: options.remote.clone(),
+                    remote_fallback: options.remote_fallback,
                 };
                 let run = if walk { run_walk } else { run_per_chunk };
                 run(

@@ -37,6 +37,7 @@ mod merge;
 mod parallel;
 mod pipeline;
 mod plan;
+mod remote;
 mod split;
 mod trace;
 pub mod units;
@@ -49,6 +50,7 @@ pub use jobserver::Jobserver;
 pub use llvm::{RelocModel, TargetOptions};
 pub use pipeline::PipelineRequest;
 pub use plan::{PlanOptions, Strategy};
+pub use remote::{Remote, RemoteSummary};
 
 /// Process setup for a program built on llpar, first thing in `main` (before any other thread
 /// exists): SIGINT, SIGTERM and SIGHUP remove the files registered with

@@ -139,6 +139,30 @@ struct Cli {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, env = "LLPAR_CACHE_MAX_SIZE",
           default_value = "10G")]
     cache_max_size: u64,
+    /// Run the chunks on a Remote Execution API (REAPI v2) server, e.g. grpc://HOST:8980 (Bazel's
+    /// BuildGrid, Buildbarn, BuildBuddy, ...): each chunk is an action that runs this llpar
+    /// executable on the remote workers (which need this LLVM); the output bytes are the same.
+    #[arg(long, value_name = "URL")]
+    remote_executor: Option<String>,
+    /// The REAPI instance name.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "",
+        requires = "remote_executor"
+    )]
+    remote_instance: String,
+    /// Run a chunk here when the remote executor cannot (unreachable, or failing it).
+    #[arg(long, requires = "remote_executor")]
+    remote_fallback: bool,
+    /// The longest any remote call or action may take, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 600,
+        requires = "remote_executor"
+    )]
+    remote_timeout: u64,
     /// The smallest chunk worth making, in instructions.
     #[arg(long, default_value_t = PlanOptions::default().min_chunk_cost)]
     min_chunk_cost: u64,
@@ -480,6 +504,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             .pass_remarks_output
             .as_ref()
             .map(|_| cli.pass_remarks_filter.clone().unwrap_or_default()),
+        remote: remote_executor(&cli)?,
+        remote_fallback: cli.remote_fallback,
         cache: match &cli.cache_dir {
             Some(dir) => Some(std::sync::Arc::new(
                 llpar::Cache::open(dir, cli.cache_max_size)
@@ -499,6 +525,12 @@ fn run(cli: Cli) -> Result<(), Error> {
     let (bytes, stats) = llpar::run(&input, &display_name, &options)?;
     for warning in &stats.warnings {
         note!("llpar: warning: {warning}");
+    }
+    if let Some(reason) = &stats.remote.first_failure {
+        note!(
+            "llpar: warning: --remote-executor: {reason}; {} chunk(s) ran here instead",
+            stats.remote.fell_back
+        );
     }
     write_output(&output, &bytes)?;
     if let Some(path) = &cli.pass_remarks_output {
@@ -524,6 +556,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         );
     } else if cli.stats {
         print_stats(&stats, threads);
+        if options.remote.is_some() {
+            print_remote(&stats.remote);
+        }
         if options.cache.is_some() {
             let chunks: usize = stats.parallel_phases.iter().map(|p| p.chunks.len()).sum();
             note!(
@@ -533,6 +568,23 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The connection to `--remote-executor`, if asked for: unreachable, it is an error, or with
+/// `--remote-fallback` a warning and a local run.
+fn remote_executor(cli: &Cli) -> Result<Option<std::sync::Arc<llpar::Remote>>, Error> {
+    let Some(url) = &cli.remote_executor else {
+        return Ok(None);
+    };
+    let timeout = std::time::Duration::from_secs(cli.remote_timeout.max(1));
+    match llpar::Remote::connect(url, &cli.remote_instance, timeout) {
+        Ok(remote) => Ok(Some(std::sync::Arc::new(remote))),
+        Err(e) if cli.remote_fallback => {
+            note!("llpar: warning: --remote-executor: {e}; running every chunk here");
+            Ok(None)
+        }
+        Err(e) => Err(Error::failure(format!("--remote-executor: {e}"))),
+    }
 }
 
 fn read_input(name: &str) -> Result<Vec<u8>, Error> {
@@ -642,6 +694,24 @@ fn print_chain(phase: &llpar::ParallelPhase) {
         all.as_secs_f64() / total.as_secs_f64().max(1e-9),
         ms(*d)
     );
+}
+
+fn print_remote(remote: &llpar::RemoteSummary) {
+    let ms = |d: std::time::Duration| d.as_millis();
+    note!(
+        "llpar: remote: {} chunks ran remotely, {} of them from the action cache; upload {} ms, queued {} ms, executing {} ms (summed over chunks)",
+        remote.chunks,
+        remote.from_action_cache,
+        ms(remote.upload),
+        ms(remote.queued),
+        ms(remote.executing)
+    );
+    if let Some(reason) = &remote.first_failure {
+        note!(
+            "llpar: remote: {} chunks ran here instead (--remote-fallback): {reason}",
+            remote.fell_back
+        );
+    }
 }
 
 fn print_stats(stats: &Stats, threads: usize) {

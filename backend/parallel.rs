@@ -233,6 +233,9 @@ impl<'o> Phase<'o> {
     fn worked(&mut self, stats: &mut Stats, done: &mut Done) {
         stats.worker_busy += done.busy;
         stats.cached_chunks += usize::from(done.cached);
+        if let (Some(outcome), Ok(_)) = (&done.remote, &done.result) {
+            stats.remote.add(outcome);
+        }
         self.chunk_times[done.index].1 = done.busy;
         self.remarks[done.index] = std::mem::take(&mut done.remarks);
     }

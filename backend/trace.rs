@@ -127,6 +127,25 @@ impl Drop for Span {
     }
 }
 
+/// Records a span of this thread that has already ended: from `start`, for `duration` (parts
+/// of a remote chunk's round trip, known only when it is over).
+pub fn record(name: impl Into<String>, start: Instant, duration: std::time::Duration) {
+    if let Some(r) = RECORDER.get() {
+        let start_us = start.saturating_duration_since(r.origin).as_micros() as u64;
+        let event = Event {
+            name: name.into(),
+            detail: String::new(),
+            tid: tid(),
+            start_us,
+            dur_us: duration.as_micros() as u64,
+        };
+        r.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event);
+    }
+}
+
 fn json_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {

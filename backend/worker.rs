@@ -8,6 +8,7 @@ use crate::admission::Admission;
 use crate::cache::{Cache, Key, KeyBuilder};
 use crate::crash;
 use crate::llvm::{self, RelocModel, TargetOptions};
+use crate::remote::{Remote, RemoteTimes};
 use crate::trace;
 use crossbeam_channel::{Receiver, Sender};
 use inkwell::context::Context;
@@ -49,6 +50,8 @@ pub struct Done {
     pub busy: Duration,
     /// The result came from the cache.
     pub cached: bool,
+    /// The chunk went to the remote executor: its times, or why it ran here after all.
+    pub remote: Option<Result<RemoteTimes, String>>,
 }
 
 /// What a worker does to a chunk.
@@ -90,6 +93,10 @@ pub struct WorkerConfig {
     pub remarks: Option<String>,
     /// Where chunk results are looked up before the work and stored after it (`--cache-dir`).
     pub cache: Option<std::sync::Arc<Cache>>,
+    /// Run chunks on this REAPI server (`--remote-executor`).
+    pub remote: Option<std::sync::Arc<Remote>>,
+    /// Run a chunk locally when the server fails it (`--remote-fallback`).
+    pub remote_fallback: bool,
 }
 
 impl WorkerConfig {
@@ -152,10 +159,16 @@ pub fn work(
             .map(|_| chunk_key(config, &job.bitcode));
         let hit = key.as_ref().and_then(|key| cached(config, key));
         let cached = hit.is_some();
-        let result = match (imported, hit) {
-            (Err(e), _) => Err(e),
-            (Ok(()), Some(output)) => Ok(output),
-            (Ok(()), None) => compute(config, &machine, &mut job),
+        let mut remote = None;
+        let result = match (imported, hit, &config.remote) {
+            (Err(e), _, _) => Err(e),
+            (Ok(()), Some(output), _) => Ok(output),
+            (Ok(()), None, Some(server)) => {
+                let (result, times) = remotely(server, config, &machine, &mut job);
+                remote = Some(times);
+                result
+            }
+            (Ok(()), None, None) => compute(config, &machine, &mut job),
         };
         if let (Some(cache), Some(key), Ok(output), false) = (&config.cache, &key, &result, cached)
         {
@@ -180,6 +193,7 @@ pub fn work(
             remarks,
             busy: start.elapsed(),
             cached,
+            remote,
         };
         if results.send(done).is_err() {
             return;
@@ -207,6 +221,38 @@ fn cached(config: &WorkerConfig, key: &Key) -> Option<Output> {
     match (parts.next(), parts.next(), parts.next()) {
         (Some(bytes), Some(remarks), None) => Some(Output { bytes, remarks }),
         _ => None,
+    }
+}
+
+/// Does a chunk's work on the remote executor, or here when it fails and `--remote-fallback`
+/// allows; with the remote times, or why it ran here.
+fn remotely(
+    server: &Remote,
+    config: &WorkerConfig,
+    machine: &Result<Option<inkwell::targets::TargetMachine>, String>,
+    job: &mut Job,
+) -> (Result<Output, String>, Result<RemoteTimes, String>) {
+    let start = std::time::Instant::now();
+    // Index 0: the action, and so the server's cache entry, must not depend on where the
+    // chunk is in the module.
+    let args = child_args(config, 0);
+    match server.run(&args, &job.bitcode) {
+        Ok((bytes, times)) => {
+            trace::record(format!("upload {}", job.description), start, times.upload);
+            let rest = times.total.saturating_sub(times.upload);
+            let label = match times.cached {
+                true => "remote, from the action cache".to_string(),
+                false => format!(
+                    "remote: queued {} ms, executing {} ms",
+                    times.queued.as_millis(),
+                    times.executing.as_millis()
+                ),
+            };
+            trace::record(label, start + times.upload, rest);
+            (child_output(bytes, config.remarks.is_some()), Ok(times))
+        }
+        Err(e) if config.remote_fallback => (compute(config, machine, job), Err(e)),
+        Err(e) => (Err(format!("remote execution: {e}")), Err(e)),
     }
 }
 
@@ -381,6 +427,8 @@ fn parse_child_args(args: &[String]) -> Result<ChildArgs, String> {
             inline_level: None,
             remarks: None,
             cache: None,
+            remote: None,
+            remote_fallback: false,
         },
         index: 0,
         input: None,

@@ -80,6 +80,8 @@ fn options(pipeline: &str, threads: usize, emit: EmitKind) -> Options {
         jobserver: None,
         remarks: None,
         cache: None,
+        remote: None,
+        remote_fallback: false,
     }
 }
 
