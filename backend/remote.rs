@@ -8,7 +8,7 @@
 //! answers a chunk it has seen. Every blob read back is checked against its digest; a wrong
 //! one is never used. Every call has a deadline, so no run waits forever.
 use bazel_remote_apis::build::bazel::remote::execution::v2::{
-    self as re, batch_update_blobs_request,
+    self as re, batch_update_blobs_request, capabilities_client::CapabilitiesClient,
     content_addressable_storage_client::ContentAddressableStorageClient,
     execution_client::ExecutionClient,
 };
@@ -148,6 +148,7 @@ impl Remote {
                 .map_err(|_| format!("{url}: no answer within {} s", timeout.as_secs()))?
                 .map_err(|e| format!("{url}: cannot connect: {}", source_chain(&e)))
         })?;
+        runtime.block_on(probe(&channel, url, instance, timeout))?;
         Ok(Remote {
             runtime,
             channel,
@@ -462,6 +463,31 @@ impl Remote {
             Ok(Err(status)) => Err(status.message().to_string()),
             Err(_) => Err(format!("no answer within {} s", self.timeout.as_secs())),
         }
+    }
+}
+
+/// Asks the server for its capabilities: any answer, even "not implemented", shows a gRPC
+/// server that answers; a listener that never does (or a dead one) is an error here, once,
+/// rather than a timeout in every chunk.
+async fn probe(
+    channel: &Channel,
+    url: &str,
+    instance: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let mut capabilities = CapabilitiesClient::new(channel.clone());
+    let request = re::GetCapabilitiesRequest {
+        instance_name: instance.to_string(),
+    };
+    let silent = format!("{url}: no answer within {} s", timeout.as_secs());
+    match tokio::time::timeout(timeout, capabilities.get_capabilities(request)).await {
+        Err(_) => Err(silent),
+        Ok(Err(status)) => match status.code() {
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => Err(silent),
+            tonic::Code::Unavailable => Err(format!("{url}: unavailable: {}", status.message())),
+            _ => Ok(()),
+        },
+        Ok(Ok(_)) => Ok(()),
     }
 }
 

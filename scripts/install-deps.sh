@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what llpar needs to build and test: Debian's LLVM packages for the version named in
 # LLVM_VERSION (libLLVM, opt/llc/llvm-diff/FileCheck/lit, clang, lld), and valgrind and setarch
-# (util-linux) for scripts/quality.py. Idempotent: does nothing
+# (util-linux) for scripts/quality.py, python3-venv for the REAPI test cluster (scripts/reapi).
+# Idempotent: does nothing
 # when every package is already present. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 v=$(tr -d '[:space:]' < "$root/LLVM_VERSION")
-pkgs=(llvm-$v-dev llvm-$v-tools clang-$v lld-$v libpolly-$v-dev zlib1g-dev libzstd-dev libxml2-dev libffi-dev python3 g++ make gdb valgrind util-linux)
+pkgs=(llvm-$v-dev llvm-$v-tools clang-$v lld-$v libpolly-$v-dev zlib1g-dev libzstd-dev libxml2-dev libffi-dev python3 python3-venv g++ make gdb valgrind util-linux)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
