@@ -117,8 +117,15 @@ fn remote_objects_are_local_bytes_and_come_back_from_the_action_cache() {
         let local = dir.path().join("local.o");
         compile(&input, &local, &[]);
         let remote = dir.path().join("remote.o");
-        let stats = compile(&input, &remote, &[&cluster.url()]);
+        let trace = dir.path().join("trace.json");
+        let trace_arg = format!("--time-trace={}", trace.display());
+        let stats = compile(&input, &remote, &[&cluster.url(), &trace_arg]);
         let (ran, cached) = remote_line(&stats);
+        let trace = std::fs::read_to_string(&trace).unwrap();
+        assert!(
+            trace.contains("\"upload ") && trace.contains("\"remote: queued "),
+            "{name}: no remote spans"
+        );
         assert!(ran > 1 && cached == 0, "{name}: {stats}");
         same_bytes(&local, &remote);
         let stats = compile(&input, &remote, &[&cluster.url()]);
