@@ -75,10 +75,16 @@ impl Drop for Cluster {
     }
 }
 
-/// `llpar -O2 --emit=obj -j2 INPUT -o OUT` with `extra`; its stderr (it must succeed).
+/// `llpar -O2 -j2 INPUT -o OUT` with `extra` (and `--emit=obj` unless it names another); its
+/// stderr (it must succeed).
 fn compile(input: &Path, out: &Path, extra: &[&str]) -> String {
+    let emit = match extra.iter().any(|a| a.starts_with("--emit")) {
+        true => None,
+        false => Some("--emit=obj"),
+    };
     let output = run(llpar()
-        .args(["-O2", "--emit=obj", "-j2", "--stats"])
+        .args(["-O2", "-j2", "--stats"])
+        .args(emit)
         .args(extra)
         .arg(input)
         .arg("-o")
@@ -136,6 +142,19 @@ fn remote_objects_are_local_bytes_and_come_back_from_the_action_cache() {
         );
         same_bytes(&local, &remote);
     }
+    // The parallel call-graph walk: a chunk goes out once the chunks it imports from are back.
+    let input = corpus("lua.bc");
+    let walk = ["--inliner=parallel", "--emit=bc"];
+    let local = dir.path().join("local.bc");
+    compile(&input, &local, &walk);
+    let remote = dir.path().join("remote.bc");
+    let stats = compile(
+        &input,
+        &remote,
+        &[&walk[..], &[cluster.url().as_str()]].concat(),
+    );
+    assert!(remote_line(&stats).0 > 1, "{stats}");
+    same_bytes(&local, &remote);
 }
 
 #[test]
