@@ -163,7 +163,8 @@ struct Cli {
         requires = "remote_executor"
     )]
     remote_timeout: u64,
-    /// The smallest chunk worth making, in instructions.
+    /// The chunk size aimed at, in instructions: chunks are cut by content at about this cost
+    /// or more (at least half of it), so that an edit changes only the chunks around it.
     #[arg(long, default_value_t = PlanOptions::default().min_chunk_cost)]
     min_chunk_cost: u64,
 }

@@ -176,7 +176,7 @@ fn a_worker_killed_in_an_action_costs_a_retry_not_the_run() {
         .unwrap();
     // Kill worker 1 as soon as it has taken an action, in the middle of it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !cluster.worker_log(1).contains("lease") && std::time::Instant::now() < deadline {
+    while !cluster.worker_log(1).contains("started") && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Minimal REAPI v2 worker for BuildGrid's Bots API (RWAPI v1test2).
+"""Minimal REAPI v2 worker for BuildGrid's Bots API (RWAPI v1test2), for llpar's tests.
 
 Uses only the protos bundled in the `buildgrid` PyPI package (tested with
 buildgrid 0.2.53 and 0.4.4) plus grpcio.  One process = one bot = one lease
@@ -215,6 +215,7 @@ def execute_action(cas: Cas, action: re_pb2.Action, work_root: str, bot_id: str,
 
 def run_lease(cas: Cas, lease: bots_pb2.Lease, args) -> None:
     """Fill lease.result/status and mark it COMPLETED (in place)."""
+    LOG.info("lease %s started", lease.id)
     try:
         if lease.payload.Is(re_pb2.Action.DESCRIPTOR):
             action = re_pb2.Action()
