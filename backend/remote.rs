@@ -160,8 +160,12 @@ impl Remote {
     }
 
     /// Runs a chunk worker with `args` on `chunk` remotely; its output file's bytes.
-    pub fn run(&self, args: &[String], chunk: &[u8]) -> Result<(Vec<u8>, RemoteTimes), String> {
-        let mut last = String::new();
+    pub fn run(
+        &self,
+        args: &[String],
+        chunk: &[u8],
+    ) -> Result<(Vec<u8>, RemoteTimes), RemoteError> {
+        let mut last = Failure::Retry(String::new());
         for attempt in 0..ATTEMPTS {
             // After a failure, the action cache may hold what failed: ask for a fresh run.
             match self
@@ -169,11 +173,22 @@ impl Remote {
                 .block_on(self.attempt(args, chunk, attempt > 0))
             {
                 Ok(done) => return Ok(done),
-                Err(Failure::Final(e)) => return Err(format!("{}: {e}", self.url)),
-                Err(Failure::Retry(e)) => last = e,
+                Err(Failure::Final(e)) => return Err(RemoteError::Unavailable(self.at(e))),
+                Err(Failure::Chunk(e)) => return Err(RemoteError::ChunkFailed(self.at(e))),
+                Err(failure) => last = failure,
             }
         }
-        Err(format!("{}: {last} (tried {ATTEMPTS} times)", self.url))
+        let tried = |e: String| self.at(format!("{e} (tried {ATTEMPTS} times)"));
+        Err(match last {
+            Failure::Damaged(e) => RemoteError::Untrusted(tried(e)),
+            Failure::Retry(e) | Failure::Final(e) | Failure::Chunk(e) => {
+                RemoteError::Unavailable(tried(e))
+            }
+        })
+    }
+
+    fn at(&self, message: String) -> String {
+        format!("{}: {message}", self.url)
     }
 
     async fn attempt(
@@ -184,20 +199,48 @@ impl Remote {
     ) -> Result<(Vec<u8>, RemoteTimes), Failure> {
         let start = Instant::now();
         let executable = self.executable().await.map_err(Failure::Final)?;
-        let input = digest(chunk);
+        let [root, command, action] = self.action(args, chunk, executable);
+        self.upload(&[chunk, &root, &command, &action])
+            .await
+            .map_err(Failure::Retry)?;
+        let upload = start.elapsed();
+        let response = self.execute(digest(&action), fresh).await?;
+        let result = response.result.ok_or(Failure::Retry("no result".into()))?;
+        if result.exit_code != 0 {
+            return Err(Failure::Chunk(self.failure(&result).await));
+        }
+        let file = result.output_files.iter().find(|f| f.path == "result");
+        let file = file
+            .and_then(|f| f.digest.clone())
+            .ok_or(Failure::Retry("no result file".into()))?;
+        let bytes = self.download(&file).await?;
+        let metadata = result.execution_metadata.unwrap_or_default();
+        let times = RemoteTimes {
+            upload,
+            queued: seconds(&metadata.queued_timestamp, &metadata.worker_start_timestamp),
+            executing: seconds(
+                &metadata.execution_start_timestamp,
+                &metadata.execution_completed_timestamp,
+            ),
+            total: start.elapsed(),
+            cached: response.cached_result,
+        };
+        Ok((bytes, times))
+    }
+
+    /// The action's input root (the chunk and llpar), command and action, encoded.
+    fn action(&self, args: &[String], chunk: &[u8], executable: re::Digest) -> [Vec<u8>; 3] {
+        let file = |name: &str, digest, is_executable| re::FileNode {
+            name: name.into(),
+            digest: Some(digest),
+            is_executable,
+            ..Default::default()
+        };
+        // Sorted by name, as REAPI wants a directory's files.
         let root = re::Directory {
             files: vec![
-                re::FileNode {
-                    name: "chunk.bc".into(),
-                    digest: Some(input),
-                    ..Default::default()
-                },
-                re::FileNode {
-                    name: "llpar".into(),
-                    digest: Some(executable),
-                    is_executable: true,
-                    ..Default::default()
-                },
+                file("chunk.bc", digest(chunk), false),
+                file("llpar", executable, true),
             ],
             ..Default::default()
         }
@@ -224,32 +267,7 @@ impl Remote {
             ..Default::default()
         }
         .encode_to_vec();
-        self.upload(&[chunk, &root, &command, &action])
-            .await
-            .map_err(Failure::Retry)?;
-        let upload = start.elapsed();
-        let response = self.execute(digest(&action), fresh).await?;
-        let result = response.result.ok_or(Failure::Retry("no result".into()))?;
-        if result.exit_code != 0 {
-            return Err(Failure::Final(self.failure(&result).await));
-        }
-        let file = result.output_files.iter().find(|f| f.path == "result");
-        let file = file
-            .and_then(|f| f.digest.clone())
-            .ok_or(Failure::Retry("no result file".into()))?;
-        let bytes = self.download(&file).await.map_err(Failure::Retry)?;
-        let metadata = result.execution_metadata.unwrap_or_default();
-        let times = RemoteTimes {
-            upload,
-            queued: seconds(&metadata.queued_timestamp, &metadata.worker_start_timestamp),
-            executing: seconds(
-                &metadata.execution_start_timestamp,
-                &metadata.execution_completed_timestamp,
-            ),
-            total: start.elapsed(),
-            cached: response.cached_result,
-        };
-        Ok((bytes, times))
+        [root, command, action]
     }
 
     /// The digest of llpar's executable in the CAS, uploading it the first time.
@@ -344,7 +362,7 @@ impl Remote {
     }
 
     /// A blob from the CAS, checked against its digest.
-    async fn download(&self, d: &re::Digest) -> Result<Vec<u8>, String> {
+    async fn download(&self, d: &re::Digest) -> Result<Vec<u8>, Failure> {
         let name = format!("{}blobs/{}/{}", self.prefix(), d.hash, d.size_bytes);
         let mut stream = ByteStreamClient::new(self.channel.clone());
         let request = ReadRequest {
@@ -352,22 +370,24 @@ impl Remote {
             read_offset: 0,
             read_limit: 0,
         };
-        let mut pieces = self.deadline(stream.read(request)).await?.into_inner();
+        let reading = self.deadline(stream.read(request)).await;
+        let mut pieces = reading.map_err(Failure::Retry)?.into_inner();
         let mut bytes = Vec::with_capacity(d.size_bytes.max(0) as usize);
         let until = tokio::time::Instant::now() + self.timeout;
         loop {
             let next = tokio::time::timeout_at(until, pieces.message()).await;
-            match next.map_err(|_| "reading a blob: timed out".to_string())? {
+            let next = next.map_err(|_| Failure::Retry("reading a blob: timed out".into()))?;
+            match next {
                 Ok(Some(piece)) => bytes.extend_from_slice(&piece.data),
                 Ok(None) => break,
-                Err(e) => return Err(format!("reading a blob: {}", e.message())),
+                Err(e) => return Err(Failure::Retry(format!("reading a blob: {}", e.message()))),
             }
         }
         if digest(&bytes) != *d {
-            return Err(format!(
+            return Err(Failure::Damaged(format!(
                 "the blob {}/{} read back does not match its digest: rejected",
                 d.hash, d.size_bytes
-            ));
+            )));
         }
         Ok(bytes)
     }
@@ -491,10 +511,38 @@ async fn probe(
     }
 }
 
-/// Why an attempt failed: worth another (the cluster lost it), or not (the chunk itself fails).
+/// Why an attempt failed.
 enum Failure {
+    /// The cluster lost the action, or failed a call: worth another try.
     Retry(String),
+    /// A result did not match its digest: worth another try, skipping the action cache.
+    Damaged(String),
+    /// No answer within the deadline, or llpar's own executable unreadable: not worth another.
     Final(String),
+    /// The chunk worker ran and failed (its error line).
+    Chunk(String),
+}
+
+/// Why a chunk did not come back from the remote executor.
+#[derive(Debug)]
+pub enum RemoteError {
+    /// The cluster could not run it (unreachable, silent, failing).
+    Unavailable(String),
+    /// Every result it gave failed its digest check: rejected, never used.
+    Untrusted(String),
+    /// The chunk worker failed on it: with the chunk's error line, which a local run repeats
+    /// (or not, if the cluster gave the worker a damaged input).
+    ChunkFailed(String),
+}
+
+impl RemoteError {
+    pub fn message(&self) -> &str {
+        match self {
+            RemoteError::Unavailable(m)
+            | RemoteError::Untrusted(m)
+            | RemoteError::ChunkFailed(m) => m,
+        }
+    }
 }
 
 /// A unique name for one upload, as ByteStream wants.

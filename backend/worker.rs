@@ -8,7 +8,7 @@ use crate::admission::Admission;
 use crate::cache::{Cache, Key, KeyBuilder};
 use crate::crash;
 use crate::llvm::{self, RelocModel, TargetOptions};
-use crate::remote::{Remote, RemoteTimes};
+use crate::remote::{Remote, RemoteError, RemoteTimes};
 use crate::trace;
 use crossbeam_channel::{Receiver, Sender};
 use inkwell::context::Context;
@@ -224,8 +224,9 @@ fn cached(config: &WorkerConfig, key: &Key) -> Option<Output> {
     }
 }
 
-/// Does a chunk's work on the remote executor, or here when it fails and `--remote-fallback`
-/// allows; with the remote times, or why it ran here.
+/// Does a chunk's work on the remote executor, or here when the cluster gives no trustworthy
+/// result (always for a damaged result or a failed chunk; for an unreachable cluster only with
+/// `--remote-fallback`); with the remote times, or why it ran here.
 fn remotely(
     server: &Remote,
     config: &WorkerConfig,
@@ -251,8 +252,14 @@ fn remotely(
             trace::record(label, start + times.upload, rest);
             (child_output(bytes, config.remarks.is_some()), Ok(times))
         }
-        Err(e) if config.remote_fallback => (compute(config, machine, job), Err(e)),
-        Err(e) => (Err(format!("remote execution: {e}")), Err(e)),
+        // An unreachable cluster is the user's to know about, unless they allowed a local run.
+        Err(RemoteError::Unavailable(e)) if !config.remote_fallback => {
+            (Err(format!("remote execution: {e}")), Err(e))
+        }
+        // A result that failed its digest, or a chunk worker's failure, is computed here: the
+        // work is the same, and a failure that is the chunk's own is then reported with its
+        // reproducer, as a local one is.
+        Err(e) => (compute(config, machine, job), Err(e.message().to_string())),
     }
 }
 
