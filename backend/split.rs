@@ -146,9 +146,48 @@ pub enum Purpose {
 /// Plans the chunks of `home` and promotes its local symbols. `home` must stay alive and untouched
 /// (but for `extract`, `remove_chunked_bodies` and the merge) until `Restore` has been applied.
 pub fn prepare<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpose) -> Split<'c> {
+    let sole = sole_callers(&llvm::functions(home));
     prepare_planned(home, purpose, "", false, |costs, together, _calls| {
-        plan::plan(costs, together, options)
+        plan::plan(costs, &with_sole_callers(costs, together, &sole), options)
     })
+}
+
+/// (caller, callee) function indices of the local functions that one other function alone uses,
+/// through its instructions. Such a callee stays with its caller: passes treat a call to a local
+/// function with one use as an inlining candidate (loop unrolling and peeling hold back for
+/// it, LLVM's `CodeMetrics`), which a declaration in another chunk would not be.
+fn sole_callers(functions: &[GlobalRef]) -> Vec<(usize, usize)> {
+    let at: HashMap<GlobalRef, usize> =
+        functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
+    (0..functions.len())
+        .filter(|&i| functions[i].has_local_linkage() && !functions[i].is_declaration())
+        .filter_map(|i| {
+            let users = functions[i].only_instruction_users()?;
+            match users.as_slice() {
+                [caller] => Some((*at.get(caller)?, i)).filter(|&(c, _)| c != i),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// `together` with the `sole` (caller, callee) pairs added, as positions in `costs`.
+fn with_sole_callers(
+    costs: &[FunctionCost],
+    together: &[(usize, usize)],
+    sole: &[(usize, usize)],
+) -> Vec<(usize, usize)> {
+    let position: HashMap<usize, usize> = costs
+        .iter()
+        .enumerate()
+        .map(|(p, c)| (c.index, p))
+        .collect();
+    let mut together = together.to_vec();
+    together.extend(
+        sole.iter()
+            .filter_map(|(a, b)| Some((*position.get(a)?, *position.get(b)?))),
+    );
+    together
 }
 
 /// Plans the waves of the call-graph walk over `home` (see `plan::plan_walk`) and promotes its
@@ -166,13 +205,7 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
             users.iter().map(|u| at.get(u).copied()).collect()
         })
         .collect();
-    let sole_callers: Vec<(usize, usize)> = (0..functions.len())
-        .filter(|&i| functions[i].has_local_linkage() && !functions[i].is_declaration())
-        .filter_map(|i| match users[i].as_deref() {
-            Some([caller]) if *caller != i => Some((*caller, i)),
-            _ => None,
-        })
-        .collect();
+    let sole = sole_callers(&functions);
     let discardable: Vec<bool> = functions
         .iter()
         .map(|f| {
@@ -193,17 +226,7 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
         "",
         false,
         |costs, together, calls| {
-            let position: HashMap<usize, usize> = costs
-                .iter()
-                .enumerate()
-                .map(|(p, c)| (c.index, p))
-                .collect();
-            let mut together = together.to_vec();
-            together.extend(
-                sole_callers
-                    .iter()
-                    .filter_map(|(a, b)| Some((*position.get(a)?, *position.get(b)?))),
-            );
+            let together = with_sole_callers(costs, together, &sole);
             calls_by_index = calls
                 .iter()
                 .map(|&(a, b)| (costs[a].index, costs[b].index))
