@@ -49,15 +49,6 @@ fn whole_output_cached(stats: &str) -> bool {
     stats.contains("the whole output from the cache")
 }
 
-fn same_bytes(a: &Path, b: &Path) {
-    assert!(
-        std::fs::read(a).unwrap() == std::fs::read(b).unwrap(),
-        "{} and {} differ",
-        a.display(),
-        b.display()
-    );
-}
-
 /// The cache's entries (files in its subdirectories) and the temporary files at its top.
 fn entries(cache: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let (mut found, mut temporary) = (Vec::new(), Vec::new());

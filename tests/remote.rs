@@ -104,15 +104,6 @@ fn remote_line(stats: &str) -> (usize, usize) {
     (words[2].parse().unwrap(), words[6].parse().unwrap())
 }
 
-fn same_bytes(a: &Path, b: &Path) {
-    assert!(
-        std::fs::read(a).unwrap() == std::fs::read(b).unwrap(),
-        "{} and {} differ",
-        a.display(),
-        b.display()
-    );
-}
-
 #[test]
 fn remote_objects_are_local_bytes_and_come_back_from_the_action_cache() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());

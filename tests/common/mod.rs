@@ -137,3 +137,13 @@ pub fn serial_o2_object(input: &Path, out: &Path) {
             .arg(out),
     );
 }
+
+/// Two files hold the same bytes.
+pub fn same_bytes(a: &Path, b: &Path) {
+    assert!(
+        std::fs::read(a).unwrap() == std::fs::read(b).unwrap(),
+        "{} and {} differ",
+        a.display(),
+        b.display()
+    );
+}
