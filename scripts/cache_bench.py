@@ -2,7 +2,8 @@
 """What `--cache-dir` saves on sqlite3, in one invocation (medians, ratios to the cold run).
 
 Builds sqlite3.c (the corpus copy) and, for each edited function, a copy with one constant of
-that function changed (scripts/edit_function.py), all from the same path so that only the edit
+that function changed, and one with a call statement of it repeated on its line (more code, the
+same line numbers; scripts/edit_function.py), all from the same path so that only the edit
 differs. Then, with `llpar -O2 --emit=obj -jN` (options from --llpar-args):
   - no cache: the plain run;
   - cold: an empty cache;
@@ -11,7 +12,8 @@ differs. Then, with `llpar -O2 --emit=obj -jN` (options from --llpar-args):
     how many chunks were computed again (from --stats) and its time.
 Every output is compared with the plain run's bytes of the same input.
 
-usage: cache_bench.py [--runs R] [--jobs N] [--functions f,g] [--llpar-args "..."]
+usage: cache_bench.py [--runs R] [--jobs N] [--functions f,g] [--edits constant,grow]
+                      [--llpar-args "..."]
 """
 import argparse, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -56,6 +58,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--functions", default="sqlite3ExprCode,whereLoopAddBtree,sqlite3VdbeMemGrow")
     ap.add_argument("--llpar-args", default="-O2 --emit=obj")
+    ap.add_argument("--edits", default="constant,grow",
+                    help="constant: one constant changed; grow: one call statement repeated")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="llpar-cache-bench-")
     try:
@@ -68,13 +72,16 @@ def run(args, work):
     shutil.copy(os.path.join(CORPUS, "sqlite3.h"), work)
     shipped = open(os.path.join(CORPUS, "sqlite3.c"), encoding="latin-1").read()
     inputs = {"original": build(work, shipped, "original")}
-    for function in args.functions.split(","):
-        edited = os.path.join(work, "edited.c")
-        line = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "edit_function.py"),
-                               os.path.join(CORPUS, "sqlite3.c"), function, edited],
-                              check=True, capture_output=True, text=True).stdout.strip()
-        print(f"edit: {line}")
-        inputs[function] = build(work, open(edited, encoding="latin-1").read(), function)
+    for kind in args.edits.split(","):
+        for function in args.functions.split(","):
+            edited = os.path.join(work, "edited.c")
+            flag = ["--grow"] if kind == "grow" else []
+            line = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "edit_function.py")]
+                                  + flag + [os.path.join(CORPUS, "sqlite3.c"), function, edited],
+                                  check=True, capture_output=True, text=True).stdout.strip()
+            print(f"edit: {line}")
+            key = f"{function} ({kind})"
+            inputs[key] = build(work, open(edited, encoding="latin-1").read(), f"edit{len(inputs)}")
     base = [LLPAR] + args.llpar_args.split() + [f"-j{args.jobs}", "--stats"]
     llpar = lambda inp, out, *extra: timed(base + list(extra) + [inp, "-o", out])
     plain_out = {k: os.path.join(work, k + ".plain.o") for k in inputs}
