@@ -6,23 +6,9 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Runs `llpar -O2 -j2 INPUT -o OUT` with `extra` arguments (`--emit=obj` unless they name
-/// another); returns its stderr.
+/// `compile_o2` with chunks small enough that Lua has many.
 fn compile(input: &Path, out: &Path, extra: &[&str]) -> String {
-    let emit = match extra.iter().any(|a| a.starts_with("--emit")) {
-        true => None,
-        false => Some("--emit=obj"),
-    };
-    let output = run(llpar()
-        .args(["-O2", "-j2", "--min-chunk-cost=500"])
-        .args(emit)
-        .args(extra)
-        .arg(input)
-        .arg("-o")
-        .arg(out));
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "llpar failed: {stderr}");
-    stderr
+    compile_o2(input, out, &["--min-chunk-cost=500"], extra)
 }
 
 fn with_cache(cache: &Path) -> Vec<String> {

@@ -75,23 +75,9 @@ impl Drop for Cluster {
     }
 }
 
-/// `llpar -O2 -j2 INPUT -o OUT` with `extra` (and `--emit=obj` unless it names another); its
-/// stderr (it must succeed).
+/// `compile_o2` with `--stats`, which the tests read.
 fn compile(input: &Path, out: &Path, extra: &[&str]) -> String {
-    let emit = match extra.iter().any(|a| a.starts_with("--emit")) {
-        true => None,
-        false => Some("--emit=obj"),
-    };
-    let output = run(llpar()
-        .args(["-O2", "-j2", "--stats"])
-        .args(emit)
-        .args(extra)
-        .arg(input)
-        .arg("-o")
-        .arg(out));
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "llpar failed: {stderr}");
-    stderr
+    compile_o2(input, out, &["--stats"], extra)
 }
 
 /// (chunks run remotely, of them from the action cache) from `--stats`.
@@ -171,7 +157,7 @@ fn a_worker_killed_in_an_action_costs_a_retry_not_the_run() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(
-        cluster.worker_log(1).contains("lease"),
+        cluster.worker_log(1).contains("started"),
         "worker 1 took no action"
     );
     // SAFETY: kill only sends a signal to the worker process this test's cluster started.

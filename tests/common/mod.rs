@@ -147,3 +147,23 @@ pub fn same_bytes(a: &Path, b: &Path) {
         b.display()
     );
 }
+
+/// `llpar -O2 -j2 INPUT -o OUT` with `fixed` then `extra` arguments (and `--emit=obj` unless
+/// `extra` names another); its stderr. It must succeed.
+pub fn compile_o2(input: &Path, out: &Path, fixed: &[&str], extra: &[&str]) -> String {
+    let emit = match extra.iter().any(|a| a.starts_with("--emit")) {
+        true => None,
+        false => Some("--emit=obj"),
+    };
+    let output = run(llpar()
+        .args(["-O2", "-j2"])
+        .args(fixed)
+        .args(emit)
+        .args(extra)
+        .arg(input)
+        .arg("-o")
+        .arg(out));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "llpar failed: {stderr}");
+    stderr
+}
