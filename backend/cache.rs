@@ -56,23 +56,33 @@ impl KeyBuilder {
 }
 
 /// The SHA-256 of the running executable, which holds llpar's code: options and formats may
-/// change between builds, so a build never trusts another's entries. Computed once.
+/// change between builds, so a build never trusts another's entries.
 fn executable_identity() -> &'static [u8] {
-    static IDENTITY: OnceLock<Vec<u8>> = OnceLock::new();
-    IDENTITY.get_or_init(|| {
-        let bytes = std::env::current_exe().and_then(std::fs::read);
-        match bytes {
-            Ok(bytes) => Sha256::digest(&bytes).to_vec(),
-            // Without its own bytes, llpar keys on a value no other process shares: every
-            // lookup misses, nothing wrong is ever read.
-            Err(_) => {
-                format!("unknown {} {:?}", std::process::id(), SystemTime::now()).into_bytes()
-            }
-        }
-    })
+    static UNKNOWN: OnceLock<Vec<u8>> = OnceLock::new();
+    match executable_digest() {
+        Some((hash, _)) => hash,
+        // Without its own bytes, llpar keys on a value no other process shares: every
+        // lookup misses, nothing wrong is ever read.
+        None => UNKNOWN.get_or_init(|| {
+            format!("unknown {} {:?}", std::process::id(), SystemTime::now()).into_bytes()
+        }),
+    }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// llpar's running executable: its SHA-256 and size, computed once per process. Cache keys
+/// start with it, and remote actions name by it the executable they run. `None` if it cannot
+/// be read.
+pub(crate) fn executable_digest() -> Option<&'static ([u8; 32], u64)> {
+    static DIGEST: OnceLock<Option<([u8; 32], u64)>> = OnceLock::new();
+    DIGEST
+        .get_or_init(|| {
+            let bytes = std::env::current_exe().and_then(std::fs::read).ok()?;
+            Some((Sha256::digest(&bytes).into(), bytes.len() as u64))
+        })
+        .as_ref()
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -7,6 +7,7 @@
 //! action's digest depends only on the chunk and the options, and the server's action cache
 //! answers a chunk it has seen. Every blob read back is checked against its digest; a wrong
 //! one is never used. Every call has a deadline, so no run waits forever.
+use crate::cache::{executable_digest, hex};
 use bazel_remote_apis::build::bazel::remote::execution::v2::{
     self as re, batch_update_blobs_request, capabilities_client::CapabilitiesClient,
     content_addressable_storage_client::ContentAddressableStorageClient,
@@ -270,53 +271,63 @@ impl Remote {
         [root, command, action]
     }
 
-    /// The digest of llpar's executable in the CAS, uploading it the first time.
+    /// The digest of llpar's executable in the CAS, uploading it if the CAS lacks it. Its hash
+    /// is the one the cache computed; the bytes are read only for an upload.
     async fn executable(&self) -> Result<re::Digest, String> {
         if let Some(d) = self.executable.lock().expect("not poisoned").clone() {
             return Ok(d);
         }
-        let path =
-            std::env::current_exe().map_err(|e| format!("cannot find llpar's executable: {e}"))?;
-        let bytes =
-            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        self.upload(&[&bytes]).await?;
-        let d = digest(&bytes);
+        let (hash, size) = executable_digest().ok_or("cannot read llpar's own executable")?;
+        let d = re::Digest {
+            hash: hex(hash),
+            size_bytes: *size as i64,
+        };
+        if !self.missing(std::slice::from_ref(&d)).await?.is_empty() {
+            let path = std::env::current_exe().map_err(|e| format!("llpar's executable: {e}"))?;
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            if digest(&bytes) != d {
+                return Err(format!("{} changed while llpar ran", path.display()));
+            }
+            self.put(d.clone(), &bytes).await?;
+        }
         *self.executable.lock().expect("not poisoned") = Some(d.clone());
         Ok(d)
     }
 
     /// Puts the blobs the CAS lacks into it.
     async fn upload(&self, blobs: &[&[u8]]) -> Result<(), String> {
-        let mut cas = ContentAddressableStorageClient::new(self.channel.clone());
-        let request = re::FindMissingBlobsRequest {
-            instance_name: self.instance.clone(),
-            blob_digests: blobs.iter().map(|b| digest(b)).collect(),
-            ..Default::default()
-        };
-        let missing = self
-            .deadline(cas.find_missing_blobs(request))
-            .await?
-            .into_inner()
-            .missing_blob_digests;
-        for blob in blobs {
-            let d = digest(blob);
-            if !missing.contains(&d) {
-                continue;
-            }
-            match blob.len() <= PIECE {
-                true => self.put_small(&mut cas, d, blob).await?,
-                false => self.put_large(d, blob).await?,
+        let digests: Vec<re::Digest> = blobs.iter().map(|b| digest(b)).collect();
+        let missing = self.missing(&digests).await?;
+        for (blob, d) in blobs.iter().zip(digests) {
+            if missing.contains(&d) {
+                self.put(d, blob).await?;
             }
         }
         Ok(())
     }
 
-    async fn put_small(
-        &self,
-        cas: &mut ContentAddressableStorageClient<Channel>,
-        d: re::Digest,
-        blob: &[u8],
-    ) -> Result<(), String> {
+    /// Which of `digests` the CAS lacks.
+    async fn missing(&self, digests: &[re::Digest]) -> Result<Vec<re::Digest>, String> {
+        let mut cas = ContentAddressableStorageClient::new(self.channel.clone());
+        let request = re::FindMissingBlobsRequest {
+            instance_name: self.instance.clone(),
+            blob_digests: digests.to_vec(),
+            ..Default::default()
+        };
+        let response = self.deadline(cas.find_missing_blobs(request)).await?;
+        Ok(response.into_inner().missing_blob_digests)
+    }
+
+    /// Writes one blob into the CAS: in one batch request if small, through ByteStream if not.
+    async fn put(&self, d: re::Digest, blob: &[u8]) -> Result<(), String> {
+        match blob.len() <= PIECE {
+            true => self.put_small(d, blob).await,
+            false => self.put_large(d, blob).await,
+        }
+    }
+
+    async fn put_small(&self, d: re::Digest, blob: &[u8]) -> Result<(), String> {
+        let mut cas = ContentAddressableStorageClient::new(self.channel.clone());
         let request = re::BatchUpdateBlobsRequest {
             instance_name: self.instance.clone(),
             requests: vec![batch_update_blobs_request::Request {
