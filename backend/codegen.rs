@@ -110,7 +110,27 @@ pub fn emit_object(
     let combined = link_objects(&objects, &home_object, &renames)
         .map_err(|e| Error::failure(format!("{input_name}: {e}")))?;
     stats.add("link objects", t.elapsed());
-    Ok(combined)
+    Ok(one_unit_per_source(combined, stats))
+}
+
+/// Joins each source's compile units (one per chunk) into one, as a serial build has it. What
+/// the linker cannot rewrite stays as it is: many units per source are still valid DWARF.
+fn one_unit_per_source(object: Vec<u8>, stats: &mut Stats) -> Vec<u8> {
+    let t = Instant::now();
+    let _span = crate::trace::span("link debug info");
+    let result = crate::dwarf::merge_units(&object);
+    stats.add("link debug info", t.elapsed());
+    match result {
+        Ok(None) => object,
+        Ok(Some((merged, counts))) => {
+            stats.debug_units = Some(Ok((counts.units_before, counts.units_after)));
+            merged
+        }
+        Err(reason) => {
+            stats.debug_units = Some(Err(reason));
+            object
+        }
+    }
 }
 
 fn run_tool(command: &mut Command) -> std::result::Result<(), String> {

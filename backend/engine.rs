@@ -98,6 +98,9 @@ pub struct Stats {
     pub cached_output: bool,
     /// What the remote executor did.
     pub remote: RemoteSummary,
+    /// In objects: the compile units before and after joining each source's into one, or why
+    /// they were kept per chunk.
+    pub debug_units: Option<std::result::Result<(usize, usize), String>>,
 }
 
 #[derive(Debug, Default, Clone)]

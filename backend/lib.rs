@@ -29,6 +29,8 @@ mod cache;
 mod cleanup;
 mod codegen;
 mod crash;
+mod dwarf;
+mod elf;
 pub mod engine;
 pub mod error;
 mod jobserver;

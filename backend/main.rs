@@ -560,6 +560,13 @@ fn run(cli: Cli) -> Result<(), Error> {
         if options.remote.is_some() {
             print_remote(&stats.remote);
         }
+        match &stats.debug_units {
+            Some(Ok((before, after))) => note!(
+                "llpar: debug info: {before} compile units joined into {after}, one per source"
+            ),
+            Some(Err(why)) => note!("llpar: debug info: compile units kept per chunk: {why}"),
+            None => {}
+        }
         if options.cache.is_some() {
             let chunks: usize = stats.parallel_phases.iter().map(|p| p.chunks.len()).sum();
             note!(

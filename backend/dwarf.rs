@@ -1,0 +1,946 @@
+//! Debug-info linking: one compile unit per source in the joined object.
+//!
+//! LLVM writes a compile unit for every module it compiles, so an object joined from N chunks
+//! describes a source in up to N+1 units. This stage reads the joined object's DWARF (applying
+//! its relocations), gives every group of units with the same name, directory, producer and
+//! language one unit (the DIEs of all, in object order, under one root; one line program with
+//! every sequence; the union of the address ranges), and writes the `.debug_*` sections again
+//! with relocations against the same symbols.
+//!
+//! Addresses in a relocatable object are relocations. The reader turns each relocated address
+//! into a token that names the relocation's symbol and addend (`token`), so that arithmetic the
+//! reader does (a line table's advances, a base address plus an offset) stays inside the token,
+//! and the writer turns tokens back into relocations. Anything this does not understand (a
+//! relocation other than a plain 64-bit address or 32-bit section offset, such as a thread-local
+//! variable's, an operation it cannot rewrite, a section it does not know) leaves the object as
+//! it was, with the reason: the per-chunk units are valid DWARF, just more of it.
+use crate::elf::{self, Object, Rela};
+use gimli::write::{self, Address, AttributeValue, DebugInfoRef, Expression, FileId, LineProgram};
+use gimli::{constants, LittleEndian, Reader, SectionId};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+/// Sections the linker reads and rewrites; any other `.debug_*` section stops it.
+const KNOWN: [&str; 11] = [
+    ".debug_abbrev",
+    ".debug_info",
+    ".debug_str",
+    ".debug_str_offsets",
+    ".debug_addr",
+    ".debug_line",
+    ".debug_line_str",
+    ".debug_rnglists",
+    ".debug_loclists",
+    ".debug_ranges",
+    ".debug_loc",
+];
+
+/// What the linker did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Merged {
+    pub units_before: usize,
+    pub units_after: usize,
+}
+
+/// Merges the compile units of `object` that describe the same source. `Ok(None)`: nothing to
+/// merge (no debug info, or one unit per source already). `Err`: the reason the object is kept
+/// as it is.
+pub fn merge_units(object: &[u8]) -> Result<Option<(Vec<u8>, Merged)>, String> {
+    let Some(obj) = Object::parse(object) else {
+        return Ok(None);
+    };
+    if obj.find(".debug_info").is_none() {
+        return Ok(None);
+    }
+    if let Some(s) = obj
+        .sections
+        .iter()
+        .find(|s| s.name.starts_with(".debug_") && !KNOWN.contains(&s.name.as_str()))
+    {
+        return Err(format!("section {} is not supported", s.name));
+    }
+    let input = Input::load(&obj)?;
+    let dwarf = input.dwarf()?;
+    let plan = group_units(&dwarf)?;
+    if plan.groups.len() == plan.unit_count {
+        return Ok(None);
+    }
+    let mut out = write::Dwarf::new();
+    Linker::new(&dwarf, &plan, &mut out)
+        .run()
+        .map_err(|e| format!("debug info: {e}"))?;
+    input.check_all_consumed()?;
+    let mut sections = write::Sections::new(Writer::default());
+    out.write(&mut sections).map_err(|e| e.to_string())?;
+    let bytes = emit(&obj, &sections)?;
+    let merged = Merged { units_before: plan.unit_count, units_after: plan.groups.len() };
+    Ok(Some((bytes, merged)))
+}
+
+// ---- Reading, with relocations as tokens ----
+
+/// Marks a relocated address: bit 63, the symbol index in bits 32..63, the addend below.
+const TOKEN: u64 = 1 << 63;
+
+fn token(symbol: u32, addend: i64) -> Option<u64> {
+    (symbol < 1 << 31 && (0..1 << 32).contains(&addend))
+        .then(|| TOKEN | (u64::from(symbol) << 32) | addend as u64)
+}
+
+/// The address a value read from the DWARF stands for.
+fn address(value: u64) -> Address {
+    if value & TOKEN != 0 {
+        Address::Symbol {
+            symbol: ((value >> 32) & 0x7fff_ffff) as usize,
+            addend: (value & 0xffff_ffff) as i64,
+        }
+    } else {
+        Address::Constant(value)
+    }
+}
+
+fn same_symbol(a: u64, b: u64) -> bool {
+    a & TOKEN != 0 && a >> 32 == b >> 32
+}
+
+/// The relocations of one section, and which of them the reader has used.
+#[derive(Debug)]
+struct SectionRelocs {
+    name: String,
+    by_offset: HashMap<u64, Rela>,
+    /// Values of section symbols, by symbol index (offset relocations resolve against them).
+    section_symbols: HashMap<u32, u64>,
+    used: RefCell<HashSet<u64>>,
+    errors: RefCell<Vec<String>>,
+}
+
+#[derive(Clone, Debug)]
+struct Relocs(Rc<SectionRelocs>);
+
+impl Relocs {
+    fn take(&self, offset: usize, expected: u32) -> Option<Rela> {
+        let rela = *self.0.by_offset.get(&(offset as u64))?;
+        if rela.kind != expected {
+            let e = format!("relocation type {} in {}", rela.kind, self.0.name);
+            self.0.errors.borrow_mut().push(e);
+            return None;
+        }
+        self.0.used.borrow_mut().insert(offset as u64);
+        Some(rela)
+    }
+}
+
+impl gimli::read::Relocate for Relocs {
+    fn relocate_address(&self, offset: usize, value: u64) -> gimli::Result<u64> {
+        let Some(rela) = self.take(offset, elf::R_X86_64_64) else {
+            return Ok(value);
+        };
+        match token(rela.symbol, rela.addend) {
+            Some(t) => Ok(t),
+            None => {
+                let e = format!("address out of range in {}", self.0.name);
+                self.0.errors.borrow_mut().push(e);
+                Ok(value)
+            }
+        }
+    }
+
+    fn relocate_offset(&self, offset: usize, value: usize) -> gimli::Result<usize> {
+        let Some(rela) = self.take(offset, elf::R_X86_64_32) else {
+            return Ok(value);
+        };
+        match self.0.section_symbols.get(&rela.symbol) {
+            Some(base) => Ok((*base as i64 + rela.addend) as usize),
+            None => {
+                let e = format!("offset against a symbol in {}", self.0.name);
+                self.0.errors.borrow_mut().push(e);
+                Ok(value)
+            }
+        }
+    }
+}
+
+type R<'a> = gimli::RelocateReader<gimli::EndianSlice<'a, LittleEndian>, Relocs>;
+
+/// The debug sections of the object with their relocations.
+struct Input<'a> {
+    sections: HashMap<&'static str, (&'a [u8], Relocs)>,
+}
+
+impl<'a> Input<'a> {
+    fn load(obj: &Object<'a>) -> Result<Input<'a>, String> {
+        let mut sections = HashMap::new();
+        for name in KNOWN {
+            let Some(index) = obj.find(name) else { continue };
+            let data = obj.section_data(index).ok_or("truncated section")?;
+            let mut by_offset = HashMap::new();
+            let mut section_symbols = HashMap::new();
+            if let Some(rela) = obj.rela_section_for(index)? {
+                for r in obj.relocations(rela).ok_or("truncated relocations")? {
+                    let symbol = obj.symbol(r.symbol).ok_or("bad symbol index")?;
+                    if symbol.is_section {
+                        section_symbols.insert(r.symbol, symbol.value);
+                    }
+                    by_offset.insert(r.offset, r);
+                }
+            }
+            let relocs = Relocs(Rc::new(SectionRelocs {
+                name: name.to_string(),
+                by_offset,
+                section_symbols,
+                used: RefCell::default(),
+                errors: RefCell::default(),
+            }));
+            sections.insert(name, (data, relocs));
+        }
+        Ok(Input { sections })
+    }
+
+    fn dwarf(&self) -> Result<gimli::Dwarf<R<'a>>, String> {
+        let load = |id: SectionId| -> gimli::Result<R<'a>> {
+            let (data, relocs) = match self.sections.get(id.name()) {
+                Some((d, r)) => (*d, r.clone()),
+                None => (&[][..], Relocs(Rc::new(empty_relocs(id.name())))),
+            };
+            let slice = gimli::EndianSlice::new(data, LittleEndian);
+            Ok(gimli::RelocateReader::new(slice, relocs))
+        };
+        gimli::Dwarf::load(load).map_err(|e| e.to_string())
+    }
+
+    /// Every relocation was understood and used: none is left that the new sections would lose.
+    fn check_all_consumed(&self) -> Result<(), String> {
+        for (_, relocs) in self.sections.values() {
+            let r = &relocs.0;
+            if let Some(e) = r.errors.borrow().first() {
+                return Err(e.clone());
+            }
+            // The address and string-offset tables are not written again: an entry nothing
+            // refers to is dropped with them.
+            if r.name == ".debug_addr" || r.name == ".debug_str_offsets" {
+                continue;
+            }
+            let used = r.used.borrow();
+            if let Some(rela) = r.by_offset.values().find(|x| !used.contains(&x.offset)) {
+                return Err(format!(
+                    "relocation type {} at {}+{:#x} not understood",
+                    rela.kind, r.name, rela.offset
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn empty_relocs(name: &str) -> SectionRelocs {
+    SectionRelocs {
+        name: name.to_string(),
+        by_offset: HashMap::new(),
+        section_symbols: HashMap::new(),
+        used: RefCell::default(),
+        errors: RefCell::default(),
+    }
+}
+
+// ---- Grouping ----
+
+/// Which output unit each input unit goes to.
+struct Plan<'a> {
+    units: Vec<gimli::Unit<R<'a>>>,
+    /// For each input unit, its group.
+    group_of: Vec<usize>,
+    groups: Vec<Vec<usize>>,
+    unit_count: usize,
+}
+
+fn group_units<'a>(dwarf: &gimli::Dwarf<R<'a>>) -> Result<Plan<'a>, String> {
+    let e = |e: gimli::Error| e.to_string();
+    let mut units = Vec::new();
+    let mut headers = dwarf.units();
+    while let Some(header) = headers.next().map_err(e)? {
+        let unit = dwarf.unit(header).map_err(e)?;
+        if unit.header.type_() != gimli::UnitType::Compilation {
+            return Err("a unit that is not a compile unit".into());
+        }
+        units.push(unit);
+    }
+    let mut keys: HashMap<Vec<Vec<u8>>, usize> = HashMap::new();
+    let mut group_of = Vec::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, unit) in units.iter().enumerate() {
+        let key = unit_key(dwarf, unit).map_err(e)?;
+        let g = *keys.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        if groups[g]
+            .first()
+            .is_some_and(|&first| units[first].encoding() != unit.encoding())
+        {
+            return Err("units of one source with different encodings".into());
+        }
+        groups[g].push(i);
+        group_of.push(g);
+    }
+    let unit_count = units.len();
+    Ok(Plan { units, group_of, groups, unit_count })
+}
+
+/// Units with equal keys describe the same source: name, directory, producer, language.
+fn unit_key(dwarf: &gimli::Dwarf<R<'_>>, unit: &gimli::Unit<R<'_>>) -> gimli::Result<Vec<Vec<u8>>> {
+    let mut cursor = unit.entries();
+    let root = cursor.next_dfs()?.ok_or(gimli::Error::MissingUnitDie)?;
+    let mut key = Vec::new();
+    for at in [
+        constants::DW_AT_name,
+        constants::DW_AT_comp_dir,
+        constants::DW_AT_producer,
+        constants::DW_AT_language,
+    ] {
+        let value = match root.attr_value(at) {
+            Some(gimli::AttributeValue::Language(l)) => l.0.to_le_bytes().to_vec(),
+            Some(v) => match dwarf.attr_string(unit, v) {
+                Ok(s) => s.to_slice()?.into_owned(),
+                Err(_) => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        key.push(value);
+    }
+    Ok(key)
+}
+
+// ---- Conversion ----
+
+/// Converts the input units into one output unit per group.
+struct Linker<'a, 'd> {
+    dwarf: &'d gimli::Dwarf<R<'a>>,
+    plan: &'d Plan<'a>,
+    out: &'d mut write::Dwarf,
+    /// Output unit of each group.
+    unit_ids: Vec<write::UnitId>,
+    /// Every input DIE (by `.debug_info` offset) to its output unit and entry.
+    entries: HashMap<usize, (write::UnitId, write::UnitEntryId)>,
+}
+
+type Res<T> = Result<T, String>;
+
+fn err(e: gimli::Error) -> String {
+    e.to_string()
+}
+
+impl<'a, 'd> Linker<'a, 'd> {
+    fn new(dwarf: &'d gimli::Dwarf<R<'a>>, plan: &'d Plan<'a>, out: &'d mut write::Dwarf) -> Self {
+        Linker { dwarf, plan, out, unit_ids: Vec::new(), entries: HashMap::new() }
+    }
+
+    fn run(mut self) -> Res<()> {
+        let plan = self.plan;
+        for group in &plan.groups {
+            let first = &plan.units[group[0]];
+            let program = self.new_line_program(first)?;
+            let id = self.out.units.add(write::Unit::new(first.encoding(), program));
+            self.unit_ids.push(id);
+        }
+        for (i, unit) in plan.units.iter().enumerate() {
+            self.reserve(unit, self.unit_ids[plan.group_of[i]])?;
+        }
+        for (g, group) in plan.groups.iter().enumerate() {
+            let uid = self.unit_ids[g];
+            let mut ranges = Vec::new();
+            for (n, &i) in group.iter().enumerate() {
+                let unit = &plan.units[i];
+                let files = self.add_lines(unit, uid)?;
+                let mut converter = Converter { linker: &mut self, unit, uid, files: &files };
+                ranges.extend(converter.unit_ranges()?);
+                converter.convert_entries(n == 0)?;
+            }
+            self.set_root_ranges(uid, ranges, group.len())?;
+        }
+        Ok(())
+    }
+
+    /// Gives every DIE of `unit` an entry in output unit `uid`; the roots share the output root.
+    fn reserve(&mut self, unit: &gimli::Unit<R<'a>>, uid: write::UnitId) -> Res<()> {
+        let out = self.out.units.get_mut(uid);
+        let mut cursor = unit.entries();
+        let mut first = true;
+        while let Some(entry) = cursor.next_dfs().map_err(err)? {
+            let offset = section_offset(unit, entry.offset())?;
+            let id = if first { out.root() } else { out.reserve() };
+            first = false;
+            self.entries.insert(offset, (uid, id));
+        }
+        Ok(())
+    }
+
+    /// A line program for a group, named after its first unit.
+    fn new_line_program(&mut self, unit: &gimli::Unit<R<'a>>) -> Res<LineProgram> {
+        let Some(program) = &unit.line_program else {
+            return Ok(LineProgram::none());
+        };
+        let header = program.header();
+        let dir0 = header.directory(0).ok_or("line program without directories")?;
+        let working_dir = self.line_string(unit, dir0)?;
+        let file0 = header.file(0).ok_or("line program without files")?;
+        let name = self.line_string(unit, file0.path_name())?;
+        let source_dir = match header.directory(file0.directory_index()) {
+            Some(d) if file0.directory_index() != 0 => Some(self.line_string(unit, d)?),
+            _ => None,
+        };
+        let info = file_info(header, file0);
+        let mut out = LineProgram::new(
+            header.encoding(),
+            header.line_encoding(),
+            working_dir,
+            source_dir,
+            name,
+            info,
+        );
+        out.file_has_md5 = header.file_has_md5();
+        Ok(out)
+    }
+
+    fn line_string(
+        &mut self,
+        unit: &gimli::Unit<R<'a>>,
+        value: gimli::AttributeValue<R<'a>>,
+    ) -> Res<write::LineString> {
+        let bytes = self.dwarf.attr_string(unit, value).map_err(err)?;
+        let bytes = bytes.to_slice().map_err(err)?.into_owned();
+        Ok(if unit.encoding().version >= 5 {
+            write::LineString::LineStringRef(self.out.line_strings.add(bytes))
+        } else {
+            write::LineString::String(bytes)
+        })
+    }
+
+    /// Adds `unit`'s files and rows to the group's line program; returns the file map.
+    fn add_lines(&mut self, unit: &gimli::Unit<R<'a>>, uid: write::UnitId) -> Res<Vec<FileId>> {
+        let Some(program) = unit.line_program.clone() else {
+            return Ok(Vec::new());
+        };
+        let header = program.header().clone();
+        let mut files = Vec::new();
+        let base = usize::from(header.version() < 5);
+        for file in header.file_names() {
+            let name = self.line_string(unit, file.path_name())?;
+            let dir = header.directory(file.directory_index()).ok_or("bad directory index")?;
+            let dir = self.line_string(unit, dir)?;
+            let info = file_info(&header, file);
+            let lines = &mut self.out.units.get_mut(uid).line_program;
+            let dir = lines.add_directory(dir);
+            files.push(lines.add_file(name, dir, info));
+        }
+        if base == 1 {
+            // DWARF 4 numbers files from 1; index 0 is never a row's file.
+            let first = *files.first().ok_or("a line program without files")?;
+            files.insert(0, first);
+        }
+        let lines = &mut self.out.units.get_mut(uid).line_program;
+        copy_rows(program, lines, &files)?;
+        Ok(files)
+    }
+
+    fn set_root_ranges(&mut self, uid: write::UnitId, ranges: Vec<(u64, u64)>, n: usize) -> Res<()> {
+        if n == 1 {
+            return Ok(());
+        }
+        let unit = self.out.units.get_mut(uid);
+        let root = unit.root();
+        let list = range_list(&ranges)?;
+        let id = unit.ranges.add(list);
+        let entry = unit.get_mut(root);
+        entry.set(constants::DW_AT_low_pc, AttributeValue::Address(Address::Constant(0)));
+        entry.set(constants::DW_AT_ranges, AttributeValue::RangeListRef(id));
+        entry.delete(constants::DW_AT_high_pc);
+        Ok(())
+    }
+}
+
+fn section_offset(unit: &gimli::Unit<R<'_>>, offset: gimli::UnitOffset) -> Res<usize> {
+    // Only `.debug_info` is read (no `.debug_types`), so this is an offset in it.
+    Ok(offset.to_unit_section_offset(unit).0)
+}
+
+fn file_info(
+    header: &gimli::LineProgramHeader<R<'_>>,
+    file: &gimli::FileEntry<R<'_>>,
+) -> Option<write::FileInfo> {
+    header.file_has_md5().then(|| write::FileInfo {
+        md5: *file.md5(),
+        ..Default::default()
+    })
+}
+
+/// Appends the rows of `program` to `out`, sequence by sequence, with files mapped by `files`.
+fn copy_rows(
+    program: gimli::IncompleteLineProgram<R<'_>>,
+    out: &mut LineProgram,
+    files: &[FileId],
+) -> Res<()> {
+    let mut rows = program.rows();
+    let mut base = 0;
+    while let Some((_, row)) = rows.next_row().map_err(err)? {
+        let at = row.address();
+        if !out.in_sequence() {
+            base = at;
+            out.begin_sequence(Some(address(at)));
+        }
+        if at < base || (base & TOKEN != 0 && !same_symbol(base, at)) {
+            return Err("a line sequence crosses sections".into());
+        }
+        if row.end_sequence() {
+            out.end_sequence(at - base);
+            continue;
+        }
+        let file = *files.get(row.file_index() as usize).ok_or("bad file index")?;
+        let r = out.row();
+        r.address_offset = at - base;
+        r.op_index = row.op_index();
+        r.file = file;
+        r.line = row.line().map_or(0, |l| l.get());
+        r.column = match row.column() {
+            gimli::ColumnType::LeftEdge => 0,
+            gimli::ColumnType::Column(c) => c.get(),
+        };
+        r.discriminator = row.discriminator();
+        r.is_statement = row.is_stmt();
+        r.basic_block = row.basic_block();
+        r.prologue_end = row.prologue_end();
+        r.epilogue_begin = row.epilogue_begin();
+        r.isa = row.isa();
+        out.generate_row();
+    }
+    if out.in_sequence() {
+        return Err("a line sequence without its end".into());
+    }
+    Ok(())
+}
+
+/// `[begin, end)` address pairs (tokens) as a range list: a base address per symbol, then
+/// offsets from it, as LLVM writes them.
+fn range_list(ranges: &[(u64, u64)]) -> Res<write::RangeList> {
+    let mut out = Vec::new();
+    let mut base: Option<u64> = None;
+    for &(begin, end) in ranges {
+        if begin & TOKEN == 0 {
+            out.push(write::Range::StartEnd { begin: address(begin), end: address(end) });
+            continue;
+        }
+        if !same_symbol(begin, end) || end < begin {
+            return Err("a range crosses sections".into());
+        }
+        if !base.is_some_and(|b| same_symbol(b, begin) && b <= begin) {
+            base = Some(begin);
+            out.push(write::Range::BaseAddress { address: address(begin) });
+        }
+        let b = base.unwrap_or(begin);
+        out.push(write::Range::OffsetPair { begin: begin - b, end: end - b });
+    }
+    Ok(write::RangeList(out))
+}
+
+/// Converts the DIEs of one input unit into its group's output unit.
+struct Converter<'l, 'a, 'd> {
+    linker: &'l mut Linker<'a, 'd>,
+    unit: &'d gimli::Unit<R<'a>>,
+    uid: write::UnitId,
+    files: &'l [FileId],
+}
+
+impl<'a, 'd> Converter<'_, 'a, 'd> {
+    fn uref(&self) -> gimli::UnitRef<'d, R<'a>> {
+        self.unit.unit_ref(self.linker.dwarf)
+    }
+
+    /// The address ranges the unit's root covers, as token pairs.
+    fn unit_ranges(&self) -> Res<Vec<(u64, u64)>> {
+        let mut cursor = self.unit.entries();
+        let root = cursor.next_dfs().map_err(err)?.ok_or("a unit without a root")?;
+        let mut out = Vec::new();
+        let mut ranges = self.linker.dwarf.die_ranges(self.unit, root).map_err(err)?;
+        while let Some(r) = ranges.next().map_err(err)? {
+            out.push((r.begin, r.end));
+        }
+        Ok(out)
+    }
+
+    fn convert_entries(&mut self, first: bool) -> Res<()> {
+        let mut cursor = self.unit.entries();
+        let mut parents: Vec<(isize, write::UnitEntryId)> = Vec::new();
+        let root = self.linker.out.units.get(self.uid).root();
+        while let Some(entry) = cursor.next_dfs().map_err(err)? {
+            let depth = entry.depth();
+            let (_, id) = self.lookup(entry.offset())?;
+            if depth == 0 {
+                if first {
+                    self.convert_root(entry, root)?;
+                }
+                parents.push((0, root));
+                continue;
+            }
+            while parents.last().is_some_and(|&(d, _)| d >= depth) {
+                parents.pop();
+            }
+            let parent = parents.last().ok_or("a DIE outside its unit")?.1;
+            let unit = self.linker.out.units.get_mut(self.uid);
+            unit.add_reserved(id, parent, entry.tag());
+            self.convert_attrs(entry, id)?;
+            if entry.has_children() {
+                parents.push((depth, id));
+            }
+        }
+        Ok(())
+    }
+
+    fn convert_root(&mut self, entry: &gimli::DebuggingInformationEntry<R<'a>>, root: write::UnitEntryId) -> Res<()> {
+        self.convert_attrs(entry, root)?;
+        let unit = self.linker.out.units.get_mut(self.uid);
+        if !unit.line_program.is_none() {
+            unit.get_mut(root).set(constants::DW_AT_stmt_list, AttributeValue::LineProgramRef);
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, offset: gimli::UnitOffset) -> Res<(write::UnitId, write::UnitEntryId)> {
+        let at = section_offset(self.unit, offset)?;
+        self.linker.entries.get(&at).copied().ok_or_else(|| "a reference to no DIE".into())
+    }
+
+    fn local_ref(&self, offset: gimli::UnitOffset) -> Res<write::UnitEntryId> {
+        Ok(self.lookup(offset)?.1)
+    }
+
+    fn convert_attrs(
+        &mut self,
+        entry: &gimli::DebuggingInformationEntry<R<'a>>,
+        id: write::UnitEntryId,
+    ) -> Res<()> {
+        for attr in entry.attrs() {
+            let name = attr.name();
+            let skip = [
+                constants::DW_AT_sibling,
+                constants::DW_AT_GNU_locviews,
+                constants::DW_AT_str_offsets_base,
+                constants::DW_AT_addr_base,
+                constants::DW_AT_rnglists_base,
+                constants::DW_AT_loclists_base,
+                constants::DW_AT_stmt_list,
+            ];
+            if skip.contains(&name) {
+                continue;
+            }
+            let value = self.convert_value(attr)?;
+            self.linker.out.units.get_mut(self.uid).get_mut(id).set(name, value);
+        }
+        Ok(())
+    }
+
+    fn convert_value(&mut self, attr: &gimli::Attribute<R<'a>>) -> Res<AttributeValue> {
+        use gimli::AttributeValue as V;
+        if attr.form() == constants::DW_FORM_implicit_const {
+            return match attr.raw_value() {
+                V::Sdata(v) => Ok(AttributeValue::ImplicitConst(v)),
+                _ => Err("bad implicit constant".into()),
+            };
+        }
+        let uref = self.uref();
+        Ok(match attr.value() {
+            V::Addr(v) => AttributeValue::Address(address(v)),
+            V::DebugAddrIndex(i) => AttributeValue::Address(address(uref.address(i).map_err(err)?)),
+            V::Block(r) => AttributeValue::Block(bytes(&r)?),
+            V::Data1(v) => AttributeValue::Data1(v),
+            V::Data2(v) => AttributeValue::Data2(v),
+            V::Data4(v) => AttributeValue::Data4(v),
+            V::Data8(v) => AttributeValue::Data8(v),
+            V::Data16(v) => AttributeValue::Data16(v),
+            V::Sdata(v) => AttributeValue::Sdata(v),
+            V::Udata(v) => AttributeValue::Udata(v),
+            V::Flag(v) if attr.form() == constants::DW_FORM_flag_present && v => {
+                AttributeValue::FlagPresent
+            }
+            V::Flag(v) => AttributeValue::Flag(v),
+            V::String(r) => AttributeValue::String(bytes(&r)?),
+            V::Exprloc(e) if attr.name() == constants::DW_AT_vtable_elem_location => {
+                AttributeValue::Exprloc(Expression::raw(bytes(&e.0)?))
+            }
+            V::Exprloc(e) => AttributeValue::Exprloc(self.convert_expression(e)?),
+            V::UnitRef(o) => AttributeValue::UnitRef(self.local_ref(o)?),
+            V::DebugInfoRef(o) => self.info_ref(o)?,
+            V::LocationListsRef(o) => self.location_list(o)?,
+            V::DebugLocListsIndex(i) => self.location_list(uref.locations_offset(i).map_err(err)?)?,
+            V::RangeListsRef(o) => self.range_list_value(uref.ranges_offset_from_raw(o))?,
+            V::DebugRngListsIndex(i) => self.range_list_value(uref.ranges_offset(i).map_err(err)?)?,
+            v @ (V::DebugStrRef(_) | V::DebugStrOffsetsIndex(_)) => {
+                let s = bytes(&uref.attr_string(v).map_err(err)?)?;
+                AttributeValue::StringRef(self.linker.out.strings.add(s))
+            }
+            v @ V::DebugLineStrRef(_) => {
+                let s = bytes(&uref.attr_string(v).map_err(err)?)?;
+                AttributeValue::LineStringRef(self.linker.out.line_strings.add(s))
+            }
+            V::FileIndex(i) => self.file_index(i)?,
+            V::Encoding(v) => AttributeValue::Encoding(v),
+            V::DecimalSign(v) => AttributeValue::DecimalSign(v),
+            V::Endianity(v) => AttributeValue::Endianity(v),
+            V::Accessibility(v) => AttributeValue::Accessibility(v),
+            V::Visibility(v) => AttributeValue::Visibility(v),
+            V::Virtuality(v) => AttributeValue::Virtuality(v),
+            V::Language(v) => AttributeValue::Language(v),
+            V::AddressClass(v) => AttributeValue::AddressClass(v),
+            V::IdentifierCase(v) => AttributeValue::IdentifierCase(v),
+            V::CallingConvention(v) => AttributeValue::CallingConvention(v),
+            V::Inline(v) => AttributeValue::Inline(v),
+            V::Ordering(v) => AttributeValue::Ordering(v),
+            other => return Err(format!("attribute {} with value {other:?}", attr.name())),
+        })
+    }
+
+    fn file_index(&self, index: u64) -> Res<AttributeValue> {
+        if index == 0 && self.unit.encoding().version <= 4 {
+            return Ok(AttributeValue::FileIndex(None));
+        }
+        let file = self.files.get(index as usize).ok_or("bad file index")?;
+        Ok(AttributeValue::FileIndex(Some(*file)))
+    }
+
+    fn info_ref(&self, offset: gimli::DebugInfoOffset) -> Res<AttributeValue> {
+        let (uid, id) = *self.linker.entries.get(&offset.0).ok_or("a reference to no DIE")?;
+        Ok(if uid == self.uid {
+            AttributeValue::UnitRef(id)
+        } else {
+            AttributeValue::DebugInfoRef(DebugInfoRef::Entry(uid, id))
+        })
+    }
+
+    fn debug_info_ref(&self, offset: gimli::DebugInfoOffset) -> Res<DebugInfoRef> {
+        let (uid, id) = *self.linker.entries.get(&offset.0).ok_or("a reference to no DIE")?;
+        Ok(DebugInfoRef::Entry(uid, id))
+    }
+
+    fn range_list_value(&mut self, offset: gimli::RangeListsOffset) -> Res<AttributeValue> {
+        let mut iter = self.uref().ranges(offset).map_err(err)?;
+        let mut ranges = Vec::new();
+        while let Some(r) = iter.next().map_err(err)? {
+            ranges.push((r.begin, r.end));
+        }
+        let list = range_list(&ranges)?;
+        let id = self.linker.out.units.get_mut(self.uid).ranges.add(list);
+        Ok(AttributeValue::RangeListRef(id))
+    }
+
+    fn location_list(&mut self, offset: gimli::LocationListsOffset) -> Res<AttributeValue> {
+        let mut iter = self.uref().locations(offset).map_err(err)?;
+        let mut out = Vec::new();
+        let mut base: Option<u64> = None;
+        while let Some(entry) = iter.next().map_err(err)? {
+            let (begin, end) = (entry.range.begin, entry.range.end);
+            let data = self.convert_expression(entry.data)?;
+            if begin & TOKEN == 0 {
+                let (begin, end) = (address(begin), address(end));
+                out.push(write::Location::StartEnd { begin, end, data });
+                continue;
+            }
+            if !same_symbol(begin, end) || end < begin {
+                return Err("a location range crosses sections".into());
+            }
+            if !base.is_some_and(|b| same_symbol(b, begin) && b <= begin) {
+                base = Some(begin);
+                out.push(write::Location::BaseAddress { address: address(begin) });
+            }
+            let b = base.unwrap_or(begin);
+            out.push(write::Location::OffsetPair { begin: begin - b, end: end - b, data });
+        }
+        let list = write::LocationList(out);
+        let id = self.linker.out.units.get_mut(self.uid).locations.add(list);
+        Ok(AttributeValue::LocationListRef(id))
+    }
+
+    /// Rebuilds a DWARF expression with addresses as relocations and DIE references mapped to
+    /// the output unit.
+    fn convert_expression(&self, expression: gimli::Expression<R<'a>>) -> Res<Expression> {
+        use gimli::Operation as O;
+        let encoding = self.unit.encoding();
+        let mut ops = expression.operations(encoding);
+        let mut out = Expression::new();
+        while let Some(op) = ops.next().map_err(err)? {
+            match op {
+                O::Deref { space: true, .. } => return Err("DW_OP_xderef".into()),
+                O::Deref { base_type, size, .. } if base_type.0 != 0 => {
+                    out.op_deref_type(size, self.local_ref(base_type)?)
+                }
+                O::Deref { size, .. } if size == encoding.address_size => out.op_deref(),
+                O::Deref { size, .. } => out.op_deref_size(size),
+                O::Pick { index: 0 } => out.op(constants::DW_OP_dup),
+                O::Pick { index: 1 } => out.op(constants::DW_OP_over),
+                O::Pick { index } => out.op_pick(index),
+                O::PlusConstant { value } => out.op_plus_uconst(value),
+                O::UnsignedConstant { value } => out.op_constu(value),
+                O::SignedConstant { value } => out.op_consts(value),
+                O::Register { register } => out.op_reg(register),
+                O::RegisterOffset { register, offset, base_type } if base_type.0 == 0 => {
+                    out.op_breg(register, offset)
+                }
+                O::RegisterOffset { register, base_type, .. } => {
+                    out.op_regval_type(register, self.local_ref(base_type)?)
+                }
+                O::FrameOffset { offset } => out.op_fbreg(offset),
+                O::Piece { size_in_bits, bit_offset: None } => out.op_piece(size_in_bits / 8),
+                O::Piece { size_in_bits, bit_offset: Some(o) } => out.op_bit_piece(size_in_bits, o),
+                O::ImplicitValue { data } => out.op_implicit_value(bytes(&data)?.into()),
+                O::ImplicitPointer { value, byte_offset } => {
+                    out.op_implicit_pointer(self.debug_info_ref(value)?, byte_offset)
+                }
+                O::EntryValue { expression } => {
+                    out.op_entry_value(self.convert_expression(gimli::Expression(expression))?)
+                }
+                O::ParameterRef { offset } => out.op_gnu_parameter_ref(self.local_ref(offset)?),
+                O::Address { address: a } => out.op_addr(address(a)),
+                O::AddressIndex { index } => {
+                    out.op_addr(address(self.uref().address(index).map_err(err)?))
+                }
+                O::TypedLiteral { base_type, value } => {
+                    out.op_const_type(self.local_ref(base_type)?, bytes(&value)?.into())
+                }
+                O::Convert { base_type } => {
+                    let base = (base_type.0 != 0).then(|| self.local_ref(base_type)).transpose()?;
+                    out.op_convert(base)
+                }
+                O::Reinterpret { base_type } => {
+                    let base = (base_type.0 != 0).then(|| self.local_ref(base_type)).transpose()?;
+                    out.op_reinterpret(base)
+                }
+                simple => out.op(simple_opcode(&simple).ok_or_else(|| format!("{simple:?}"))?),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The opcode of an operation without operands.
+fn simple_opcode(op: &gimli::Operation<R<'_>>) -> Option<constants::DwOp> {
+    use constants::*;
+    use gimli::Operation as O;
+    Some(match op {
+        O::Drop => DW_OP_drop,
+        O::Swap => DW_OP_swap,
+        O::Rot => DW_OP_rot,
+        O::Abs => DW_OP_abs,
+        O::And => DW_OP_and,
+        O::Div => DW_OP_div,
+        O::Minus => DW_OP_minus,
+        O::Mod => DW_OP_mod,
+        O::Mul => DW_OP_mul,
+        O::Neg => DW_OP_neg,
+        O::Not => DW_OP_not,
+        O::Or => DW_OP_or,
+        O::Plus => DW_OP_plus,
+        O::Shl => DW_OP_shl,
+        O::Shr => DW_OP_shr,
+        O::Shra => DW_OP_shra,
+        O::Xor => DW_OP_xor,
+        O::Eq => DW_OP_eq,
+        O::Ge => DW_OP_ge,
+        O::Gt => DW_OP_gt,
+        O::Le => DW_OP_le,
+        O::Lt => DW_OP_lt,
+        O::Ne => DW_OP_ne,
+        O::Nop => DW_OP_nop,
+        O::PushObjectAddress => DW_OP_push_object_address,
+        O::TLS => DW_OP_form_tls_address,
+        O::CallFrameCFA => DW_OP_call_frame_cfa,
+        O::StackValue => DW_OP_stack_value,
+        _ => return None,
+    })
+}
+
+fn bytes(r: &R<'_>) -> Res<Vec<u8>> {
+    Ok(r.to_slice().map_err(err)?.into_owned())
+}
+
+// ---- Writing ----
+
+/// A section's bytes and the relocations the writer recorded.
+#[derive(Clone)]
+struct Writer {
+    data: write::EndianVec<LittleEndian>,
+    relocs: Vec<write::Relocation>,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Writer { data: write::EndianVec::new(LittleEndian), relocs: Vec::new() }
+    }
+}
+
+impl write::RelocateWriter for Writer {
+    type Writer = write::EndianVec<LittleEndian>;
+    fn writer(&self) -> &Self::Writer {
+        &self.data
+    }
+    fn writer_mut(&mut self) -> &mut Self::Writer {
+        &mut self.data
+    }
+    fn relocate(&mut self, relocation: write::Relocation) {
+        self.relocs.push(relocation);
+    }
+}
+
+/// Puts the written sections into the object: existing debug sections get new bytes (empty
+/// when nothing was written for them) and their relocation sections new entries.
+fn emit(obj: &Object<'_>, sections: &write::Sections<Writer>) -> Res<Vec<u8>> {
+    let mut written: HashMap<&str, &Writer> = HashMap::new();
+    sections
+        .for_each(|id, w| {
+            written.insert(id.name(), w);
+            Ok::<(), gimli::write::Error>(())
+        })
+        .map_err(|e| e.to_string())?;
+    let mut replace = Vec::new();
+    let mut add = Vec::new();
+    for name in KNOWN {
+        let w = written.get(name).filter(|w| !w.data.slice().is_empty());
+        let index = match (obj.find(name), w) {
+            (Some(i), _) => i,
+            (None, None) => continue,
+            (None, Some(_)) => return Err(format!("{name} is new")),
+        };
+        let (data, relocs) = match w {
+            Some(w) => (w.data.slice().to_vec(), relocations(obj, &w.relocs)?),
+            None => (Vec::new(), Vec::new()),
+        };
+        replace.push((index, data));
+        match obj.rela_section_for(index)? {
+            Some(r) => replace.push((r, elf::encode_relas(&relocs))),
+            None if relocs.is_empty() => {}
+            None => {
+                let header = obj.new_section(&format!(".rela{name}"), Some(index));
+                add.push((header, elf::encode_relas(&relocs)));
+            }
+        }
+    }
+    Ok(obj.rewrite(&replace, &add))
+}
+
+fn relocations(obj: &Object<'_>, relocs: &[write::Relocation]) -> Res<Vec<Rela>> {
+    let mut out = Vec::with_capacity(relocs.len());
+    for r in relocs {
+        let kind = match r.size {
+            8 => elf::R_X86_64_64,
+            4 => elf::R_X86_64_32,
+            n => return Err(format!("a relocation of {n} bytes")),
+        };
+        let symbol = match r.target {
+            write::RelocationTarget::Symbol(s) => s as u32,
+            write::RelocationTarget::Section(id) => {
+                let index = obj.find(id.name()).ok_or_else(|| format!("no {}", id.name()))?;
+                obj.section_symbol(index)
+                    .ok_or_else(|| format!("no section symbol for {}", id.name()))?
+            }
+        };
+        out.push(Rela { offset: r.offset as u64, symbol, kind, addend: r.addend });
+    }
+    Ok(out)
+}
