@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-/// Sections the linker reads and rewrites; any other `.debug_*` section stops it.
+/// Sections the linker reads and rewrites.
 const KNOWN: [&str; 11] = [
     ".debug_abbrev",
     ".debug_info",
@@ -34,6 +34,23 @@ const KNOWN: [&str; 11] = [
     ".debug_loclists",
     ".debug_ranges",
     ".debug_loc",
+];
+
+/// Sections that refer to units or DIEs by offset, which the linker does not rewrite: with one
+/// of them present, the object is kept as it is. (Other sections, such as `.debug_frame` or
+/// `.debug_gdb_scripts`, do not depend on `.debug_info`'s layout.)
+const REFER_TO_UNITS: [&str; 11] = [
+    ".debug_types",
+    ".debug_names",
+    ".debug_aranges",
+    ".debug_pubnames",
+    ".debug_pubtypes",
+    ".debug_gnu_pubnames",
+    ".debug_gnu_pubtypes",
+    ".debug_macro",
+    ".debug_macinfo",
+    ".debug_cu_index",
+    ".debug_tu_index",
 ];
 
 /// What the linker did.
@@ -53,11 +70,7 @@ pub fn merge_units(object: &[u8]) -> Result<Option<(Vec<u8>, Merged)>, String> {
     if obj.find(".debug_info").is_none() {
         return Ok(None);
     }
-    if let Some(s) = obj
-        .sections
-        .iter()
-        .find(|s| s.name.starts_with(".debug_") && !KNOWN.contains(&s.name.as_str()))
-    {
+    if let Some(s) = obj.sections.iter().find(|s| REFER_TO_UNITS.contains(&s.name.as_str())) {
         return Err(format!("section {} is not supported", s.name));
     }
     let input = Input::load(&obj)?;
@@ -381,6 +394,18 @@ impl<'a, 'd> Linker<'a, 'd> {
             return Ok(LineProgram::none());
         };
         let header = program.header();
+        if header.version() < 5 {
+            // Before DWARF 5, directory and file 0 are implicit (the unit's): not written.
+            let dot = || write::LineString::String(b".".to_vec());
+            return Ok(LineProgram::new(
+                header.encoding(),
+                header.line_encoding(),
+                dot(),
+                None,
+                dot(),
+                None,
+            ));
+        }
         let dir0 = header.directory(0).ok_or("line program without directories")?;
         let working_dir = self.line_string(unit, dir0)?;
         let file0 = header.file(0).ok_or("line program without files")?;
@@ -417,7 +442,11 @@ impl<'a, 'd> Linker<'a, 'd> {
     }
 
     /// Adds `unit`'s files and rows to the group's line program; returns the file map.
-    fn add_lines(&mut self, unit: &gimli::Unit<R<'a>>, uid: write::UnitId) -> Res<Vec<FileId>> {
+    fn add_lines(
+        &mut self,
+        unit: &gimli::Unit<R<'a>>,
+        uid: write::UnitId,
+    ) -> Res<Vec<Option<FileId>>> {
         let Some(program) = unit.line_program.clone() else {
             return Ok(Vec::new());
         };
@@ -431,12 +460,11 @@ impl<'a, 'd> Linker<'a, 'd> {
             let info = file_info(&header, file);
             let lines = &mut self.out.units.get_mut(uid).line_program;
             let dir = lines.add_directory(dir);
-            files.push(lines.add_file(name, dir, info));
+            files.push(Some(lines.add_file(name, dir, info)));
         }
         if base == 1 {
-            // DWARF 4 numbers files from 1; index 0 is never a row's file.
-            let first = *files.first().ok_or("a line program without files")?;
-            files.insert(0, first);
+            // DWARF 4 numbers files from 1; index 0 names no file.
+            files.insert(0, None);
         }
         let lines = &mut self.out.units.get_mut(uid).line_program;
         copy_rows(program, lines, &files)?;
@@ -478,7 +506,7 @@ fn file_info(
 fn copy_rows(
     program: gimli::IncompleteLineProgram<R<'_>>,
     out: &mut LineProgram,
-    files: &[FileId],
+    files: &[Option<FileId>],
 ) -> Res<()> {
     let mut rows = program.rows();
     let mut base = 0;
@@ -495,7 +523,8 @@ fn copy_rows(
             out.end_sequence(at - base);
             continue;
         }
-        let file = *files.get(row.file_index() as usize).ok_or("bad file index")?;
+        let file = files.get(row.file_index() as usize).copied().flatten();
+        let file = file.ok_or("bad file index")?;
         let r = out.row();
         r.address_offset = at - base;
         r.op_index = row.op_index();
@@ -547,7 +576,7 @@ struct Converter<'l, 'a, 'd> {
     linker: &'l mut Linker<'a, 'd>,
     unit: &'d gimli::Unit<R<'a>>,
     uid: write::UnitId,
-    files: &'l [FileId],
+    files: &'l [Option<FileId>],
 }
 
 impl<'a, 'd> Converter<'_, 'a, 'd> {
@@ -702,8 +731,8 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
         if index == 0 && self.unit.encoding().version <= 4 {
             return Ok(AttributeValue::FileIndex(None));
         }
-        let file = self.files.get(index as usize).ok_or("bad file index")?;
-        Ok(AttributeValue::FileIndex(Some(*file)))
+        let file = self.files.get(index as usize).copied().flatten();
+        Ok(AttributeValue::FileIndex(Some(file.ok_or("bad file index")?)))
     }
 
     fn info_ref(&self, offset: gimli::DebugInfoOffset) -> Res<AttributeValue> {

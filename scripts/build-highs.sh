@@ -6,6 +6,8 @@
 #   highs.link        - the extra arguments that link an object built from highs.bc into the
 #                       `highs` executable: clang++ -fuse-ld=lld OBJ -o EXE $(cat highs.link)
 #   highs-instances/  - a few of HiGHS's own check instances (MPS) that solve in about a second
+#   highs-g.bc        - with -g as the first argument: the same with debug info (-g), as a
+#                       RelWithDebInfo build hands it to LLVM
 # Without cmake: HConfig.h, which cmake would generate, is written here (no zlib, no HiPO
 # extras, 32-bit HighsInt, no OpenMP). The source list comes from HiGHS's cmake/sources.cmake.
 # Sources come from crates.io through cargo; nothing third-party is committed.
@@ -16,6 +18,8 @@ bin=/usr/lib/llvm-$v/bin
 out=$root/target/corpus
 highs_sys=1.16.0 # ships HiGHS 1.16.0 in HiGHS/
 mkdir -p "$out"
+g=; flags=
+if [ "${1:-}" = -g ]; then g=-g; flags=-g; fi
 . "$root/scripts/crates.sh"
 fetch_crates "$out/fetch-highs" llpar-corpus-highs <<TOML
 highs-sys = { version = "=$highs_sys", default-features = false }
@@ -23,8 +27,8 @@ TOML
 src=$(registry_src "highs-sys-$highs_sys")/HiGHS
 [ -f "$src/highs/Highs.h" ] || { echo "build-highs.sh: no HiGHS sources in highs-sys-$highs_sys" >&2; exit 1; }
 
-if [ ! -s "$out/highs.bc" ]; then
-  build=$out/highs-build
+if [ ! -s "$out/highs$g.bc" ]; then
+  build=$out/highs$g-build
   mkdir -p "$build/bc"
   # What cmake's configure_file makes of highs/HConfig.h.in with the defaults of a Release build
   # (FAST_BUILD on, cuPDLP on the CPU), the optional dependencies off.
@@ -78,7 +82,7 @@ EOF
   while read -r d; do incs+=(-I"$src/highs/$d"); done < <(
     grep -o 'PROJECT_SOURCE_DIR}/highs/[^>]*' "$src/cmake/sources.cmake" | sed 's|.*}/highs/||')
   # -w: HiGHS warns a lot under clang; a failed compile still shows its errors.
-  common="-O2 -Xclang -disable-llvm-passes -emit-llvm -c -fPIC -w -DNDEBUG ${incs[*]}"
+  common="$flags -O2 -Xclang -disable-llvm-passes -emit-llvm -c -fPIC -w -DNDEBUG ${incs[*]}"
   # extern/CMakeLists.txt gives the extras library its version on the command line.
   extras_def="-DHIGHS_EXTRAS_VERSION=\"$HIGHS_MAJOR.$HIGHS_MINOR.$HIGHS_PATCH\""
   export bin common build extras_def
@@ -97,7 +101,7 @@ EOF
   echo "highs: compiled in $((SECONDS - start)) s; linking" >&2
   bcs=()
   for f in "${files[@]}"; do bcs+=("$build/bc/$(echo "$f" | tr / _).bc"); done
-  "$bin/llvm-link" "${bcs[@]}" -o "$out/highs.bc.tmp" && mv "$out/highs.bc.tmp" "$out/highs.bc"
+  "$bin/llvm-link" "${bcs[@]}" -o "$out/highs$g.bc.tmp" && mv "$out/highs$g.bc.tmp" "$out/highs$g.bc"
 fi
 
 echo "-lpthread -lm -ldl" > "$out/highs.link"
@@ -110,4 +114,4 @@ for i in "${instances[@]}"; do
   cmp -s "$src/check/instances/$i.mps" "$out/highs-instances/$i.mps" ||
     cp "$src/check/instances/$i.mps" "$out/highs-instances/$i.mps"
 done
-ls -la "$out/highs.bc" >&2
+ls -la "$out/highs$g.bc" >&2

@@ -98,6 +98,7 @@ fn lua_with_debug_info_describes_its_types_once() {
     llpar_to(&input, &["-O2", "--emit=obj", "-j2"], &ours);
     assert_dwarf_verifies(&ours);
     serial_o2_object(&input, &theirs);
+    assert_one_unit_per_source(&ours, &theirs);
     let (our_bytes, their_bytes) = (debug_bytes(&ours), debug_bytes(&theirs));
     assert!(
         our_bytes as f64 <= 1.05 * their_bytes as f64,
@@ -315,6 +316,40 @@ fn sqlite3_with_debug_info_units_are_valid_and_merge_back() {
     assert_verifies(&merged);
 }
 
+/// The sources an object's compile units name, sorted: one entry per unit.
+fn compile_units(object: &Path) -> Vec<String> {
+    let out = run_ok(
+        Command::new(llvm_tool("llvm-dwarfdump"))
+            .args(["--debug-info", "--recurse-depth=0"])
+            .arg(object),
+    );
+    let text = String::from_utf8_lossy(&out);
+    let mut units = Vec::new();
+    let mut in_unit = false;
+    for line in text.lines() {
+        if line.contains("DW_TAG_") {
+            in_unit = line.ends_with("DW_TAG_compile_unit");
+            continue;
+        }
+        match line.trim().strip_prefix("DW_AT_name\t") {
+            Some(name) if in_unit => {
+                units.push(name.to_string());
+                in_unit = false;
+            }
+            _ => {}
+        }
+    }
+    units.sort();
+    units
+}
+
+/// One compile unit per source, as the serial object has.
+fn assert_one_unit_per_source(ours: &Path, serial: &Path) {
+    let (ours, theirs) = (compile_units(ours), compile_units(serial));
+    assert!(!theirs.is_empty());
+    assert_eq!(ours, theirs, "compile units (llpar, then serial)");
+}
+
 /// The bytes of an object's `.debug_*` sections.
 fn debug_bytes(object: &Path) -> u64 {
     let out = run_ok(Command::new(llvm_tool("llvm-size")).arg("-A").arg(object));
@@ -370,6 +405,7 @@ fn sqlite3_with_debug_info_runs_and_debugs_like_serial() {
     assert_dwarf_verifies(&parallel);
     let serial = dir.path().join("serial.o");
     serial_o2_object(&input, &serial);
+    assert_one_unit_per_source(&parallel, &serial);
     let (ours, theirs) = (debug_bytes(&parallel), debug_bytes(&serial));
     assert!(
         ours as f64 <= 1.05 * theirs as f64,
@@ -468,8 +504,10 @@ fn rust_program_compiled_whole_runs_like_serial() {
     let dir = tempfile::tempdir().unwrap();
     let parallel = dir.path().join("llpar.o");
     llpar_to(&input, &["-O2", "--emit=obj", "-j2"], &parallel);
+    assert_dwarf_verifies(&parallel);
     let serial = dir.path().join("serial.o");
     serial_o2_object(&input, &serial);
+    assert_one_unit_per_source(&parallel, &serial);
     let link = |object: &Path, program: &Path| {
         run_ok(
             Command::new(llvm_tool("clang"))
