@@ -434,32 +434,57 @@ static void keep_atom_groups(const Function &original, Function &copy) {
 }
 
 // Clones `f`'s body into `nf`, its counterpart (a declaration) in another module, with its
-// arguments' names; globals it uses are made by `materializer`.
+// arguments' names; globals it uses are made by `materializer`. The compile units the copy
+// refers to are collected in `units`, for `list_units`. (This is `CloneFunctionInto` for
+// another module, but for the units: it would walk, for every function, the whole of each
+// original unit it reaches, enums, retained types and imported entities included, to find
+// them. On C++ with debug info that walk was nearly all of extraction's time, repeated per
+// function; the copy reaches only the slim units, and one finder serves the whole chunk.)
 static void clone_body(const Function *f, Function *nf, ValueToValueMapTy &vmap,
-                       ValueMaterializer &materializer) {
+                       ValueMaterializer &materializer, DebugInfoFinder &units) {
   auto arg = nf->arg_begin();
   for (const Argument &a : f->args()) {
     arg->setName(a.getName());
     vmap[&a] = &*arg++;
   }
+  CloneFunctionAttributesInto(nf, f, vmap, /*ModuleLevelChanges=*/true, nullptr, &materializer);
+  if (f->isDeclaration())
+    return;
+  CloneFunctionMetadataInto(*nf, *f, vmap, RF_None, nullptr, &materializer);
   SmallVector<ReturnInst *, 8> returns;
-  CloneFunctionInto(nf, f, vmap, CloneFunctionChangeType::DifferentModule, returns, "", nullptr,
-                    nullptr, &materializer);
+  CloneFunctionBodyInto(*nf, *f, vmap, RF_None, returns, "", nullptr, nullptr, &materializer);
   keep_atom_groups(*f, *nf);
+  for (const Instruction &i : instructions(*nf))
+    units.processInstruction(*nf->getParent(), i);
+}
+
+// Lists in the chunk's `llvm.dbg.cu` the compile units its functions refer to, in the order
+// they were found, as `CloneFunctionInto` would have added them.
+static void list_units(Module &chunk, DebugInfoFinder &units) {
+  if (units.compile_unit_count() == 0)
+    return;
+  NamedMDNode *list = chunk.getOrInsertNamedMetadata("llvm.dbg.cu");
+  SmallPtrSet<const void *, 8> listed;
+  for (MDNode *op : list->operands())
+    listed.insert(op);
+  for (DICompileUnit *unit : units.compile_units())
+    if (listed.insert(unit).second)
+      list->addOperand(unit);
 }
 
 // Clones the bodies of `imports` (functions of the home module the chunk does not own) into
 // the chunk as `available_externally` definitions that callers may inline, tagged so that
 // `llpar_finish_chunk` turns them back into declarations.
 static void import_bodies(Module &chunk, LLVMValueRef *imports, size_t n_imports,
-                          ValueToValueMapTy &vmap, ValueMaterializer &materializer) {
+                          ValueToValueMapTy &vmap, ValueMaterializer &materializer,
+                          DebugInfoFinder &units) {
   MDNode *tag = MDNode::get(chunk.getContext(), {});
   for (size_t i = 0; i < n_imports; ++i) {
     auto *f = cast<Function>(unwrap(imports[i]));
     auto *nf = cast<Function>(MapValue(f, vmap, RF_None, nullptr, &materializer));
     if (!nf->isDeclaration())
       continue;
-    clone_body(f, nf, vmap, materializer);
+    clone_body(f, nf, vmap, materializer, units);
     nf->setLinkage(GlobalValue::AvailableExternallyLinkage);
     nf->setComdat(nullptr);
     nf->setMetadata("llpar.imported", tag);
@@ -514,9 +539,11 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
     if (auto *f = dyn_cast<Function>(unwrap(owned[i])))
       pairs.push_back({f, cast<Function>(made)});
   }
+  DebugInfoFinder units;
   for (auto [f, nf] : pairs)
-    clone_body(f, nf, vmap, materializer);
-  import_bodies(*chunk, imports, n_imports, vmap, materializer);
+    clone_body(f, nf, vmap, materializer, units);
+  import_bodies(*chunk, imports, n_imports, vmap, materializer, units);
+  list_units(*chunk, units);
   materializer.finish(vmap);
   keep_alive(*chunk, keep, n_keep, vmap);
   list_owned_globals(*chunk);
