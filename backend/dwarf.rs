@@ -74,13 +74,14 @@ pub fn merge_units(object: &[u8]) -> Result<Option<(Vec<u8>, Merged)>, String> {
         return Err(format!("section {} is not supported", s.name));
     }
     let input = Input::load(&obj)?;
+    input.check_kinds()?;
     let dwarf = input.dwarf()?;
     let plan = group_units(&dwarf)?;
     if plan.groups.len() == plan.unit_count {
         return Ok(None);
     }
     let mut out = write::Dwarf::new();
-    Linker::new(&dwarf, &plan, &mut out)
+    Linker::new(&dwarf, &input, &plan, &mut out)
         .run()
         .map_err(|e| format!("debug info: {e}"))?;
     input.check_all_consumed()?;
@@ -112,6 +113,10 @@ fn address(value: u64) -> Address {
         Address::Constant(value)
     }
 }
+
+/// Marks, in an `Address::Symbol`'s symbol, a thread-local variable's offset: written as
+/// `DW_OP_const8u` with an `R_X86_64_DTPOFF64` relocation (see `tls_offset` and `emit`).
+const TLS: usize = 1 << 40;
 
 fn same_symbol(a: u64, b: u64) -> bool {
     a & TOKEN != 0 && a >> 32 == b >> 32
@@ -222,6 +227,31 @@ impl<'a> Input<'a> {
         gimli::Dwarf::load(load).map_err(|e| e.to_string())
     }
 
+    /// Every relocation is of a kind the linker carries over (checked first: it is cheap).
+    fn check_kinds(&self) -> Result<(), String> {
+        let known = [elf::R_X86_64_64, elf::R_X86_64_32, elf::R_X86_64_DTPOFF64];
+        for (_, relocs) in self.sections.values() {
+            let r = &relocs.0;
+            if let Some(rela) = r.by_offset.values().find(|x| !known.contains(&x.kind)) {
+                return Err(format!(
+                    "relocation type {} at {}+{:#x} not understood",
+                    rela.kind, r.name, rela.offset
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The section of `bytes`, which the reader gave out of one of the sections, and where in it
+    /// they start.
+    fn locate(&self, bytes: &[u8]) -> Option<(&Relocs, usize)> {
+        let at = bytes.as_ptr() as usize;
+        self.sections.values().find_map(|(data, relocs)| {
+            let start = data.as_ptr() as usize;
+            (start <= at && at + bytes.len() <= start + data.len()).then(|| (relocs, at - start))
+        })
+    }
+
     /// Every relocation was understood and used: none is left that the new sections would lose.
     fn check_all_consumed(&self) -> Result<(), String> {
         for (_, relocs) in self.sections.values() {
@@ -329,6 +359,7 @@ fn unit_key(dwarf: &gimli::Dwarf<R<'_>>, unit: &gimli::Unit<R<'_>>) -> gimli::Re
 /// Converts the input units into one output unit per group.
 struct Linker<'a, 'd> {
     dwarf: &'d gimli::Dwarf<R<'a>>,
+    input: &'d Input<'a>,
     plan: &'d Plan<'a>,
     out: &'d mut write::Dwarf,
     /// Output unit of each group.
@@ -344,8 +375,13 @@ fn err(e: gimli::Error) -> String {
 }
 
 impl<'a, 'd> Linker<'a, 'd> {
-    fn new(dwarf: &'d gimli::Dwarf<R<'a>>, plan: &'d Plan<'a>, out: &'d mut write::Dwarf) -> Self {
-        Linker { dwarf, plan, out, unit_ids: Vec::new(), entries: HashMap::new() }
+    fn new(
+        dwarf: &'d gimli::Dwarf<R<'a>>,
+        input: &'d Input<'a>,
+        plan: &'d Plan<'a>,
+        out: &'d mut write::Dwarf,
+    ) -> Self {
+        Linker { dwarf, input, plan, out, unit_ids: Vec::new(), entries: HashMap::new() }
     }
 
     fn run(mut self) -> Res<()> {
@@ -792,9 +828,24 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
     fn convert_expression(&self, expression: gimli::Expression<R<'a>>) -> Res<Expression> {
         use gimli::Operation as O;
         let encoding = self.unit.encoding();
-        let mut ops = expression.operations(encoding);
+        let whole = expression.0.to_slice().map_err(err)?;
+        let place = self.linker.input.locate(&whole);
+        let mut rest = expression.0.clone();
         let mut out = Expression::new();
-        while let Some(op) = ops.next().map_err(err)? {
+        while !rest.is_empty() {
+            let at = whole.len() - rest.len();
+            let op = gimli::Operation::parse(&mut rest, encoding).map_err(err)?;
+            let size = whole.len() - rest.len() - at;
+            let tls = match op {
+                gimli::Operation::UnsignedConstant { .. } => {
+                    tls_offset(place, &whole[at..at + size], at)
+                }
+                _ => None,
+            };
+            if let Some(address) = tls {
+                out.op_addr(address);
+                continue;
+            }
             match op {
                 O::Deref { space: true, .. } => return Err("DW_OP_xderef".into()),
                 O::Deref { base_type, size, .. } if base_type.0 != 0 => {
@@ -846,6 +897,18 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
         }
         Ok(out)
     }
+}
+
+/// A `DW_OP_const8u` whose operand is a thread-local variable's offset (`R_X86_64_DTPOFF64`),
+/// as the address `emit` writes back as such; `place` is the expression's section and offset,
+/// `op` the operation's bytes, `at` their offset in the expression.
+fn tls_offset(place: Option<(&Relocs, usize)>, op: &[u8], at: usize) -> Option<Address> {
+    let (relocs, start) = place?;
+    if op.len() != 9 || op[0] != constants::DW_OP_const8u.0 {
+        return None;
+    }
+    let rela = relocs.take(start + at + 1, elf::R_X86_64_DTPOFF64)?;
+    Some(Address::Symbol { symbol: rela.symbol as usize | TLS, addend: rela.addend })
 }
 
 /// The opcode of an operation without operands.
@@ -918,42 +981,94 @@ impl write::RelocateWriter for Writer {
 }
 
 /// Puts the written sections into the object: existing debug sections get new bytes (empty
-/// when nothing was written for them) and their relocation sections new entries.
+/// when nothing was written for them) and their relocation sections new entries. A section
+/// the input lacks (`.debug_rnglists`, when each chunk's unit had one address range) takes the
+/// place of one the output no longer needs (`.debug_addr`, `.debug_str_offsets`), renamed:
+/// that keeps its section symbol, which relocations need, and adding a local symbol would
+/// renumber every global one.
 fn emit(obj: &Object<'_>, sections: &write::Sections<Writer>) -> Res<Vec<u8>> {
     let mut written: HashMap<&str, &Writer> = HashMap::new();
     sections
         .for_each(|id, w| {
-            written.insert(id.name(), w);
+            if !w.data.slice().is_empty() {
+                written.insert(id.name(), w);
+            }
             Ok::<(), gimli::write::Error>(())
         })
         .map_err(|e| e.to_string())?;
+    let placement = place_sections(obj, &written)?;
     let mut replace = Vec::new();
     let mut add = Vec::new();
-    for name in KNOWN {
-        let w = written.get(name).filter(|w| !w.data.slice().is_empty());
-        let index = match (obj.find(name), w) {
-            (Some(i), _) => i,
-            (None, None) => continue,
-            (None, Some(_)) => return Err(format!("{name} is new")),
-        };
-        let (data, relocs) = match w {
-            Some(w) => (w.data.slice().to_vec(), relocations(obj, &w.relocs)?),
+    let mut renames = Vec::new();
+    for (name, index) in &placement {
+        let (data, relocs) = match written.get(name) {
+            Some(w) => (tls_opcodes(w)?, relocations(obj, &w.relocs, &placement)?),
             None => (Vec::new(), Vec::new()),
         };
-        replace.push((index, data));
-        match obj.rela_section_for(index)? {
-            Some(r) => replace.push((r, elf::encode_relas(&relocs))),
+        replace.push((*index, data));
+        let rela_name = format!(".rela{name}");
+        if obj.sections[*index].name != *name {
+            renames.push((*index, name.to_string()));
+        }
+        match obj.rela_section_for(*index)? {
+            Some(r) => {
+                replace.push((r, elf::encode_relas(&relocs)));
+                if obj.sections[r].name != rela_name {
+                    renames.push((r, rela_name));
+                }
+            }
             None if relocs.is_empty() => {}
-            None => {
-                let header = obj.new_section(&format!(".rela{name}"), Some(index));
-                add.push((header, elf::encode_relas(&relocs)));
+            None => add.push((obj.new_section(&rela_name, Some(*index)), elf::encode_relas(&relocs))),
+        }
+    }
+    Ok(obj.rewrite(&replace, &add, &renames))
+}
+
+/// Which section of the object each debug section goes to: its own, or a spare one.
+fn place_sections(obj: &Object<'_>, written: &HashMap<&str, &Writer>) -> Res<Vec<(&'static str, usize)>> {
+    let mut placement: Vec<(&'static str, usize)> = KNOWN
+        .iter()
+        .filter_map(|name| Some((*name, obj.find(name)?)))
+        .collect();
+    let mut spares: Vec<usize> = placement
+        .iter()
+        .filter(|(name, _)| !written.contains_key(name))
+        .map(|&(_, i)| i)
+        .collect();
+    for name in KNOWN {
+        if written.contains_key(name) && obj.find(name).is_none() {
+            let spare = spares.pop().ok_or_else(|| format!("no room for {name}"))?;
+            let slot = placement.iter_mut().find(|(_, i)| *i == spare).ok_or("lost a section")?;
+            slot.0 = name;
+        }
+    }
+    Ok(placement)
+}
+
+/// A section's bytes, with each thread-local offset, which gimli wrote as `DW_OP_addr`, turned
+/// back into the `DW_OP_const8u` it was (same size: one opcode, eight bytes).
+fn tls_opcodes(w: &Writer) -> Res<Vec<u8>> {
+    let mut data = w.data.slice().to_vec();
+    for r in &w.relocs {
+        let tls = matches!(r.target, write::RelocationTarget::Symbol(s) if s & TLS != 0);
+        if tls {
+            let opcode = r.offset.checked_sub(1).and_then(|at| data.get_mut(at));
+            match opcode {
+                Some(op) if *op == constants::DW_OP_addr.0 && r.size == 8 => {
+                    *op = constants::DW_OP_const8u.0
+                }
+                _ => return Err("a thread-local offset outside an expression".into()),
             }
         }
     }
-    Ok(obj.rewrite(&replace, &add))
+    Ok(data)
 }
 
-fn relocations(obj: &Object<'_>, relocs: &[write::Relocation]) -> Res<Vec<Rela>> {
+fn relocations(
+    obj: &Object<'_>,
+    relocs: &[write::Relocation],
+    placement: &[(&str, usize)],
+) -> Res<Vec<Rela>> {
     let mut out = Vec::with_capacity(relocs.len());
     for r in relocs {
         let kind = match r.size {
@@ -961,12 +1076,21 @@ fn relocations(obj: &Object<'_>, relocs: &[write::Relocation]) -> Res<Vec<Rela>>
             4 => elf::R_X86_64_32,
             n => return Err(format!("a relocation of {n} bytes")),
         };
-        let symbol = match r.target {
-            write::RelocationTarget::Symbol(s) => s as u32,
+        let (symbol, kind) = match r.target {
+            write::RelocationTarget::Symbol(s) if s & TLS != 0 => {
+                ((s & !TLS) as u32, elf::R_X86_64_DTPOFF64)
+            }
+            write::RelocationTarget::Symbol(s) => (s as u32, kind),
             write::RelocationTarget::Section(id) => {
-                let index = obj.find(id.name()).ok_or_else(|| format!("no {}", id.name()))?;
-                obj.section_symbol(index)
-                    .ok_or_else(|| format!("no section symbol for {}", id.name()))?
+                let index = placement
+                    .iter()
+                    .find(|(name, _)| *name == id.name())
+                    .map(|&(_, i)| i)
+                    .ok_or_else(|| format!("no {}", id.name()))?;
+                let symbol = obj
+                    .section_symbol(index)
+                    .ok_or_else(|| format!("no section symbol for {}", id.name()))?;
+                (symbol, kind)
             }
         };
         out.push(Rela { offset: r.offset as u64, symbol, kind, addend: r.addend });

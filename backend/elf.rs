@@ -6,6 +6,7 @@
 
 pub const R_X86_64_64: u32 = 1;
 pub const R_X86_64_32: u32 = 10;
+pub const R_X86_64_DTPOFF64: u32 = 17;
 const SHT_RELA: u32 = 4;
 const SHT_NOBITS: u32 = 8;
 const SHT_REL: u32 = 9;
@@ -188,12 +189,23 @@ impl<'a> Object<'a> {
         })
     }
 
-    /// Writes the object again with new contents for some sections (`replace`: index and bytes)
-    /// and new sections added at the end (`add`: header template and bytes), dropping bytes no
-    /// header refers to any more.
-    pub fn rewrite(&self, replace: &[(usize, Vec<u8>)], add: &[(Section, Vec<u8>)]) -> Vec<u8> {
+    /// Writes the object again with new contents for some sections (`replace`: index and bytes),
+    /// new names for some (`renames`) and new sections added at the end (`add`: header template
+    /// and bytes), dropping bytes no header refers to any more.
+    pub fn rewrite(
+        &self,
+        replace: &[(usize, Vec<u8>)],
+        add: &[(Section, Vec<u8>)],
+        renames: &[(usize, String)],
+    ) -> Vec<u8> {
         let mut sections = self.sections.clone();
         let mut names = self.section_data(self.shstrndx).unwrap_or(&[]).to_vec();
+        for (index, name) in renames {
+            sections[*index].name_offset = names.len() as u32;
+            sections[*index].name = name.clone();
+            names.extend_from_slice(name.as_bytes());
+            names.push(0);
+        }
         for (header, _) in add {
             let mut header = header.clone();
             header.name_offset = names.len() as u32;

@@ -1,11 +1,21 @@
-; A thread-local variable's location is a DWARF expression with a TLS relocation
-; (R_X86_64_DTPOFF64), which the debug-info linker does not rewrite: the object keeps its units
-; per chunk, as LLVM wrote them, says why with --stats, and its DWARF is valid.
+; A thread-local variable's location is `DW_OP_const8u` with a TLS relocation
+; (R_X86_64_DTPOFF64) on its operand, and each chunk's unit has one address range (no
+; .debug_rnglists in its object). The joined object has one unit for t.c, the variable's
+; location keeps its relocation, the unit's ranges go to a section of their own, and
+; llvm-dwarfdump finds nothing wrong.
 ; RUN: %llpar %tiny -O0 --emit=obj -j2 --stats %s -o %t.o 2>&1 | FileCheck %s --check-prefix=STATS
 ; RUN: llvm-dwarfdump --verify %t.o | FileCheck %s --check-prefix=VERIFY
+; RUN: llvm-dwarfdump --debug-info %t.o | FileCheck %s --check-prefix=INFO
+; RUN: llvm-readelf -r -S %t.o | FileCheck %s --check-prefix=RELOCS
 
-; STATS: debug info: compile units kept per chunk: relocation type 17 at .debug_info
+; STATS: debug info: {{[0-9]+}} compile units joined into 1, one per source
 ; VERIFY: No errors.
+; INFO-COUNT-1: DW_TAG_compile_unit
+; INFO: DW_AT_ranges
+; INFO: DW_AT_name ("counter")
+; INFO: DW_AT_location (DW_OP_const8u 0x0, DW_OP_form_tls_address)
+; RELOCS: .debug_rnglists
+; RELOCS: R_X86_64_DTPOFF64 {{.*}} counter + 0
 
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-pc-linux-gnu"
