@@ -18,7 +18,7 @@ use crate::elf::{self, Object, Rela};
 use gimli::write::{self, Address, AttributeValue, DebugInfoRef, Expression, FileId, LineProgram};
 use gimli::{constants, LittleEndian, Reader, SectionId};
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Sections the linker reads and rewrites.
@@ -126,10 +126,12 @@ fn same_symbol(a: u64, b: u64) -> bool {
 #[derive(Debug)]
 struct SectionRelocs {
     name: String,
-    by_offset: HashMap<u64, Rela>,
+    /// Sorted by offset: the reader mostly goes forward, so lookups stay in cache.
+    relas: Vec<Rela>,
     /// Values of section symbols, by symbol index (offset relocations resolve against them).
     section_symbols: HashMap<u32, u64>,
-    used: RefCell<HashSet<u64>>,
+    /// Per relocation in `relas`, whether the reader used it.
+    used: RefCell<Vec<bool>>,
     errors: RefCell<Vec<String>>,
 }
 
@@ -138,13 +140,14 @@ struct Relocs(Rc<SectionRelocs>);
 
 impl Relocs {
     fn take(&self, offset: usize, expected: u32) -> Option<Rela> {
-        let rela = *self.0.by_offset.get(&(offset as u64))?;
+        let at = self.0.relas.binary_search_by_key(&(offset as u64), |r| r.offset).ok()?;
+        let rela = self.0.relas[at];
         if rela.kind != expected {
             let e = format!("relocation type {} in {}", rela.kind, self.0.name);
             self.0.errors.borrow_mut().push(e);
             return None;
         }
-        self.0.used.borrow_mut().insert(offset as u64);
+        self.0.used.borrow_mut()[at] = true;
         Some(rela)
     }
 }
@@ -192,7 +195,7 @@ impl<'a> Input<'a> {
         for name in KNOWN {
             let Some(index) = obj.find(name) else { continue };
             let data = obj.section_data(index).ok_or("truncated section")?;
-            let mut by_offset = HashMap::new();
+            let mut relas = Vec::new();
             let mut section_symbols = HashMap::new();
             if let Some(rela) = obj.rela_section_for(index)? {
                 for r in obj.relocations(rela).ok_or("truncated relocations")? {
@@ -200,14 +203,15 @@ impl<'a> Input<'a> {
                     if symbol.is_section {
                         section_symbols.insert(r.symbol, symbol.value);
                     }
-                    by_offset.insert(r.offset, r);
+                    relas.push(r);
                 }
             }
+            relas.sort_by_key(|r| r.offset);
             let relocs = Relocs(Rc::new(SectionRelocs {
                 name: name.to_string(),
-                by_offset,
+                used: RefCell::new(vec![false; relas.len()]),
+                relas,
                 section_symbols,
-                used: RefCell::default(),
                 errors: RefCell::default(),
             }));
             sections.insert(name, (data, relocs));
@@ -232,7 +236,7 @@ impl<'a> Input<'a> {
         let known = [elf::R_X86_64_64, elf::R_X86_64_32, elf::R_X86_64_DTPOFF64];
         for (_, relocs) in self.sections.values() {
             let r = &relocs.0;
-            if let Some(rela) = r.by_offset.values().find(|x| !known.contains(&x.kind)) {
+            if let Some(rela) = r.relas.iter().find(|x| !known.contains(&x.kind)) {
                 return Err(format!(
                     "relocation type {} at {}+{:#x} not understood",
                     rela.kind, r.name, rela.offset
@@ -265,7 +269,7 @@ impl<'a> Input<'a> {
                 continue;
             }
             let used = r.used.borrow();
-            if let Some(rela) = r.by_offset.values().find(|x| !used.contains(&x.offset)) {
+            if let Some((rela, _)) = r.relas.iter().zip(used.iter()).find(|(_, &u)| !u) {
                 return Err(format!(
                     "relocation type {} at {}+{:#x} not understood",
                     rela.kind, r.name, rela.offset
@@ -279,7 +283,7 @@ impl<'a> Input<'a> {
 fn empty_relocs(name: &str) -> SectionRelocs {
     SectionRelocs {
         name: name.to_string(),
-        by_offset: HashMap::new(),
+        relas: Vec::new(),
         section_symbols: HashMap::new(),
         used: RefCell::default(),
         errors: RefCell::default(),
@@ -365,7 +369,7 @@ struct Linker<'a, 'd> {
     /// Output unit of each group.
     unit_ids: Vec<write::UnitId>,
     /// Every input DIE (by `.debug_info` offset) to its output unit and entry.
-    entries: HashMap<usize, (write::UnitId, write::UnitEntryId)>,
+    entries: Entries,
 }
 
 type Res<T> = Result<T, String>;
@@ -381,7 +385,8 @@ impl<'a, 'd> Linker<'a, 'd> {
         plan: &'d Plan<'a>,
         out: &'d mut write::Dwarf,
     ) -> Self {
-        Linker { dwarf, input, plan, out, unit_ids: Vec::new(), entries: HashMap::new() }
+        let entries = Entries::default();
+        Linker { dwarf, input, plan, out, unit_ids: Vec::new(), entries }
     }
 
     fn run(mut self) -> Res<()> {
@@ -419,7 +424,7 @@ impl<'a, 'd> Linker<'a, 'd> {
             let offset = section_offset(unit, entry.offset())?;
             let id = if first { out.root() } else { out.reserve() };
             first = false;
-            self.entries.insert(offset, (uid, id));
+            self.entries.push(offset, uid, id);
         }
         Ok(())
     }
@@ -520,6 +525,34 @@ impl<'a, 'd> Linker<'a, 'd> {
         entry.set(constants::DW_AT_ranges, AttributeValue::RangeListRef(id));
         entry.delete(constants::DW_AT_high_pc);
         Ok(())
+    }
+}
+
+/// Every input DIE, by its `.debug_info` offset, to its output unit and entry: per output
+/// unit, offsets in increasing order (DIEs are reserved in the order they are read), so that a
+/// lookup is two binary searches over memory read in order.
+#[derive(Default)]
+struct Entries {
+    /// (first offset, output unit, offsets, entries): one run per input unit.
+    runs: Vec<(usize, write::UnitId, Vec<usize>, Vec<write::UnitEntryId>)>,
+}
+
+impl Entries {
+    fn push(&mut self, offset: usize, uid: write::UnitId, id: write::UnitEntryId) {
+        match self.runs.last_mut() {
+            Some((_, u, offsets, ids)) if *u == uid && offsets.last().is_some_and(|&o| o < offset) => {
+                offsets.push(offset);
+                ids.push(id);
+            }
+            _ => self.runs.push((offset, uid, vec![offset], vec![id])),
+        }
+    }
+
+    fn get(&self, offset: usize) -> Option<(write::UnitId, write::UnitEntryId)> {
+        let run = self.runs.partition_point(|r| r.0 <= offset).checked_sub(1)?;
+        let (_, uid, offsets, ids) = &self.runs[run];
+        let at = offsets.binary_search(&offset).ok()?;
+        Some((*uid, ids[at]))
     }
 }
 
@@ -671,7 +704,7 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
 
     fn lookup(&self, offset: gimli::UnitOffset) -> Res<(write::UnitId, write::UnitEntryId)> {
         let at = section_offset(self.unit, offset)?;
-        self.linker.entries.get(&at).copied().ok_or_else(|| "a reference to no DIE".into())
+        self.linker.entries.get(at).ok_or_else(|| "a reference to no DIE".into())
     }
 
     fn local_ref(&self, offset: gimli::UnitOffset) -> Res<write::UnitEntryId> {
@@ -772,7 +805,7 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
     }
 
     fn info_ref(&self, offset: gimli::DebugInfoOffset) -> Res<AttributeValue> {
-        let (uid, id) = *self.linker.entries.get(&offset.0).ok_or("a reference to no DIE")?;
+        let (uid, id) = self.linker.entries.get(offset.0).ok_or("a reference to no DIE")?;
         Ok(if uid == self.uid {
             AttributeValue::UnitRef(id)
         } else {
@@ -781,7 +814,7 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
     }
 
     fn debug_info_ref(&self, offset: gimli::DebugInfoOffset) -> Res<DebugInfoRef> {
-        let (uid, id) = *self.linker.entries.get(&offset.0).ok_or("a reference to no DIE")?;
+        let (uid, id) = self.linker.entries.get(offset.0).ok_or("a reference to no DIE")?;
         Ok(DebugInfoRef::Entry(uid, id))
     }
 
@@ -997,12 +1030,16 @@ fn emit(obj: &Object<'_>, sections: &write::Sections<Writer>) -> Res<Vec<u8>> {
         })
         .map_err(|e| e.to_string())?;
     let placement = place_sections(obj, &written)?;
+    // Looked up once per section: the symbol table is scanned, and there are millions of
+    // relocations.
+    let symbols: Vec<(&str, Option<u32>)> =
+        placement.iter().map(|&(name, i)| (name, obj.section_symbol(i))).collect();
     let mut replace = Vec::new();
     let mut add = Vec::new();
     let mut renames = Vec::new();
     for (name, index) in &placement {
         let (data, relocs) = match written.get(name) {
-            Some(w) => (tls_opcodes(w)?, relocations(obj, &w.relocs, &placement)?),
+            Some(w) => (tls_opcodes(w)?, relocations(&w.relocs, &symbols)?),
             None => (Vec::new(), Vec::new()),
         };
         replace.push((*index, data));
@@ -1064,11 +1101,7 @@ fn tls_opcodes(w: &Writer) -> Res<Vec<u8>> {
     Ok(data)
 }
 
-fn relocations(
-    obj: &Object<'_>,
-    relocs: &[write::Relocation],
-    placement: &[(&str, usize)],
-) -> Res<Vec<Rela>> {
+fn relocations(relocs: &[write::Relocation], symbols: &[(&str, Option<u32>)]) -> Res<Vec<Rela>> {
     let mut out = Vec::with_capacity(relocs.len());
     for r in relocs {
         let kind = match r.size {
@@ -1082,13 +1115,10 @@ fn relocations(
             }
             write::RelocationTarget::Symbol(s) => (s as u32, kind),
             write::RelocationTarget::Section(id) => {
-                let index = placement
+                let symbol = symbols
                     .iter()
                     .find(|(name, _)| *name == id.name())
-                    .map(|&(_, i)| i)
-                    .ok_or_else(|| format!("no {}", id.name()))?;
-                let symbol = obj
-                    .section_symbol(index)
+                    .and_then(|&(_, s)| s)
                     .ok_or_else(|| format!("no section symbol for {}", id.name()))?;
                 (symbol, kind)
             }
