@@ -370,6 +370,7 @@ struct Linker<'a, 'd> {
     unit_ids: Vec<write::UnitId>,
     /// Every input DIE (by `.debug_info` offset) to its output unit and entry.
     entries: Entries,
+    shared: Shared,
 }
 
 type Res<T> = Result<T, String>;
@@ -385,8 +386,8 @@ impl<'a, 'd> Linker<'a, 'd> {
         plan: &'d Plan<'a>,
         out: &'d mut write::Dwarf,
     ) -> Self {
-        let entries = Entries::default();
-        Linker { dwarf, input, plan, out, unit_ids: Vec::new(), entries }
+        let (entries, shared) = (Entries::default(), Shared::default());
+        Linker { dwarf, input, plan, out, unit_ids: Vec::new(), entries, shared }
     }
 
     fn run(mut self) -> Res<()> {
@@ -415,18 +416,91 @@ impl<'a, 'd> Linker<'a, 'd> {
         Ok(())
     }
 
-    /// Gives every DIE of `unit` an entry in output unit `uid`; the roots share the output root.
+    /// Gives every DIE of `unit` an entry in output unit `uid`; the roots share the output root,
+    /// and DIEs equal to earlier ones of the group share theirs (`Shared`).
     fn reserve(&mut self, unit: &gimli::Unit<R<'a>>, uid: write::UnitId) -> Res<()> {
-        let out = self.out.units.get_mut(uid);
+        let files = file_paths(self.dwarf, unit)?;
+        let root = self.out.units.get(uid).root();
         let mut cursor = unit.entries();
-        let mut first = true;
+        // (depth, the entry of a scope whose children may be shared: the root, a namespace)
+        let mut scopes: Vec<(isize, Option<write::UnitEntryId>)> = Vec::new();
+        let mut pending: Option<Candidate> = None;
         while let Some(entry) = cursor.next_dfs().map_err(err)? {
+            let depth = entry.depth();
             let offset = section_offset(unit, entry.offset())?;
-            let id = if first { out.root() } else { out.reserve() };
-            first = false;
-            self.entries.push(offset, uid, id);
+            if let Some(p) = &mut pending {
+                if depth > p.depth {
+                    p.dies.push((offset, entry.tag(), die_name(self.dwarf, unit, entry)?));
+                    continue;
+                }
+            }
+            if let Some(p) = pending.take() {
+                self.settle(p, uid);
+            }
+            if depth == 0 {
+                self.entries.push(offset, uid, root, true);
+                scopes.push((0, Some(root)));
+                continue;
+            }
+            while scopes.last().is_some_and(|&(d, _)| d >= depth) {
+                scopes.pop();
+            }
+            let scope = scopes.last().and_then(|s| s.1);
+            let shared = match scope {
+                Some(scope) => self.shared.key(self.dwarf, unit, entry, &files, uid, scope)?,
+                None => None,
+            };
+            match shared {
+                Some(Key::Namespace(key)) => {
+                    let (id, owner) = match self.shared.namespaces.get(&key) {
+                        Some(&id) => (id, false),
+                        None => {
+                            let id = self.out.units.get_mut(uid).reserve();
+                            self.shared.namespaces.insert(key, id);
+                            (id, true)
+                        }
+                    };
+                    self.entries.push(offset, uid, id, owner);
+                    scopes.push((depth, Some(id)));
+                }
+                Some(Key::Type(key)) => {
+                    let name = die_name(self.dwarf, unit, entry)?;
+                    pending = Some(Candidate { key, depth, dies: vec![(offset, entry.tag(), name)] });
+                }
+                None => {
+                    let id = self.out.units.get_mut(uid).reserve();
+                    self.entries.push(offset, uid, id, true);
+                    scopes.push((depth, None));
+                }
+            }
+        }
+        if let Some(p) = pending.take() {
+            self.settle(p, uid);
         }
         Ok(())
+    }
+
+    /// A candidate's DIEs take the entries of an equal earlier one (same key, and DIE by DIE the
+    /// same tags and names), or new ones.
+    fn settle(&mut self, candidate: Candidate, uid: write::UnitId) {
+        let same = |kept: &Vec<(gimli::DwTag, Vec<u8>, write::UnitEntryId)>| {
+            kept.len() == candidate.dies.len()
+                && kept.iter().zip(&candidate.dies).all(|(k, c)| k.0 == c.1 && k.1 == c.2)
+        };
+        if let Some(kept) = self.shared.types.get(&candidate.key).filter(|k| same(k)) {
+            for ((offset, ..), (_, _, id)) in candidate.dies.iter().zip(kept) {
+                self.entries.push(*offset, uid, *id, false);
+            }
+            self.shared.merged += candidate.dies.len();
+            return;
+        }
+        let mut kept = Vec::with_capacity(candidate.dies.len());
+        for (offset, tag, name) in candidate.dies {
+            let id = self.out.units.get_mut(uid).reserve();
+            self.entries.push(offset, uid, id, true);
+            kept.push((tag, name, id));
+        }
+        self.shared.types.entry(candidate.key).or_insert(kept);
     }
 
     /// A line program for a group, named after its first unit.
@@ -533,27 +607,144 @@ impl<'a, 'd> Linker<'a, 'd> {
 /// lookup is two binary searches over memory read in order.
 #[derive(Default)]
 struct Entries {
-    /// (first offset, output unit, offsets, entries): one run per input unit.
-    runs: Vec<(usize, write::UnitId, Vec<usize>, Vec<write::UnitEntryId>)>,
+    /// (first offset, output unit, offsets, (entry, whether this DIE makes it)): one run per
+    /// input unit. A DIE that does not make its entry was found equal to one before it (see
+    /// `Shared`): its references lead to that one, and it is not written.
+    runs: Vec<(usize, write::UnitId, Vec<usize>, Vec<(write::UnitEntryId, bool)>)>,
 }
 
 impl Entries {
-    fn push(&mut self, offset: usize, uid: write::UnitId, id: write::UnitEntryId) {
+    fn push(&mut self, offset: usize, uid: write::UnitId, id: write::UnitEntryId, owner: bool) {
         match self.runs.last_mut() {
             Some((_, u, offsets, ids)) if *u == uid && offsets.last().is_some_and(|&o| o < offset) => {
                 offsets.push(offset);
-                ids.push(id);
+                ids.push((id, owner));
             }
-            _ => self.runs.push((offset, uid, vec![offset], vec![id])),
+            _ => self.runs.push((offset, uid, vec![offset], vec![(id, owner)])),
         }
     }
 
-    fn get(&self, offset: usize) -> Option<(write::UnitId, write::UnitEntryId)> {
+    fn find(&self, offset: usize) -> Option<(write::UnitId, write::UnitEntryId, bool)> {
         let run = self.runs.partition_point(|r| r.0 <= offset).checked_sub(1)?;
         let (_, uid, offsets, ids) = &self.runs[run];
         let at = offsets.binary_search(&offset).ok()?;
-        Some((*uid, ids[at]))
+        Some((*uid, ids[at].0, ids[at].1))
     }
+
+    fn get(&self, offset: usize) -> Option<(write::UnitId, write::UnitEntryId)> {
+        self.find(offset).map(|(uid, id, _)| (uid, id))
+    }
+}
+
+/// DIEs that every chunk's unit repeats and the joined unit needs once: namespaces (merged,
+/// their children kept) and, at file or namespace scope, named types and declarations (a DIE
+/// and all its children taken as one, when they match DIE by DIE). In one source, a name at
+/// one scope, declared at one place, is one entity.
+#[derive(Default)]
+struct Shared {
+    namespaces: HashMap<(write::UnitId, write::UnitEntryId, Vec<u8>), write::UnitEntryId>,
+    types: HashMap<TypeKey, Vec<(gimli::DwTag, Vec<u8>, write::UnitEntryId)>>,
+    /// DIEs that took the entry of an earlier equal one.
+    merged: usize,
+}
+
+/// Output unit, scope, tag, name, declaring file and line, size, and whether a declaration.
+type TypeKey = (write::UnitId, write::UnitEntryId, gimli::DwTag, Vec<u8>, Vec<u8>, u64, u64, bool);
+
+enum Key {
+    Namespace((write::UnitId, write::UnitEntryId, Vec<u8>)),
+    Type(TypeKey),
+}
+
+/// A DIE that may equal an earlier one, with its children as they are read: (offset, tag, name).
+struct Candidate {
+    key: TypeKey,
+    depth: isize,
+    dies: Vec<(usize, gimli::DwTag, Vec<u8>)>,
+}
+
+impl Shared {
+    #[allow(non_upper_case_globals)] // gimli's constants
+    fn key(
+        &self,
+        dwarf: &gimli::Dwarf<R<'_>>,
+        unit: &gimli::Unit<R<'_>>,
+        entry: &gimli::DebuggingInformationEntry<R<'_>>,
+        files: &[Vec<u8>],
+        uid: write::UnitId,
+        scope: write::UnitEntryId,
+    ) -> Res<Option<Key>> {
+        use constants::*;
+        let tag = entry.tag();
+        let name = die_name(dwarf, unit, entry)?;
+        if tag == DW_TAG_namespace {
+            return Ok(Some(Key::Namespace((uid, scope, name))));
+        }
+        let declaration = entry.attr_value(DW_AT_declaration).is_some();
+        let shareable = matches!(
+            tag,
+            DW_TAG_structure_type
+                | DW_TAG_class_type
+                | DW_TAG_union_type
+                | DW_TAG_enumeration_type
+                | DW_TAG_typedef
+                | DW_TAG_base_type
+        ) || (tag == DW_TAG_subprogram && declaration);
+        if !shareable || name.is_empty() {
+            return Ok(None);
+        }
+        let number = |at| match entry.attr_value(at) {
+            Some(v) => v.udata_value().unwrap_or(u64::MAX),
+            None => u64::MAX,
+        };
+        let file = match entry.attr_value(DW_AT_decl_file) {
+            Some(gimli::AttributeValue::FileIndex(i)) => files.get(i as usize).cloned().unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let line = number(DW_AT_decl_line);
+        let size = number(DW_AT_byte_size);
+        Ok(Some(Key::Type((uid, scope, tag, name, file, line, size, declaration))))
+    }
+}
+
+/// A DIE's name, and its linkage name after a NUL when it has one (empty when neither).
+fn die_name(
+    dwarf: &gimli::Dwarf<R<'_>>,
+    unit: &gimli::Unit<R<'_>>,
+    entry: &gimli::DebuggingInformationEntry<R<'_>>,
+) -> Res<Vec<u8>> {
+    let mut out = Vec::new();
+    for at in [constants::DW_AT_name, constants::DW_AT_linkage_name] {
+        if let Some(v) = entry.attr_value(at) {
+            if !out.is_empty() {
+                out.push(0);
+            }
+            out.extend_from_slice(&bytes(&dwarf.attr_string(unit, v).map_err(err)?)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The paths of a unit's files (directory, then name), by the index `DW_AT_decl_file` uses.
+fn file_paths(dwarf: &gimli::Dwarf<R<'_>>, unit: &gimli::Unit<R<'_>>) -> Res<Vec<Vec<u8>>> {
+    let Some(program) = &unit.line_program else {
+        return Ok(Vec::new());
+    };
+    let header = program.header();
+    let mut out = Vec::new();
+    if header.version() < 5 {
+        out.push(Vec::new());
+    }
+    for file in header.file_names() {
+        let mut path = Vec::new();
+        if let Some(dir) = header.directory(file.directory_index()) {
+            path = bytes(&dwarf.attr_string(unit, dir).map_err(err)?)?;
+            path.push(b'/');
+        }
+        path.extend_from_slice(&bytes(&dwarf.attr_string(unit, file.path_name()).map_err(err)?)?);
+        out.push(path);
+    }
+    Ok(out)
 }
 
 fn section_offset(unit: &gimli::Unit<R<'_>>, offset: gimli::UnitOffset) -> Res<usize> {
@@ -671,7 +862,8 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
         let root = self.linker.out.units.get(self.uid).root();
         while let Some(entry) = cursor.next_dfs().map_err(err)? {
             let depth = entry.depth();
-            let (_, id) = self.lookup(entry.offset())?;
+            let at = section_offset(self.unit, entry.offset())?;
+            let (_, id, owner) = self.linker.entries.find(at).ok_or("a DIE without an entry")?;
             if depth == 0 {
                 if first {
                     self.convert_root(entry, root)?;
@@ -681,6 +873,14 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
             }
             while parents.last().is_some_and(|&(d, _)| d >= depth) {
                 parents.pop();
+            }
+            if !owner {
+                // Written from the DIE whose entry it shares; a namespace's children still
+                // belong under it.
+                if entry.tag() == constants::DW_TAG_namespace {
+                    parents.push((depth, id));
+                }
+                continue;
             }
             let parent = parents.last().ok_or("a DIE outside its unit")?.1;
             let unit = self.linker.out.units.get_mut(self.uid);
@@ -744,8 +944,20 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
                 _ => Err("bad implicit constant".into()),
             };
         }
+        let value = attr.value();
+        if let V::Udata(_) | V::Sdata(_) = value {
+            // gimli reads a constant of a known meaning (a size, a line) as a number; keep the
+            // form LLVM chose for it.
+            match attr.raw_value() {
+                V::Data1(v) => return Ok(AttributeValue::Data1(v)),
+                V::Data2(v) => return Ok(AttributeValue::Data2(v)),
+                V::Data4(v) => return Ok(AttributeValue::Data4(v)),
+                V::Data8(v) => return Ok(AttributeValue::Data8(v)),
+                _ => {}
+            }
+        }
         let uref = self.uref();
-        Ok(match attr.value() {
+        Ok(match value {
             V::Addr(v) => AttributeValue::Address(address(v)),
             V::DebugAddrIndex(i) => AttributeValue::Address(address(uref.address(i).map_err(err)?)),
             V::Block(r) => AttributeValue::Block(bytes(&r)?),

@@ -9,7 +9,10 @@ clang++ -fuse-ld=lld and the arguments in target/corpus/highs.link, solves every
 target/corpus/highs-instances with both programs and checks that they report the same model status
 and objective value. Exits non-zero if a build, link or solve fails or any result differs.
 
-usage: highs_check.py [--runs R] [--jobs N] [--llpar-args "ARGS"] [--timeout S]
+With -g it builds from highs-g.bc (scripts/build-highs.sh -g) and also compares the .debug_*
+bytes of the two objects and runs `llvm-dwarfdump --verify` on llpar's.
+
+usage: highs_check.py [-g] [--runs R] [--jobs N] [--llpar-args "ARGS"] [--timeout S]
 """
 import argparse, atexit, os, re, shlex, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -31,6 +34,12 @@ def timed(cmd, env=None):
     if proc.returncode != 0:
         fail(f"{shlex.join(cmd)} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
     return wall
+
+
+def debug_size(obj):
+    """Bytes of the .debug_* sections."""
+    out = subprocess.run([f"{BIN}/llvm-size", "-A", obj], capture_output=True, text=True, check=True).stdout
+    return sum(int(line.split()[1]) for line in out.splitlines() if line.startswith(".debug_"))
 
 
 def text_size(obj):
@@ -76,8 +85,13 @@ def main():
     ap.add_argument("--jobs", type=int, default=2, help="llpar -j (default 2)")
     ap.add_argument("--llpar-args", default="", help="extra arguments for llpar, one shell-quoted string")
     ap.add_argument("--timeout", type=float, default=60, help="seconds allowed per instance and build")
+    ap.add_argument("-g", action="store_true", help="the build with debug info (highs-g.bc)")
     args = ap.parse_args()
-    for path, what in ((BC, "highs.bc"), (LINK, "highs.link"), (INSTANCES, "highs-instances")):
+    global BC
+    if args.g:
+        BC = os.path.join(CORPUS, "highs-g.bc")
+        args.timeout = max(args.timeout, 1800)
+    for path, what in ((BC, os.path.basename(BC)), (LINK, "highs.link"), (INSTANCES, "highs-instances")):
         if not os.path.exists(path):
             fail(f"{path} is missing: run scripts/build-highs.sh ({what})")
     instances = sorted(f for f in os.listdir(INSTANCES) if f.endswith((".mps", ".lp")))
@@ -127,13 +141,23 @@ def main():
                      "same" if ok else "DIFFERENT"))
         print(f"  {inst}: {rows[-1][-1]}", file=sys.stderr, flush=True)
 
-    print(f"HiGHS (target/corpus/highs.bc), LLVM {VERSION}, {os.cpu_count()} cores, "
+    print(f"HiGHS (target/corpus/{os.path.basename(BC)}), LLVM {VERSION}, {os.cpu_count()} cores, "
           f"median of {args.runs} compile(s) each")
     print(f"{'build':<8} {'compile s':>10} {'speedup':>8} {'.text bytes':>12} {'.text ratio':>12}")
     print(f"{'serial':<8} {serial_s:>10.2f} {'1.00x':>8} {serial_text:>12} {'1.000':>12}")
     print(f"{'llpar':<8} {llpar_s:>10.2f} {serial_s / llpar_s:>7.2f}x {llpar_text:>12} "
           f"{llpar_text / serial_text:>12.3f}")
     print(f"  (llpar -O2 --emit=obj -j{args.jobs}{' ' + args.llpar_args if args.llpar_args else ''})")
+    if args.g:
+        serial_debug, llpar_debug = debug_size(serial_obj), debug_size(llpar_obj)
+        print(f".debug_* bytes: llpar {llpar_debug}, serial {serial_debug} "
+              f"({llpar_debug / serial_debug:.3f}x)")
+        verify = subprocess.run([f"{BIN}/llvm-dwarfdump", "--verify", llpar_obj],
+                                capture_output=True, text=True)
+        print(f"llvm-dwarfdump --verify on llpar's object: "
+              f"{'no errors' if verify.returncode == 0 else 'ERRORS'}")
+        if verify.returncode != 0:
+            differ += 1
     print()
     head = ("instance", "status serial", "objective serial", "status llpar", "objective llpar",
             "solve s serial", "solve s llpar", "result")
