@@ -945,9 +945,22 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
             };
         }
         let value = attr.value();
-        if let V::Udata(_) | V::Sdata(_) = value {
-            // gimli reads a constant of a known meaning (a size, a line) as a number; keep the
-            // form LLVM chose for it.
+        let unsigned = [
+            constants::DW_AT_decl_line,
+            constants::DW_AT_decl_column,
+            constants::DW_AT_call_line,
+            constants::DW_AT_call_column,
+            constants::DW_AT_byte_size,
+            constants::DW_AT_bit_size,
+            constants::DW_AT_data_bit_offset,
+            constants::DW_AT_data_member_location,
+            constants::DW_AT_alignment,
+            constants::DW_AT_high_pc,
+        ];
+        if matches!(value, V::Udata(_) | V::Sdata(_)) && !unsigned.contains(&attr.name()) {
+            // A constant whose sign only its type tells (DW_AT_const_value, array bounds)
+            // keeps the form LLVM chose; lines, columns, sizes and code lengths are ULEB128,
+            // which takes a byte or two where LLVM's fixed forms often take two or four.
             match attr.raw_value() {
                 V::Data1(v) => return Ok(AttributeValue::Data1(v)),
                 V::Data2(v) => return Ok(AttributeValue::Data2(v)),
