@@ -70,7 +70,11 @@ pub fn merge_units(object: &[u8]) -> Result<Option<(Vec<u8>, Merged)>, String> {
     if obj.find(".debug_info").is_none() {
         return Ok(None);
     }
-    if let Some(s) = obj.sections.iter().find(|s| REFER_TO_UNITS.contains(&s.name.as_str())) {
+    if let Some(s) = obj
+        .sections
+        .iter()
+        .find(|s| REFER_TO_UNITS.contains(&s.name.as_str()))
+    {
         return Err(format!("section {} is not supported", s.name));
     }
     let input = Input::load(&obj)?;
@@ -88,7 +92,10 @@ pub fn merge_units(object: &[u8]) -> Result<Option<(Vec<u8>, Merged)>, String> {
     let mut sections = write::Sections::new(Writer::default());
     out.write(&mut sections).map_err(|e| e.to_string())?;
     let bytes = emit(&obj, &sections)?;
-    let merged = Merged { units_before: plan.unit_count, units_after: plan.groups.len() };
+    let merged = Merged {
+        units_before: plan.unit_count,
+        units_after: plan.groups.len(),
+    };
     Ok(Some((bytes, merged)))
 }
 
@@ -140,7 +147,11 @@ struct Relocs(Rc<SectionRelocs>);
 
 impl Relocs {
     fn take(&self, offset: usize, expected: u32) -> Option<Rela> {
-        let at = self.0.relas.binary_search_by_key(&(offset as u64), |r| r.offset).ok()?;
+        let at = self
+            .0
+            .relas
+            .binary_search_by_key(&(offset as u64), |r| r.offset)
+            .ok()?;
         let rela = self.0.relas[at];
         if rela.kind != expected {
             let e = format!("relocation type {} in {}", rela.kind, self.0.name);
@@ -193,7 +204,9 @@ impl<'a> Input<'a> {
     fn load(obj: &Object<'a>) -> Result<Input<'a>, String> {
         let mut sections = HashMap::new();
         for name in KNOWN {
-            let Some(index) = obj.find(name) else { continue };
+            let Some(index) = obj.find(name) else {
+                continue;
+            };
             let data = obj.section_data(index).ok_or("truncated section")?;
             let mut relas = Vec::new();
             let mut section_symbols = HashMap::new();
@@ -331,7 +344,12 @@ fn group_units<'a>(dwarf: &gimli::Dwarf<R<'a>>) -> Result<Plan<'a>, String> {
         group_of.push(g);
     }
     let unit_count = units.len();
-    Ok(Plan { units, group_of, groups, unit_count })
+    Ok(Plan {
+        units,
+        group_of,
+        groups,
+        unit_count,
+    })
 }
 
 /// Units with equal keys describe the same source: name, directory, producer, language.
@@ -387,7 +405,15 @@ impl<'a, 'd> Linker<'a, 'd> {
         out: &'d mut write::Dwarf,
     ) -> Self {
         let (entries, shared) = (Entries::default(), Shared::default());
-        Linker { dwarf, input, plan, out, unit_ids: Vec::new(), entries, shared }
+        Linker {
+            dwarf,
+            input,
+            plan,
+            out,
+            unit_ids: Vec::new(),
+            entries,
+            shared,
+        }
     }
 
     fn run(mut self) -> Res<()> {
@@ -395,7 +421,10 @@ impl<'a, 'd> Linker<'a, 'd> {
         for group in &plan.groups {
             let first = &plan.units[group[0]];
             let program = self.new_line_program(first)?;
-            let id = self.out.units.add(write::Unit::new(first.encoding(), program));
+            let id = self
+                .out
+                .units
+                .add(write::Unit::new(first.encoding(), program));
             self.unit_ids.push(id);
         }
         for (i, unit) in plan.units.iter().enumerate() {
@@ -407,8 +436,15 @@ impl<'a, 'd> Linker<'a, 'd> {
             for (n, &i) in group.iter().enumerate() {
                 let unit = &plan.units[i];
                 let files = self.add_lines(unit, uid)?;
-                let mut converter = Converter { linker: &mut self, unit, uid, files: &files };
-                ranges.extend(converter.unit_ranges()?);
+                let mut converter = Converter {
+                    linker: &mut self,
+                    unit,
+                    uid,
+                    files: &files,
+                };
+                if group.len() > 1 {
+                    ranges.extend(converter.unit_ranges()?);
+                }
                 converter.convert_entries(n == 0)?;
             }
             self.set_root_ranges(uid, ranges, group.len())?;
@@ -430,7 +466,8 @@ impl<'a, 'd> Linker<'a, 'd> {
             let offset = section_offset(unit, entry.offset())?;
             if let Some(p) = &mut pending {
                 if depth > p.depth {
-                    p.dies.push((offset, entry.tag(), die_name(self.dwarf, unit, entry)?));
+                    p.dies
+                        .push((offset, entry.tag(), die_name(self.dwarf, unit, entry)?));
                     continue;
                 }
             }
@@ -447,7 +484,9 @@ impl<'a, 'd> Linker<'a, 'd> {
             }
             let scope = scopes.last().and_then(|s| s.1);
             let shared = match scope {
-                Some(scope) => self.shared.key(self.dwarf, unit, entry, &files, uid, scope)?,
+                Some(scope) => self
+                    .shared
+                    .key(self.dwarf, unit, entry, &files, uid, scope)?,
                 None => None,
             };
             match shared {
@@ -465,7 +504,11 @@ impl<'a, 'd> Linker<'a, 'd> {
                 }
                 Some(Key::Type(key)) => {
                     let name = die_name(self.dwarf, unit, entry)?;
-                    pending = Some(Candidate { key, depth, dies: vec![(offset, entry.tag(), name)] });
+                    pending = Some(Candidate {
+                        key,
+                        depth,
+                        dies: vec![(offset, entry.tag(), name)],
+                    });
                 }
                 None => {
                     let id = self.out.units.get_mut(uid).reserve();
@@ -485,7 +528,10 @@ impl<'a, 'd> Linker<'a, 'd> {
     fn settle(&mut self, candidate: Candidate, uid: write::UnitId) {
         let same = |kept: &Vec<(gimli::DwTag, Vec<u8>, write::UnitEntryId)>| {
             kept.len() == candidate.dies.len()
-                && kept.iter().zip(&candidate.dies).all(|(k, c)| k.0 == c.1 && k.1 == c.2)
+                && kept
+                    .iter()
+                    .zip(&candidate.dies)
+                    .all(|(k, c)| k.0 == c.1 && k.1 == c.2)
         };
         if let Some(kept) = self.shared.types.get(&candidate.key).filter(|k| same(k)) {
             for ((offset, ..), (_, _, id)) in candidate.dies.iter().zip(kept) {
@@ -521,7 +567,9 @@ impl<'a, 'd> Linker<'a, 'd> {
                 None,
             ));
         }
-        let dir0 = header.directory(0).ok_or("line program without directories")?;
+        let dir0 = header
+            .directory(0)
+            .ok_or("line program without directories")?;
         let working_dir = self.line_string(unit, dir0)?;
         let file0 = header.file(0).ok_or("line program without files")?;
         let name = self.line_string(unit, file0.path_name())?;
@@ -570,7 +618,9 @@ impl<'a, 'd> Linker<'a, 'd> {
         let base = usize::from(header.version() < 5);
         for file in header.file_names() {
             let name = self.line_string(unit, file.path_name())?;
-            let dir = header.directory(file.directory_index()).ok_or("bad directory index")?;
+            let dir = header
+                .directory(file.directory_index())
+                .ok_or("bad directory index")?;
             let dir = self.line_string(unit, dir)?;
             let info = file_info(&header, file);
             let lines = &mut self.out.units.get_mut(uid).line_program;
@@ -586,7 +636,12 @@ impl<'a, 'd> Linker<'a, 'd> {
         Ok(files)
     }
 
-    fn set_root_ranges(&mut self, uid: write::UnitId, ranges: Vec<(u64, u64)>, n: usize) -> Res<()> {
+    fn set_root_ranges(
+        &mut self,
+        uid: write::UnitId,
+        ranges: Vec<(u64, u64)>,
+        n: usize,
+    ) -> Res<()> {
         if n == 1 {
             return Ok(());
         }
@@ -595,7 +650,10 @@ impl<'a, 'd> Linker<'a, 'd> {
         let list = range_list(&ranges)?;
         let id = unit.ranges.add(list);
         let entry = unit.get_mut(root);
-        entry.set(constants::DW_AT_low_pc, AttributeValue::Address(Address::Constant(0)));
+        entry.set(
+            constants::DW_AT_low_pc,
+            AttributeValue::Address(Address::Constant(0)),
+        );
         entry.set(constants::DW_AT_ranges, AttributeValue::RangeListRef(id));
         entry.delete(constants::DW_AT_high_pc);
         Ok(())
@@ -610,22 +668,36 @@ struct Entries {
     /// (first offset, output unit, offsets, (entry, whether this DIE makes it)): one run per
     /// input unit. A DIE that does not make its entry was found equal to one before it (see
     /// `Shared`): its references lead to that one, and it is not written.
-    runs: Vec<(usize, write::UnitId, Vec<usize>, Vec<(write::UnitEntryId, bool)>)>,
+    runs: Vec<Run>,
 }
+
+type Run = (
+    usize,
+    write::UnitId,
+    Vec<usize>,
+    Vec<(write::UnitEntryId, bool)>,
+);
 
 impl Entries {
     fn push(&mut self, offset: usize, uid: write::UnitId, id: write::UnitEntryId, owner: bool) {
         match self.runs.last_mut() {
-            Some((_, u, offsets, ids)) if *u == uid && offsets.last().is_some_and(|&o| o < offset) => {
+            Some((_, u, offsets, ids))
+                if *u == uid && offsets.last().is_some_and(|&o| o < offset) =>
+            {
                 offsets.push(offset);
                 ids.push((id, owner));
             }
-            _ => self.runs.push((offset, uid, vec![offset], vec![(id, owner)])),
+            _ => self
+                .runs
+                .push((offset, uid, vec![offset], vec![(id, owner)])),
         }
     }
 
     fn find(&self, offset: usize) -> Option<(write::UnitId, write::UnitEntryId, bool)> {
-        let run = self.runs.partition_point(|r| r.0 <= offset).checked_sub(1)?;
+        let run = self
+            .runs
+            .partition_point(|r| r.0 <= offset)
+            .checked_sub(1)?;
         let (_, uid, offsets, ids) = &self.runs[run];
         let at = offsets.binary_search(&offset).ok()?;
         Some((*uid, ids[at].0, ids[at].1))
@@ -649,7 +721,16 @@ struct Shared {
 }
 
 /// Output unit, scope, tag, name, declaring file and line, size, and whether a declaration.
-type TypeKey = (write::UnitId, write::UnitEntryId, gimli::DwTag, Vec<u8>, Vec<u8>, u64, u64, bool);
+type TypeKey = (
+    write::UnitId,
+    write::UnitEntryId,
+    gimli::DwTag,
+    Vec<u8>,
+    Vec<u8>,
+    u64,
+    u64,
+    bool,
+);
 
 enum Key {
     Namespace((write::UnitId, write::UnitEntryId, Vec<u8>)),
@@ -698,12 +779,23 @@ impl Shared {
             None => u64::MAX,
         };
         let file = match entry.attr_value(DW_AT_decl_file) {
-            Some(gimli::AttributeValue::FileIndex(i)) => files.get(i as usize).cloned().unwrap_or_default(),
+            Some(gimli::AttributeValue::FileIndex(i)) => {
+                files.get(i as usize).cloned().unwrap_or_default()
+            }
             _ => Vec::new(),
         };
         let line = number(DW_AT_decl_line);
         let size = number(DW_AT_byte_size);
-        Ok(Some(Key::Type((uid, scope, tag, name, file, line, size, declaration))))
+        Ok(Some(Key::Type((
+            uid,
+            scope,
+            tag,
+            name,
+            file,
+            line,
+            size,
+            declaration,
+        ))))
     }
 }
 
@@ -741,7 +833,9 @@ fn file_paths(dwarf: &gimli::Dwarf<R<'_>>, unit: &gimli::Unit<R<'_>>) -> Res<Vec
             path = bytes(&dwarf.attr_string(unit, dir).map_err(err)?)?;
             path.push(b'/');
         }
-        path.extend_from_slice(&bytes(&dwarf.attr_string(unit, file.path_name()).map_err(err)?)?);
+        path.extend_from_slice(&bytes(
+            &dwarf.attr_string(unit, file.path_name()).map_err(err)?,
+        )?);
         out.push(path);
     }
     Ok(out)
@@ -808,27 +902,63 @@ fn copy_rows(
     Ok(())
 }
 
-/// `[begin, end)` address pairs (tokens) as a range list: a base address per symbol, then
-/// offsets from it, as LLVM writes them.
+/// `[begin, end)` address pairs (tokens) as a range list (see `Bases`).
 fn range_list(ranges: &[(u64, u64)]) -> Res<write::RangeList> {
     let mut out = Vec::new();
-    let mut base: Option<u64> = None;
+    let mut bases = Bases::default();
     for &(begin, end) in ranges {
+        match bases.span(begin, end)? {
+            Span::Absolute(begin, end) => out.push(write::Range::StartEnd { begin, end }),
+            Span::Offsets {
+                new_base,
+                begin,
+                end,
+            } => {
+                if let Some(address) = new_base {
+                    out.push(write::Range::BaseAddress { address });
+                }
+                out.push(write::Range::OffsetPair { begin, end });
+            }
+        }
+    }
+    Ok(write::RangeList(out))
+}
+
+/// How an entry of a range or location list is written: with absolute addresses, or as
+/// offsets from a base address, written first when it changes.
+enum Span {
+    Absolute(Address, Address),
+    Offsets {
+        new_base: Option<Address>,
+        begin: u64,
+        end: u64,
+    },
+}
+
+/// The base address of a list being written: one per symbol, as LLVM writes them.
+#[derive(Default)]
+struct Bases(Option<u64>);
+
+impl Bases {
+    fn span(&mut self, begin: u64, end: u64) -> Res<Span> {
         if begin & TOKEN == 0 {
-            out.push(write::Range::StartEnd { begin: address(begin), end: address(end) });
-            continue;
+            return Ok(Span::Absolute(address(begin), address(end)));
         }
         if !same_symbol(begin, end) || end < begin {
             return Err("a range crosses sections".into());
         }
-        if !base.is_some_and(|b| same_symbol(b, begin) && b <= begin) {
-            base = Some(begin);
-            out.push(write::Range::BaseAddress { address: address(begin) });
+        let mut new_base = None;
+        if !self.0.is_some_and(|b| same_symbol(b, begin) && b <= begin) {
+            self.0 = Some(begin);
+            new_base = Some(address(begin));
         }
-        let b = base.unwrap_or(begin);
-        out.push(write::Range::OffsetPair { begin: begin - b, end: end - b });
+        let base = self.0.unwrap_or(begin);
+        Ok(Span::Offsets {
+            new_base,
+            begin: begin - base,
+            end: end - base,
+        })
     }
-    Ok(write::RangeList(out))
 }
 
 /// Converts the DIEs of one input unit into its group's output unit.
@@ -847,7 +977,10 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
     /// The address ranges the unit's root covers, as token pairs.
     fn unit_ranges(&self) -> Res<Vec<(u64, u64)>> {
         let mut cursor = self.unit.entries();
-        let root = cursor.next_dfs().map_err(err)?.ok_or("a unit without a root")?;
+        let root = cursor
+            .next_dfs()
+            .map_err(err)?
+            .ok_or("a unit without a root")?;
         let mut out = Vec::new();
         let mut ranges = self.linker.dwarf.die_ranges(self.unit, root).map_err(err)?;
         while let Some(r) = ranges.next().map_err(err)? {
@@ -863,7 +996,11 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
         while let Some(entry) = cursor.next_dfs().map_err(err)? {
             let depth = entry.depth();
             let at = section_offset(self.unit, entry.offset())?;
-            let (_, id, owner) = self.linker.entries.find(at).ok_or("a DIE without an entry")?;
+            let (_, id, owner) = self
+                .linker
+                .entries
+                .find(at)
+                .ok_or("a DIE without an entry")?;
             if depth == 0 {
                 if first {
                     self.convert_root(entry, root)?;
@@ -893,18 +1030,26 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
         Ok(())
     }
 
-    fn convert_root(&mut self, entry: &gimli::DebuggingInformationEntry<R<'a>>, root: write::UnitEntryId) -> Res<()> {
+    fn convert_root(
+        &mut self,
+        entry: &gimli::DebuggingInformationEntry<R<'a>>,
+        root: write::UnitEntryId,
+    ) -> Res<()> {
         self.convert_attrs(entry, root)?;
         let unit = self.linker.out.units.get_mut(self.uid);
         if !unit.line_program.is_none() {
-            unit.get_mut(root).set(constants::DW_AT_stmt_list, AttributeValue::LineProgramRef);
+            unit.get_mut(root)
+                .set(constants::DW_AT_stmt_list, AttributeValue::LineProgramRef);
         }
         Ok(())
     }
 
     fn lookup(&self, offset: gimli::UnitOffset) -> Res<(write::UnitId, write::UnitEntryId)> {
         let at = section_offset(self.unit, offset)?;
-        self.linker.entries.get(at).ok_or_else(|| "a reference to no DIE".into())
+        self.linker
+            .entries
+            .get(at)
+            .ok_or_else(|| "a reference to no DIE".into())
     }
 
     fn local_ref(&self, offset: gimli::UnitOffset) -> Res<write::UnitEntryId> {
@@ -931,7 +1076,12 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
                 continue;
             }
             let value = self.convert_value(attr)?;
-            self.linker.out.units.get_mut(self.uid).get_mut(id).set(name, value);
+            self.linker
+                .out
+                .units
+                .get_mut(self.uid)
+                .get_mut(id)
+                .set(name, value);
         }
         Ok(())
     }
@@ -993,9 +1143,13 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
             V::UnitRef(o) => AttributeValue::UnitRef(self.local_ref(o)?),
             V::DebugInfoRef(o) => self.info_ref(o)?,
             V::LocationListsRef(o) => self.location_list(o)?,
-            V::DebugLocListsIndex(i) => self.location_list(uref.locations_offset(i).map_err(err)?)?,
+            V::DebugLocListsIndex(i) => {
+                self.location_list(uref.locations_offset(i).map_err(err)?)?
+            }
             V::RangeListsRef(o) => self.range_list_value(uref.ranges_offset_from_raw(o))?,
-            V::DebugRngListsIndex(i) => self.range_list_value(uref.ranges_offset(i).map_err(err)?)?,
+            V::DebugRngListsIndex(i) => {
+                self.range_list_value(uref.ranges_offset(i).map_err(err)?)?
+            }
             v @ (V::DebugStrRef(_) | V::DebugStrOffsetsIndex(_)) => {
                 let s = bytes(&uref.attr_string(v).map_err(err)?)?;
                 AttributeValue::StringRef(self.linker.out.strings.add(s))
@@ -1026,20 +1180,24 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
             return Ok(AttributeValue::FileIndex(None));
         }
         let file = self.files.get(index as usize).copied().flatten();
-        Ok(AttributeValue::FileIndex(Some(file.ok_or("bad file index")?)))
+        Ok(AttributeValue::FileIndex(Some(
+            file.ok_or("bad file index")?,
+        )))
     }
 
     fn info_ref(&self, offset: gimli::DebugInfoOffset) -> Res<AttributeValue> {
-        let (uid, id) = self.linker.entries.get(offset.0).ok_or("a reference to no DIE")?;
-        Ok(if uid == self.uid {
-            AttributeValue::UnitRef(id)
-        } else {
-            AttributeValue::DebugInfoRef(DebugInfoRef::Entry(uid, id))
+        Ok(match self.debug_info_ref(offset)? {
+            DebugInfoRef::Entry(uid, id) if uid == self.uid => AttributeValue::UnitRef(id),
+            other => AttributeValue::DebugInfoRef(other),
         })
     }
 
     fn debug_info_ref(&self, offset: gimli::DebugInfoOffset) -> Res<DebugInfoRef> {
-        let (uid, id) = self.linker.entries.get(offset.0).ok_or("a reference to no DIE")?;
+        let (uid, id) = self
+            .linker
+            .entries
+            .get(offset.0)
+            .ok_or("a reference to no DIE")?;
         Ok(DebugInfoRef::Entry(uid, id))
     }
 
@@ -1057,24 +1215,24 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
     fn location_list(&mut self, offset: gimli::LocationListsOffset) -> Res<AttributeValue> {
         let mut iter = self.uref().locations(offset).map_err(err)?;
         let mut out = Vec::new();
-        let mut base: Option<u64> = None;
+        let mut bases = Bases::default();
         while let Some(entry) = iter.next().map_err(err)? {
-            let (begin, end) = (entry.range.begin, entry.range.end);
             let data = self.convert_expression(entry.data)?;
-            if begin & TOKEN == 0 {
-                let (begin, end) = (address(begin), address(end));
-                out.push(write::Location::StartEnd { begin, end, data });
-                continue;
+            match bases.span(entry.range.begin, entry.range.end)? {
+                Span::Absolute(begin, end) => {
+                    out.push(write::Location::StartEnd { begin, end, data })
+                }
+                Span::Offsets {
+                    new_base,
+                    begin,
+                    end,
+                } => {
+                    if let Some(address) = new_base {
+                        out.push(write::Location::BaseAddress { address });
+                    }
+                    out.push(write::Location::OffsetPair { begin, end, data });
+                }
             }
-            if !same_symbol(begin, end) || end < begin {
-                return Err("a location range crosses sections".into());
-            }
-            if !base.is_some_and(|b| same_symbol(b, begin) && b <= begin) {
-                base = Some(begin);
-                out.push(write::Location::BaseAddress { address: address(begin) });
-            }
-            let b = base.unwrap_or(begin);
-            out.push(write::Location::OffsetPair { begin: begin - b, end: end - b, data });
         }
         let list = write::LocationList(out);
         let id = self.linker.out.units.get_mut(self.uid).locations.add(list);
@@ -1106,9 +1264,9 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
             }
             match op {
                 O::Deref { space: true, .. } => return Err("DW_OP_xderef".into()),
-                O::Deref { base_type, size, .. } if base_type.0 != 0 => {
-                    out.op_deref_type(size, self.local_ref(base_type)?)
-                }
+                O::Deref {
+                    base_type, size, ..
+                } if base_type.0 != 0 => out.op_deref_type(size, self.local_ref(base_type)?),
                 O::Deref { size, .. } if size == encoding.address_size => out.op_deref(),
                 O::Deref { size, .. } => out.op_deref_size(size),
                 O::Pick { index: 0 } => out.op(constants::DW_OP_dup),
@@ -1118,15 +1276,25 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
                 O::UnsignedConstant { value } => out.op_constu(value),
                 O::SignedConstant { value } => out.op_consts(value),
                 O::Register { register } => out.op_reg(register),
-                O::RegisterOffset { register, offset, base_type } if base_type.0 == 0 => {
-                    out.op_breg(register, offset)
-                }
-                O::RegisterOffset { register, base_type, .. } => {
-                    out.op_regval_type(register, self.local_ref(base_type)?)
-                }
+                O::RegisterOffset {
+                    register,
+                    offset,
+                    base_type,
+                } if base_type.0 == 0 => out.op_breg(register, offset),
+                O::RegisterOffset {
+                    register,
+                    base_type,
+                    ..
+                } => out.op_regval_type(register, self.local_ref(base_type)?),
                 O::FrameOffset { offset } => out.op_fbreg(offset),
-                O::Piece { size_in_bits, bit_offset: None } => out.op_piece(size_in_bits / 8),
-                O::Piece { size_in_bits, bit_offset: Some(o) } => out.op_bit_piece(size_in_bits, o),
+                O::Piece {
+                    size_in_bits,
+                    bit_offset: None,
+                } => out.op_piece(size_in_bits / 8),
+                O::Piece {
+                    size_in_bits,
+                    bit_offset: Some(o),
+                } => out.op_bit_piece(size_in_bits, o),
                 O::ImplicitValue { data } => out.op_implicit_value(bytes(&data)?.into()),
                 O::ImplicitPointer { value, byte_offset } => {
                     out.op_implicit_pointer(self.debug_info_ref(value)?, byte_offset)
@@ -1143,11 +1311,15 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
                     out.op_const_type(self.local_ref(base_type)?, bytes(&value)?.into())
                 }
                 O::Convert { base_type } => {
-                    let base = (base_type.0 != 0).then(|| self.local_ref(base_type)).transpose()?;
+                    let base = (base_type.0 != 0)
+                        .then(|| self.local_ref(base_type))
+                        .transpose()?;
                     out.op_convert(base)
                 }
                 O::Reinterpret { base_type } => {
-                    let base = (base_type.0 != 0).then(|| self.local_ref(base_type)).transpose()?;
+                    let base = (base_type.0 != 0)
+                        .then(|| self.local_ref(base_type))
+                        .transpose()?;
                     out.op_reinterpret(base)
                 }
                 simple => out.op(simple_opcode(&simple).ok_or_else(|| format!("{simple:?}"))?),
@@ -1166,7 +1338,10 @@ fn tls_offset(place: Option<(&Relocs, usize)>, op: &[u8], at: usize) -> Option<A
         return None;
     }
     let rela = relocs.take(start + at + 1, elf::R_X86_64_DTPOFF64)?;
-    Some(Address::Symbol { symbol: rela.symbol as usize | TLS, addend: rela.addend })
+    Some(Address::Symbol {
+        symbol: rela.symbol as usize | TLS,
+        addend: rela.addend,
+    })
 }
 
 /// The opcode of an operation without operands.
@@ -1221,7 +1396,10 @@ struct Writer {
 
 impl Default for Writer {
     fn default() -> Self {
-        Writer { data: write::EndianVec::new(LittleEndian), relocs: Vec::new() }
+        Writer {
+            data: write::EndianVec::new(LittleEndian),
+            relocs: Vec::new(),
+        }
     }
 }
 
@@ -1257,8 +1435,10 @@ fn emit(obj: &Object<'_>, sections: &write::Sections<Writer>) -> Res<Vec<u8>> {
     let placement = place_sections(obj, &written)?;
     // Looked up once per section: the symbol table is scanned, and there are millions of
     // relocations.
-    let symbols: Vec<(&str, Option<u32>)> =
-        placement.iter().map(|&(name, i)| (name, obj.section_symbol(i))).collect();
+    let symbols: Vec<(&str, Option<u32>)> = placement
+        .iter()
+        .map(|&(name, i)| (name, obj.section_symbol(i)))
+        .collect();
     let mut replace = Vec::new();
     let mut add = Vec::new();
     let mut renames = Vec::new();
@@ -1280,14 +1460,20 @@ fn emit(obj: &Object<'_>, sections: &write::Sections<Writer>) -> Res<Vec<u8>> {
                 }
             }
             None if relocs.is_empty() => {}
-            None => add.push((obj.new_section(&rela_name, Some(*index)), elf::encode_relas(&relocs))),
+            None => add.push((
+                obj.new_section(&rela_name, Some(*index)),
+                elf::encode_relas(&relocs),
+            )),
         }
     }
     Ok(obj.rewrite(&replace, &add, &renames))
 }
 
 /// Which section of the object each debug section goes to: its own, or a spare one.
-fn place_sections(obj: &Object<'_>, written: &HashMap<&str, &Writer>) -> Res<Vec<(&'static str, usize)>> {
+fn place_sections(
+    obj: &Object<'_>,
+    written: &HashMap<&str, &Writer>,
+) -> Res<Vec<(&'static str, usize)>> {
     let mut placement: Vec<(&'static str, usize)> = KNOWN
         .iter()
         .filter_map(|name| Some((*name, obj.find(name)?)))
@@ -1300,7 +1486,10 @@ fn place_sections(obj: &Object<'_>, written: &HashMap<&str, &Writer>) -> Res<Vec
     for name in KNOWN {
         if written.contains_key(name) && obj.find(name).is_none() {
             let spare = spares.pop().ok_or_else(|| format!("no room for {name}"))?;
-            let slot = placement.iter_mut().find(|(_, i)| *i == spare).ok_or("lost a section")?;
+            let slot = placement
+                .iter_mut()
+                .find(|(_, i)| *i == spare)
+                .ok_or("lost a section")?;
             slot.0 = name;
         }
     }
@@ -1348,7 +1537,12 @@ fn relocations(relocs: &[write::Relocation], symbols: &[(&str, Option<u32>)]) ->
                 (symbol, kind)
             }
         };
-        out.push(Rela { offset: r.offset as u64, symbol, kind, addend: r.addend });
+        out.push(Rela {
+            offset: r.offset as u64,
+            symbol,
+            kind,
+            addend: r.addend,
+        });
     }
     Ok(out)
 }

@@ -110,7 +110,13 @@ impl<'a> Object<'a> {
         }
         let symtab = sections.iter().position(|s| s.kind == 2)?;
         let shndx = sections.iter().position(|s| s.kind == SHT_SYMTAB_SHNDX);
-        let mut object = Object { data, sections, shstrndx, symtab, shndx };
+        let mut object = Object {
+            data,
+            sections,
+            shstrndx,
+            symtab,
+            shndx,
+        };
         let names = object.section_data(shstrndx)?;
         let mut named = Vec::with_capacity(shnum);
         for s in &object.sections {
@@ -130,7 +136,8 @@ impl<'a> Object<'a> {
         if s.kind == SHT_NOBITS {
             return Some(&[]);
         }
-        self.data.get(s.offset as usize..(s.offset + s.size) as usize)
+        self.data
+            .get(s.offset as usize..(s.offset + s.size) as usize)
     }
 
     pub fn find(&self, name: &str) -> Option<usize> {
@@ -141,7 +148,11 @@ impl<'a> Object<'a> {
     /// `Err` when it uses implicit addends (`SHT_REL`), which the linker does not handle.
     pub fn rela_section_for(&self, index: usize) -> Result<Option<usize>, String> {
         let target = |s: &Section| s.info as usize == index && s.flags & SHF_INFO_LINK != 0;
-        if let Some(s) = self.sections.iter().find(|s| s.kind == SHT_REL && target(s)) {
+        if let Some(s) = self
+            .sections
+            .iter()
+            .find(|s| s.kind == SHT_REL && target(s))
+        {
             return Err(format!("{} has implicit addends", s.name));
         }
         Ok(self
@@ -265,7 +276,11 @@ impl<'a> Object<'a> {
             },
             offset: 0,
             size: 0,
-            link: if rela_for.is_some() { self.symtab as u32 } else { 0 },
+            link: if rela_for.is_some() {
+                self.symtab as u32
+            } else {
+                0
+            },
             info: rela_for.unwrap_or(0) as u32,
             align: if rela_for.is_some() { 8 } else { 1 },
             entsize: match rela_for {
