@@ -461,6 +461,7 @@ impl<'a, 'd> Linker<'a, 'd> {
         // (depth, the entry of a scope whose children may be shared: the root, a namespace)
         let mut scopes: Vec<(isize, Option<write::UnitEntryId>)> = Vec::new();
         let mut pending: Option<Candidate> = None;
+        let mut odr = false;
         while let Some(entry) = cursor.next_dfs().map_err(err)? {
             let depth = entry.depth();
             let offset = section_offset(unit, entry.offset())?;
@@ -475,6 +476,7 @@ impl<'a, 'd> Linker<'a, 'd> {
                 self.settle(p, uid);
             }
             if depth == 0 {
+                odr = follows_odr(entry);
                 self.entries.push(offset, uid, root, true);
                 scopes.push((0, Some(root)));
                 continue;
@@ -484,9 +486,10 @@ impl<'a, 'd> Linker<'a, 'd> {
             }
             let scope = scopes.last().and_then(|s| s.1);
             let shared = match scope {
-                Some(scope) => self
-                    .shared
-                    .key(self.dwarf, unit, entry, &files, uid, scope)?,
+                Some(scope) => {
+                    let place = (uid, scope, odr);
+                    self.shared.key(self.dwarf, unit, entry, &files, place)?
+                }
                 None => None,
             };
             match shared {
@@ -495,6 +498,7 @@ impl<'a, 'd> Linker<'a, 'd> {
                         Some(&id) => (id, false),
                         None => {
                             let id = self.out.units.get_mut(uid).reserve();
+                            self.shared.enter(&key, id);
                             self.shared.namespaces.insert(key, id);
                             (id, true)
                         }
@@ -524,18 +528,20 @@ impl<'a, 'd> Linker<'a, 'd> {
     }
 
     /// A candidate's DIEs take the entries of an equal earlier one (same key, and DIE by DIE the
-    /// same tags and names), or new ones.
+    /// same tags and names), maybe in another unit, or new ones in `uid`.
     fn settle(&mut self, candidate: Candidate, uid: write::UnitId) {
-        let same = |kept: &Vec<(gimli::DwTag, Vec<u8>, write::UnitEntryId)>| {
-            kept.len() == candidate.dies.len()
+        let same = |kept: &Kept| {
+            kept.1.len() == candidate.dies.len()
                 && kept
+                    .1
                     .iter()
                     .zip(&candidate.dies)
                     .all(|(k, c)| k.0 == c.1 && k.1 == c.2)
         };
-        if let Some(kept) = self.shared.types.get(&candidate.key).filter(|k| same(k)) {
+        let variants = self.shared.types.entry(candidate.key).or_default();
+        if let Some((kuid, kept)) = variants.iter().find(|k| same(k)) {
             for ((offset, ..), (_, _, id)) in candidate.dies.iter().zip(kept) {
-                self.entries.push(*offset, uid, *id, false);
+                self.entries.push(*offset, *kuid, *id, false);
             }
             self.shared.merged += candidate.dies.len();
             return;
@@ -546,7 +552,9 @@ impl<'a, 'd> Linker<'a, 'd> {
             self.entries.push(offset, uid, id, true);
             kept.push((tag, name, id));
         }
-        self.shared.types.entry(candidate.key).or_insert(kept);
+        if variants.len() < MAX_VARIANTS {
+            variants.push((uid, kept));
+        }
     }
 
     /// A line program for a group, named after its first unit.
@@ -665,31 +673,29 @@ impl<'a, 'd> Linker<'a, 'd> {
 /// lookup is two binary searches over memory read in order.
 #[derive(Default)]
 struct Entries {
-    /// (first offset, output unit, offsets, (entry, whether this DIE makes it)): one run per
+    /// (first offset, offsets, (output unit, entry, whether this DIE makes it)): one run per
     /// input unit. A DIE that does not make its entry was found equal to one before it (see
-    /// `Shared`): its references lead to that one, and it is not written.
+    /// `Shared`), maybe in another output unit: its references lead to that one, and it is not
+    /// written.
     runs: Vec<Run>,
 }
 
 type Run = (
     usize,
-    write::UnitId,
     Vec<usize>,
-    Vec<(write::UnitEntryId, bool)>,
+    Vec<(write::UnitId, write::UnitEntryId, bool)>,
 );
 
 impl Entries {
     fn push(&mut self, offset: usize, uid: write::UnitId, id: write::UnitEntryId, owner: bool) {
         match self.runs.last_mut() {
-            Some((_, u, offsets, ids))
-                if *u == uid && offsets.last().is_some_and(|&o| o < offset) =>
-            {
+            Some((_, offsets, ids)) if offsets.last().is_some_and(|&o| o < offset) => {
                 offsets.push(offset);
-                ids.push((id, owner));
+                ids.push((uid, id, owner));
             }
             _ => self
                 .runs
-                .push((offset, uid, vec![offset], vec![(id, owner)])),
+                .push((offset, vec![offset], vec![(uid, id, owner)])),
         }
     }
 
@@ -698,9 +704,9 @@ impl Entries {
             .runs
             .partition_point(|r| r.0 <= offset)
             .checked_sub(1)?;
-        let (_, uid, offsets, ids) = &self.runs[run];
+        let (_, offsets, ids) = &self.runs[run];
         let at = offsets.binary_search(&offset).ok()?;
-        Some((*uid, ids[at].0, ids[at].1))
+        Some(ids[at])
     }
 
     fn get(&self, offset: usize) -> Option<(write::UnitId, write::UnitEntryId)> {
@@ -711,19 +717,36 @@ impl Entries {
 /// DIEs that every chunk's unit repeats and the joined unit needs once: namespaces (merged,
 /// their children kept) and, at file or namespace scope, named types and declarations (a DIE
 /// and all its children taken as one, when they match DIE by DIE). In one source, a name at
-/// one scope, declared at one place, is one entity.
+/// one scope, declared at one place, is one entity. In C++ that holds in the whole program
+/// (the one-definition rule), outside anonymous namespaces: there one copy serves every unit,
+/// as LLVM shares a type among the units of one module. (In C, two sources may give one name
+/// two meanings; base types stay in every unit, since expressions refer to them.)
 #[derive(Default)]
 struct Shared {
     namespaces: HashMap<(write::UnitId, write::UnitEntryId, Vec<u8>), write::UnitEntryId>,
-    types: HashMap<TypeKey, Vec<(gimli::DwTag, Vec<u8>, write::UnitEntryId)>>,
+    /// A namespace's qualified name, and whether an anonymous namespace encloses it.
+    scopes: HashMap<(write::UnitId, write::UnitEntryId), (Vec<u8>, bool)>,
+    /// Per key, the copies kept so far (they differed in some DIE).
+    types: HashMap<TypeKey, Vec<Kept>>,
     /// DIEs that took the entry of an earlier equal one.
     merged: usize,
 }
 
-/// Output unit, scope, tag, name, declaring file and line, size, and whether a declaration.
-type TypeKey = (
+/// The output unit of a kept copy, and its DIEs in order: (tag, name, entry).
+type Kept = (
     write::UnitId,
-    write::UnitEntryId,
+    Vec<(gimli::DwTag, Vec<u8>, write::UnitEntryId)>,
+);
+
+/// Copies kept per key: a few member lists differ between chunks (members a chunk's code
+/// added), and past that many the search would cost more than it saves.
+const MAX_VARIANTS: usize = 8;
+
+/// The unit for an entity of its own (`None`: shared by the whole program), the qualified name
+/// of its scope, tag, name, declaring file and line, size, and whether a declaration.
+type TypeKey = (
+    Option<write::UnitId>,
+    Vec<u8>,
     gimli::DwTag,
     Vec<u8>,
     Vec<u8>,
@@ -745,6 +768,26 @@ struct Candidate {
 }
 
 impl Shared {
+    /// Records the qualified name of a new namespace `id`, from its key.
+    fn enter(
+        &mut self,
+        key: &(write::UnitId, write::UnitEntryId, Vec<u8>),
+        id: write::UnitEntryId,
+    ) {
+        let (uid, parent, name) = key;
+        let (mut path, anonymous) = self
+            .scopes
+            .get(&(*uid, *parent))
+            .cloned()
+            .unwrap_or_default();
+        path.push(1);
+        path.extend_from_slice(name);
+        self.scopes
+            .insert((*uid, id), (path, anonymous || name.is_empty()));
+    }
+
+    /// The key of a DIE at `place`: its output unit, scope there (the root or a namespace),
+    /// and whether the unit's language follows the one-definition rule.
     #[allow(non_upper_case_globals)] // gimli's constants
     fn key(
         &self,
@@ -752,9 +795,9 @@ impl Shared {
         unit: &gimli::Unit<R<'_>>,
         entry: &gimli::DebuggingInformationEntry<R<'_>>,
         files: &[Vec<u8>],
-        uid: write::UnitId,
-        scope: write::UnitEntryId,
+        place: (write::UnitId, write::UnitEntryId, bool),
     ) -> Res<Option<Key>> {
+        let (uid, scope, odr) = place;
         use constants::*;
         let tag = entry.tag();
         let name = die_name(dwarf, unit, entry)?;
@@ -786,9 +829,11 @@ impl Shared {
         };
         let line = number(DW_AT_decl_line);
         let size = number(DW_AT_byte_size);
+        let (path, anonymous) = self.scopes.get(&(uid, scope)).cloned().unwrap_or_default();
+        let own = !odr || anonymous || tag == DW_TAG_base_type;
         Ok(Some(Key::Type((
-            uid,
-            scope,
+            own.then_some(uid),
+            path,
             tag,
             name,
             file,
@@ -797,6 +842,21 @@ impl Shared {
             declaration,
         ))))
     }
+}
+
+/// Whether a unit's language has C++'s one-definition rule (DWARF 5's C++ language codes).
+#[allow(non_upper_case_globals)] // gimli's constants
+fn follows_odr(root: &gimli::DebuggingInformationEntry<R<'_>>) -> bool {
+    use constants::*;
+    matches!(
+        root.attr_value(DW_AT_language),
+        Some(gimli::AttributeValue::Language(
+            DW_LANG_C_plus_plus
+                | DW_LANG_C_plus_plus_03
+                | DW_LANG_C_plus_plus_11
+                | DW_LANG_C_plus_plus_14
+        ))
+    )
 }
 
 /// A DIE's name, and its linkage name after a NUL when it has one (empty when neither).
@@ -1052,8 +1112,21 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
             .ok_or_else(|| "a reference to no DIE".into())
     }
 
+    /// A reference that must stay inside the unit (a DWARF expression's operand).
     fn local_ref(&self, offset: gimli::UnitOffset) -> Res<write::UnitEntryId> {
-        Ok(self.lookup(offset)?.1)
+        match self.lookup(offset)? {
+            (uid, id) if uid == self.uid => Ok(id),
+            _ => Err("a unit-local reference to a DIE shared from another unit".into()),
+        }
+    }
+
+    /// A reference from an attribute: unit-relative where the DIE it names is written in this
+    /// unit, else to the other unit's DIE (`DW_FORM_ref_addr`).
+    fn unit_ref(&self, offset: gimli::UnitOffset) -> Res<AttributeValue> {
+        Ok(match self.lookup(offset)? {
+            (uid, id) if uid == self.uid => AttributeValue::UnitRef(id),
+            (uid, id) => AttributeValue::DebugInfoRef(DebugInfoRef::Entry(uid, id)),
+        })
     }
 
     fn convert_attrs(
@@ -1140,7 +1213,7 @@ impl<'a, 'd> Converter<'_, 'a, 'd> {
                 AttributeValue::Exprloc(Expression::raw(bytes(&e.0)?))
             }
             V::Exprloc(e) => AttributeValue::Exprloc(self.convert_expression(e)?),
-            V::UnitRef(o) => AttributeValue::UnitRef(self.local_ref(o)?),
+            V::UnitRef(o) => self.unit_ref(o)?,
             V::DebugInfoRef(o) => self.info_ref(o)?,
             V::LocationListsRef(o) => self.location_list(o)?,
             V::DebugLocListsIndex(i) => {

@@ -3,11 +3,15 @@
 # (`opt -O2 | llc -O2 -relocation-model=pic`) measured in the same run, for both places the
 # inliner's walk can run (`--inliner=serial` and `--inliner=parallel`). One line per run:
 #   MODULE MODE JOBS seconds speedup-over-serial text-bytes text-ratio
-# and, for the largest JOBS, llpar's --stats in OUT/stats-MODULE-MODE.txt.
+# and, for each of STATS_JOBS, llpar's --stats in OUT/stats-MODULE-MODE-jN.txt; then, for each
+# peer of PEERS (scripts/peers: naive, thin) at PEER_JOBS parts and jobs, the same line with the peer
+# as MODE.
 #
 # usage: scripts/scaling.sh OUT MODULE.bc...
 #   env: LLPAR (default target/release/llpar), LLVM_BIN (default /usr/lib/llvm-$(cat LLVM_VERSION)/bin),
-#        JOBS (default "1 2 4 8 16"), MODES (default "serial parallel")
+#        JOBS (default "1 2 4 8 16"), MODES (default "serial parallel"),
+#        STATS_JOBS (default: the largest JOBS), PEERS (default: none),
+#        PEER_JOBS (default: the largest JOBS)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$1
@@ -17,12 +21,23 @@ llpar=${LLPAR:-$root/target/release/llpar}
 bin=${LLVM_BIN:-/usr/lib/llvm-$(cat "$root/LLVM_VERSION")/bin}
 jobs=${JOBS:-1 2 4 8 16}
 modes=${MODES:-serial parallel}
+peers=${PEERS:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
-text() { "$bin/llvm-size" -A "$1" | awk '$1 == ".text" { print $2 }'; }
+# Code bytes: .text and, where a build places functions in sections of their own, .text.*.
+text() { "$bin/llvm-size" -A "$1" | awk '$1 ~ /^\.text(\.|$)/ { n += $2 } END { print n + 0 }'; }
 last=${jobs##* }
+stats_jobs=${STATS_JOBS:-$last}
+peer_jobs=${PEER_JOBS:-$last}
+# One result line: MODULE MODE JOBS seconds speedup text-bytes text-ratio.
+report() {
+  local size
+  size=$(text "$6")
+  printf '%s %s %s %.2f %.2f %s %.3f\n' "$1" "$2" "$3" "$5" "$(calc "$4 / $5")" "$size" \
+    "$(calc "$size / $serial_text")" | tee -a "$out/results.txt"
+}
 for module in "$@"; do
   name=$(basename "$module" .bc)
   start=$(now)
@@ -34,17 +49,22 @@ for module in "$@"; do
   for mode in $modes; do
     for j in $jobs; do
       stats=/dev/null
-      [ "$j" = "$last" ] && stats="$out/stats-$name-$mode.txt"
+      case " $stats_jobs " in *" $j "*) stats="$out/stats-$name-$mode-j$j.txt" ;; esac
       start=$(now)
       if ! "$llpar" "$module" -O2 --emit=obj "-j$j" "--inliner=$mode" --stats -o "$tmp/llpar.o" 2>"$stats"; then
         echo "$name $mode $j failed" | tee -a "$out/results.txt"
         continue
       fi
-      took=$(calc "$(now) - $start")
-      size=$(text "$tmp/llpar.o")
-      printf '%s %s %s %.2f %.2f %s %.3f\n' "$name" "$mode" "$j" "$took" \
-        "$(calc "$serial / $took")" "$size" "$(calc "$size / $serial_text")" |
-        tee -a "$out/results.txt"
+      report "$name" "$mode" "$j" "$serial" "$(calc "$(now) - $start")" "$tmp/llpar.o"
     done
+  done
+  for peer in $peers; do
+    start=$(now)
+    if ! LLVM_MAJOR=$(cat "$root/LLVM_VERSION") bash "$root/scripts/peers/$peer.sh" "$module" "$tmp/peer.o" "$peer_jobs" \
+      >/dev/null 2>&1; then
+      echo "$name $peer $peer_jobs failed" | tee -a "$out/results.txt"
+      continue
+    fi
+    report "$name" "$peer" "$peer_jobs" "$serial" "$(calc "$(now) - $start")" "$tmp/peer.o"
   done
 done

@@ -186,33 +186,7 @@ fn a_name_two_units_define_differently_keeps_its_definitions() {
     );
     assert_dwarf_verifies(&ours);
     serial_o2_object(&module, &theirs);
-    // (name, declaration or size) of every struct the object describes.
-    let out = run_ok(
-        Command::new(llvm_tool("llvm-dwarfdump"))
-            .arg("--debug-info")
-            .arg(&ours),
-    );
-    let text = String::from_utf8_lossy(&out);
-    let mut structs: Vec<(String, String)> = Vec::new();
-    for die in text.split("DW_TAG_structure_type").skip(1) {
-        let attribute = |name: &str| {
-            die.lines()
-                .skip(1)
-                .take_while(|l| !l.trim().is_empty())
-                .find(|l| l.contains(name))
-                .and_then(|l| {
-                    l.split_once('(')
-                        .map(|(_, v)| v.trim_end_matches(')').to_string())
-                })
-        };
-        // The size as a number: LLVM prints a fixed-size form in hex, ULEB128 in decimal.
-        let size = |v: String| match v.strip_prefix("0x") {
-            Some(hex) => u64::from_str_radix(hex, 16).map_or(v.clone(), |n| n.to_string()),
-            None => v,
-        };
-        let what = attribute("DW_AT_byte_size").map_or_else(|| "declaration".into(), size);
-        structs.push((attribute("DW_AT_name").unwrap_or_default(), what));
-    }
+    let structs = struct_types(&ours);
     let count = |name: &str, what: &str| {
         structs
             .iter()
@@ -246,6 +220,166 @@ fn a_name_two_units_define_differently_keeps_its_definitions() {
             "{shown:?}"
         );
         assert_eq!(shown, gdb_at(&theirs, function, "", &types));
+    }
+}
+
+/// (name, "declaration" or size) of every struct the object describes.
+fn struct_types(object: &Path) -> Vec<(String, String)> {
+    let out = run_ok(
+        Command::new(llvm_tool("llvm-dwarfdump"))
+            .arg("--debug-info")
+            .arg(object),
+    );
+    let text = String::from_utf8_lossy(&out);
+    let mut structs: Vec<(String, String)> = Vec::new();
+    for die in text.split("DW_TAG_structure_type").skip(1) {
+        let attribute = |name: &str| {
+            die.lines()
+                .skip(1)
+                .take_while(|l| !l.trim().is_empty())
+                .find(|l| l.contains(name))
+                .and_then(|l| {
+                    l.split_once('(')
+                        .map(|(_, v)| v.trim_end_matches(')').to_string())
+                })
+        };
+        // The size as a number: LLVM prints a fixed-size form in hex, ULEB128 in decimal.
+        let size = |v: String| match v.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).map_or(v.clone(), |n| n.to_string()),
+            None => v,
+        };
+        let what = attribute("DW_AT_byte_size").map_or_else(|| "declaration".into(), size);
+        structs.push((attribute("DW_AT_name").unwrap_or_default(), what));
+    }
+    structs
+}
+
+/// Compiles each of `sources` (in `dir`) with `compiler -g` to unoptimized bitcode and links
+/// them into one module.
+fn link_sources(dir: &Path, compiler: &str, sources: &[&str]) -> PathBuf {
+    let mut modules = Vec::new();
+    for source in sources {
+        let bitcode = dir.join(format!("{source}.bc"));
+        run_ok(
+            Command::new(llvm_tool(compiler))
+                .args([
+                    "-g",
+                    "-O2",
+                    "-Xclang",
+                    "-disable-llvm-passes",
+                    "-emit-llvm",
+                    "-c",
+                ])
+                .arg(dir.join(source))
+                .arg("-o")
+                .arg(&bitcode),
+        );
+        modules.push(bitcode);
+    }
+    let module = dir.join("linked.bc");
+    run_ok(
+        Command::new(llvm_tool("llvm-link"))
+            .args(&modules)
+            .arg("-o")
+            .arg(&module),
+    );
+    module
+}
+
+/// Two C++ files that share `struct shared` and the typedef `scaler` from a header, and each
+/// define a `struct node` of their own in an anonymous namespace: as in the serial object,
+/// `shared` and `scaler` are described once for both units (the one-definition rule makes each
+/// one entity in the whole program; the chunks' objects repeat `scaler`), and both `node`s are
+/// kept. The object verifies; gdb prints every type as for the serial build.
+#[test]
+fn cpp_types_are_described_once_for_the_whole_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("s.h"),
+        "typedef long (*scaler)(long);\n\
+         struct shared { long x; char tag; long twice() const { return 2 * x; } };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("a.cpp"),
+        "#include <cstdio>\n#include \"s.h\"\nnamespace { struct node { int a; int b; }; }\n\
+         __attribute__((noinline)) int use_a(node *n, shared *s) { return n->a + n->b + (int)s->twice(); }\n\
+         __attribute__((noinline)) int more_a(shared *s, scaler f) { return s->tag + (int)f(s->x); }\n\
+         int run_b(int);\n\
+         int main(int argc, char **argv) { node n = {argc, 2}; shared s = {40, 'q'};\n\
+         std::printf(\"%d %d %d\\n\", use_a(&n, &s), more_a(&s, [](long v) { return v + 1; }), run_b(argc)); return 0; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("b.cpp"),
+        "#include \"s.h\"\nnamespace { struct node { double weight; const char *name; int kids[3]; }; }\n\
+         __attribute__((noinline)) int use_b(node *n, shared *s) { return (int)n->weight + n->kids[1] + s->tag; }\n\
+         __attribute__((noinline)) int more_b(shared *s, scaler f) { return (int)s->twice() - (int)f(1); }\n\
+         int run_b(int k) { node n = {1.5 * k, \"b\", {1, k, 3}}; shared s = {1, 'z'}; return use_b(&n, &s) + more_b(&s, [](long v) { return v * 3; }); }\n",
+    )
+    .unwrap();
+    let module = link_sources(d, "clang++", &["a.cpp", "b.cpp"]);
+    let (ours, theirs) = (d.join("llpar.o"), d.join("serial.o"));
+    let args = ["-O2", "--emit=obj", "-j2", "--min-chunk-cost=1", "--stats"];
+    let out = run(llpar().args(args).arg(&module).arg("-o").arg(&ours));
+    let stats = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stats}");
+    assert!(stats.contains("one per source"), "{stats}");
+    assert_dwarf_verifies(&ours);
+    serial_o2_object(&module, &theirs);
+    let count = |structs: &[(String, String)], name: &str, what: &str| {
+        structs
+            .iter()
+            .filter(|(n, w)| n == name && w == what)
+            .count()
+    };
+    let (mine, serial) = (struct_types(&ours), struct_types(&theirs));
+    assert_eq!(count(&serial, "\"shared\"", "16"), 1, "{serial:?}");
+    assert_eq!(count(&mine, "\"shared\"", "16"), 1, "{mine:?}");
+    assert!(
+        count(&mine, "\"node\"", "8") == 1 && count(&mine, "\"node\"", "32") == 1,
+        "{mine:?}"
+    );
+    let typedefs = |object: &Path| {
+        let out = run_ok(
+            Command::new(llvm_tool("llvm-dwarfdump"))
+                .args(["--debug-info", "--name=scaler"])
+                .arg(object),
+        );
+        String::from_utf8_lossy(&out)
+            .matches("DW_TAG_typedef")
+            .count()
+    };
+    assert_eq!(typedefs(&theirs), 1);
+    assert_eq!(
+        typedefs(&ours),
+        1,
+        "the chunks' copies of `scaler` are not one"
+    );
+    let link = |object: &Path| {
+        let program = object.with_extension("exe");
+        run_ok(
+            Command::new(llvm_tool("clang++"))
+                .arg("-fuse-ld=lld")
+                .arg(object)
+                .arg("-o")
+                .arg(&program),
+        );
+        program
+    };
+    let (ours, theirs) = (link(&ours), link(&theirs));
+    for (function, types) in [
+        ("use_b", &["s", "*s"][..]),
+        ("more_a", &["s", "*s", "f"]),
+        ("more_b", &["s", "*s", "f"]),
+    ] {
+        let shown = gdb_at(&ours, function, "", types);
+        assert!(
+            shown.iter().any(|l| l == "type = struct shared {"),
+            "{shown:?}"
+        );
+        assert_eq!(shown, gdb_at(&theirs, function, "", types));
     }
 }
 
