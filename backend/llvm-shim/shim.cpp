@@ -199,6 +199,8 @@ private:
 // once per split so that extracting a chunk does not walk the use lists of popular globals.
 struct GlobalUseRanks {
   DenseMap<const Use *, unsigned> rank;
+  // Debug types every chunk can refer to as they are (see `types_to_share`).
+  std::vector<DICompositeType *> types;
 };
 
 // Gives the uses in a chunk the relative order their originals have in the home module: for
@@ -333,6 +335,101 @@ void keep_used_lists(Module &home, Module &chunk,
   }
 }
 
+// Extraction clones into the chunk every metadata node the chunk reaches, and a distinct node
+// is always cloned: with C++ debug info, every class (`distinct !DICompositeType`) and every
+// node that refers to one, per chunk. Chunks live in the home module's context, so a type can
+// serve them as it is, as long as nothing under it is cloned for the chunk: a compile unit (the
+// chunk's is a slim copy), a subprogram that is a definition or distinct, a local scope, or a
+// value other than a plain constant (a global's address in a template argument belongs to the
+// home module). Returns the distinct composite types under which there is none of those.
+static std::vector<DICompositeType *> types_to_share(Module &m) {
+  DebugInfoFinder finder;
+  finder.processModule(m);
+  DenseMap<const MDNode *, SmallVector<const MDNode *, 2>> users;
+  DenseSet<const MDNode *> seen, unshareable;
+  SmallVector<const MDNode *, 256> work;
+  for (DIType *t : finder.types())
+    if (seen.insert(t).second)
+      work.push_back(t);
+  while (!work.empty()) {
+    const MDNode *n = work.pop_back_val();
+    auto *sp = dyn_cast<DISubprogram>(n);
+    if (isa<DICompileUnit>(n) || isa<DILocalScope>(n) && !sp ||
+        sp && (sp->isDistinct() || sp->isDefinition() || sp->getRawUnit())) {
+      unshareable.insert(n);
+      continue;
+    }
+    for (const MDOperand &op : n->operands()) {
+      Metadata *md = op.get();
+      if (auto *c = dyn_cast_or_null<ConstantAsMetadata>(md)) {
+        if (!isa<ConstantData>(c->getValue()))
+          unshareable.insert(n);
+      } else if (md && isa<ValueAsMetadata>(md)) {
+        unshareable.insert(n);
+      } else if (auto *child = dyn_cast_or_null<MDNode>(md)) {
+        users[child].push_back(n);
+        if (seen.insert(child).second)
+          work.push_back(child);
+      }
+    }
+  }
+  SmallVector<const MDNode *, 256> spread(unshareable.begin(), unshareable.end());
+  while (!spread.empty())
+    for (const MDNode *user : users.lookup(spread.pop_back_val()))
+      if (unshareable.insert(user).second)
+        spread.push_back(user);
+  std::vector<DICompositeType *> out;
+  for (DIType *t : finder.types())
+    if (auto *ct = dyn_cast<DICompositeType>(t); ct && ct->isDistinct() && !unshareable.count(ct))
+      out.push_back(ct);
+  return out;
+}
+
+// Every metadata node a chunk refers to, directly or not.
+static DenseSet<const MDNode *> reached_metadata(Module &chunk) {
+  DenseSet<const MDNode *> seen;
+  SmallVector<const MDNode *, 256> work;
+  auto add = [&](const Metadata *md) {
+    if (auto *n = dyn_cast_or_null<MDNode>(md); n && seen.insert(n).second)
+      work.push_back(n);
+  };
+  SmallVector<std::pair<unsigned, MDNode *>, 4> attachments;
+  auto add_attached = [&](auto &object) {
+    attachments.clear();
+    object.getAllMetadata(attachments);
+    for (auto &[kind, node] : attachments)
+      add(node);
+  };
+  for (Function &f : chunk) {
+    add_attached(f);
+    for (Instruction &i : instructions(f)) {
+      add_attached(i);
+      for (DbgRecord &r : i.getDbgRecordRange()) {
+        add(r.getDebugLoc().getAsMDNode());
+        if (auto *v = dyn_cast<DbgVariableRecord>(&r)) {
+          add(v->getRawVariable());
+          add(v->getRawExpression());
+          if (v->isDbgAssign()) {
+            add(v->getRawAddressExpression());
+            add(v->getRawAssignID());
+          }
+        } else if (auto *l = dyn_cast<DbgLabelRecord>(&r)) {
+          add(l->getRawLabel());
+        }
+      }
+    }
+  }
+  for (GlobalVariable &v : chunk.globals())
+    add_attached(v);
+  for (NamedMDNode &named : chunk.named_metadata())
+    for (const MDNode *op : named.operands())
+      add(op);
+  while (!work.empty())
+    for (const MDOperand &op : work.pop_back_val()->operands())
+      add(op.get());
+  return seen;
+}
+
 } // namespace
 
 extern "C" {
@@ -344,6 +441,7 @@ extern "C" {
 // `available_externally` copies. Debug compile units come along; module flags too.
 void *llpar_use_ranks_create(LLVMModuleRef M) {
   auto *ranks = new GlobalUseRanks;
+  ranks->types = types_to_share(*unwrap(M));
   for (GlobalValue &gv : unwrap(M)->global_values()) {
     unsigned i = 0;
     for (const Use &u : gv.uses())
@@ -531,6 +629,9 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
   ChunkMaterializer materializer(*chunk, function_set, copyable_set, local, for_codegen != 0);
   ValueToValueMapTy vmap;
   slim_debug_units(home, vmap);
+  auto &ranks = *static_cast<GlobalUseRanks *>(use_ranks);
+  for (DICompositeType *t : ranks.types)
+    vmap.MD()[t].reset(t);
   std::vector<std::pair<Function *, Function *>> pairs;
   for (size_t i = 0; i < n_owned; ++i) {
     if (!for_codegen && !isa<GlobalObject>(unwrap(owned[i])))
@@ -562,7 +663,7 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
     for (MDNode *op : flags->operands())
       copy->addOperand(MapMetadata(op, vmap, RF_None, nullptr, &materializer));
   }
-  copy_use_list_orders(pairs, vmap, *static_cast<GlobalUseRanks *>(use_ranks));
+  copy_use_list_orders(pairs, vmap, ranks);
   return wrap(chunk.release());
 }
 
@@ -1196,14 +1297,17 @@ void llpar_retain_shared_types(LLVMModuleRef M) {
 }
 
 // At extraction for code generation: the chunk's `llpar.shared_types` lists the shared types of
-// `home` that the chunk reaches (their copies, as `vmap` has them).
+// `home` that the chunk reaches (their copies, as `vmap` has them; `vmap` also maps the types
+// every chunk may reach to themselves, so what the chunk reaches is found in the chunk).
 static void pass_on_shared_types(Module &home, Module &chunk, ValueToValueMapTy &vmap) {
   NamedMDNode *list = home.getNamedMetadata(SHARED_TYPES);
   if (!list || list->getNumOperands() != 1)
     return;
+  DenseSet<const MDNode *> in_chunk = reached_metadata(chunk);
   SmallVector<Metadata *, 64> reached;
   for (const MDOperand &op : list->getOperand(0)->operands())
-    if (auto copy = vmap.getMappedMD(op.get()); copy && *copy)
+    if (auto copy = vmap.getMappedMD(op.get());
+        copy && *copy && in_chunk.contains(dyn_cast<MDNode>(*copy)))
       reached.push_back(*copy);
   if (!reached.empty())
     chunk.getOrInsertNamedMetadata(SHARED_TYPES)
