@@ -354,8 +354,9 @@ static std::vector<DICompositeType *> types_to_share(Module &m) {
   while (!work.empty()) {
     const MDNode *n = work.pop_back_val();
     auto *sp = dyn_cast<DISubprogram>(n);
-    if (isa<DICompileUnit>(n) || isa<DILocalScope>(n) && !sp ||
-        sp && (sp->isDistinct() || sp->isDefinition() || sp->getRawUnit())) {
+    bool local_scope = isa<DILocalScope>(n) && !sp;
+    bool own_subprogram = sp && (sp->isDistinct() || sp->isDefinition() || sp->getRawUnit());
+    if (isa<DICompileUnit>(n) || local_scope || own_subprogram) {
       unshareable.insert(n);
       continue;
     }
