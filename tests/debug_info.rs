@@ -154,30 +154,7 @@ fn a_name_two_units_define_differently_keeps_its_definitions() {
          int run_b(int k) { struct node n = {1.5 * k, \"b\", {1, k, 3}}; struct shared s = {1, 'z'}; return use_b(&n, &s); }\n",
     )
     .unwrap();
-    for f in ["a", "b"] {
-        run_ok(
-            Command::new(llvm_tool("clang"))
-                .args([
-                    "-g",
-                    "-O2",
-                    "-Xclang",
-                    "-disable-llvm-passes",
-                    "-emit-llvm",
-                    "-c",
-                ])
-                .arg(d.join(format!("{f}.c")))
-                .arg("-o")
-                .arg(d.join(format!("{f}.bc"))),
-        );
-    }
-    let module = d.join("ab.bc");
-    run_ok(
-        Command::new(llvm_tool("llvm-link"))
-            .arg(d.join("a.bc"))
-            .arg(d.join("b.bc"))
-            .arg("-o")
-            .arg(&module),
-    );
+    let module = link_sources(d, "clang", &["a.c", "b.c"]);
     let (ours, theirs) = (d.join("llpar.o"), d.join("serial.o"));
     llpar_to(
         &module,
@@ -200,18 +177,7 @@ fn a_name_two_units_define_differently_keeps_its_definitions() {
         count("\"node\"", "8") >= 1 && count("\"node\"", "32") >= 1,
         "{structs:?}"
     );
-    let link = |object: &Path| {
-        let program = object.with_extension("exe");
-        run_ok(
-            Command::new(llvm_tool("clang"))
-                .arg("-fuse-ld=lld")
-                .arg(object)
-                .arg("-o")
-                .arg(&program),
-        );
-        program
-    };
-    let (ours, theirs) = (link(&ours), link(&theirs));
+    let (ours, theirs) = (link_program("clang", &ours), link_program("clang", &theirs));
     for function in ["use_a", "use_b"] {
         let types = ["n", "s"];
         let shown = gdb_at(&ours, function, "", &types);
@@ -286,6 +252,19 @@ fn link_sources(dir: &Path, compiler: &str, sources: &[&str]) -> PathBuf {
     module
 }
 
+/// Links `object` alone into a program with `compiler` and lld.
+fn link_program(compiler: &str, object: &Path) -> PathBuf {
+    let program = object.with_extension("exe");
+    run_ok(
+        Command::new(llvm_tool(compiler))
+            .arg("-fuse-ld=lld")
+            .arg(object)
+            .arg("-o")
+            .arg(&program),
+    );
+    program
+}
+
 /// Two C++ files that share `struct shared` and the typedef `scaler` from a header, and each
 /// define a `struct node` of their own in an anonymous namespace: as in the serial object,
 /// `shared` and `scaler` are described once for both units (the one-definition rule makes each
@@ -357,18 +336,10 @@ fn cpp_types_are_described_once_for_the_whole_program() {
         1,
         "the chunks' copies of `scaler` are not one"
     );
-    let link = |object: &Path| {
-        let program = object.with_extension("exe");
-        run_ok(
-            Command::new(llvm_tool("clang++"))
-                .arg("-fuse-ld=lld")
-                .arg(object)
-                .arg("-o")
-                .arg(&program),
-        );
-        program
-    };
-    let (ours, theirs) = (link(&ours), link(&theirs));
+    let (ours, theirs) = (
+        link_program("clang++", &ours),
+        link_program("clang++", &theirs),
+    );
     for (function, types) in [
         ("use_b", &["s", "*s"][..]),
         ("more_a", &["s", "*s", "f"]),

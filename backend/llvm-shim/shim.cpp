@@ -386,6 +386,34 @@ static std::vector<DICompositeType *> types_to_share(Module &m) {
   return out;
 }
 
+// Calls `visit` with every metadata node `f` refers to directly: its attachments, its
+// instructions' attachments and what its debug records name.
+template <typename Visit> static void visit_function_metadata(const Function &f, Visit visit) {
+  SmallVector<std::pair<unsigned, MDNode *>, 4> attachments;
+  f.getAllMetadata(attachments);
+  for (auto &[kind, node] : attachments)
+    visit(node);
+  for (const Instruction &i : instructions(f)) {
+    attachments.clear();
+    i.getAllMetadata(attachments);
+    for (auto &[kind, node] : attachments)
+      visit(node);
+    for (const DbgRecord &r : i.getDbgRecordRange()) {
+      visit(r.getDebugLoc().getAsMDNode());
+      if (auto *v = dyn_cast<DbgVariableRecord>(&r)) {
+        visit(v->getRawVariable());
+        visit(v->getRawExpression());
+        if (v->isDbgAssign()) {
+          visit(v->getRawAddressExpression());
+          visit(v->getRawAssignID());
+        }
+      } else if (auto *l = dyn_cast<DbgLabelRecord>(&r)) {
+        visit(l->getRawLabel());
+      }
+    }
+  }
+}
+
 // Every metadata node a chunk refers to, directly or not.
 static DenseSet<const MDNode *> reached_metadata(Module &chunk) {
   DenseSet<const MDNode *> seen;
@@ -394,34 +422,15 @@ static DenseSet<const MDNode *> reached_metadata(Module &chunk) {
     if (auto *n = dyn_cast_or_null<MDNode>(md); n && seen.insert(n).second)
       work.push_back(n);
   };
+  for (const Function &f : chunk)
+    visit_function_metadata(f, add);
   SmallVector<std::pair<unsigned, MDNode *>, 4> attachments;
-  auto add_attached = [&](auto &object) {
+  for (const GlobalVariable &v : chunk.globals()) {
     attachments.clear();
-    object.getAllMetadata(attachments);
+    v.getAllMetadata(attachments);
     for (auto &[kind, node] : attachments)
       add(node);
-  };
-  for (Function &f : chunk) {
-    add_attached(f);
-    for (Instruction &i : instructions(f)) {
-      add_attached(i);
-      for (DbgRecord &r : i.getDbgRecordRange()) {
-        add(r.getDebugLoc().getAsMDNode());
-        if (auto *v = dyn_cast<DbgVariableRecord>(&r)) {
-          add(v->getRawVariable());
-          add(v->getRawExpression());
-          if (v->isDbgAssign()) {
-            add(v->getRawAddressExpression());
-            add(v->getRawAssignID());
-          }
-        } else if (auto *l = dyn_cast<DbgLabelRecord>(&r)) {
-          add(l->getRawLabel());
-        }
-      }
-    }
   }
-  for (GlobalVariable &v : chunk.globals())
-    add_attached(v);
   for (NamedMDNode &named : chunk.named_metadata())
     for (const MDNode *op : named.operands())
       add(op);
@@ -1025,23 +1034,7 @@ public:
   }
 
   void function(Function &f) {
-    attachments(f);
-    for (Instruction &i : instructions(f)) {
-      SmallVector<std::pair<unsigned, MDNode *>, 4> mds;
-      i.getAllMetadata(mds);
-      for (auto &[kind, md] : mds)
-        push(md);
-      for (DbgRecord &r : i.getDbgRecordRange()) {
-        push(r.getDebugLoc().getAsMDNode());
-        if (auto *v = dyn_cast<DbgVariableRecord>(&r)) {
-          push(v->getRawVariable());
-          push(v->getRawExpression());
-          push(v->getRawAssignID());
-        } else if (auto *l = dyn_cast<DbgLabelRecord>(&r)) {
-          push(l->getRawLabel());
-        }
-      }
-    }
+    visit_function_metadata(f, [this](Metadata *md) { push(md); });
   }
 
   void run() {
