@@ -116,6 +116,17 @@ pub struct ParallelPhase {
     pub extract: Vec<Duration>,
     /// The order in which the chunks were handed out (largest first); empty with `deps`.
     pub order: Vec<usize>,
+    /// Where workers extracted the chunks from copies of the home module: what the copies cost.
+    pub copies: Option<Copies>,
+}
+
+/// What giving each worker a copy of the home module cost (`parallel::workers_extract`).
+#[derive(Debug, Default, Clone)]
+pub struct Copies {
+    /// Writing the home module's bitcode once (on the calling thread).
+    pub write: Duration,
+    /// Each worker's reading of its copy (globals and metadata; bodies are read per chunk).
+    pub read: Vec<Duration>,
 }
 
 impl ParallelPhase {
@@ -173,12 +184,42 @@ impl ParallelPhase {
         (chain, total)
     }
 
+    /// As `predicted`, where workers extract the chunks from their own copies of the home
+    /// module: every worker starts once the home module is written and it has read its copy,
+    /// then each chunk costs its extraction and its work, handed out in the same order.
+    fn predicted_with_copies(
+        &self,
+        copies: &Copies,
+        busy: &[Duration],
+        workers: usize,
+    ) -> Duration {
+        let read = match copies.read.len() {
+            0 => Duration::ZERO,
+            n => copies.read.iter().sum::<Duration>() / n as u32,
+        };
+        let work: Vec<Duration> = busy
+            .iter()
+            .enumerate()
+            .map(|(c, b)| *b + self.extract.get(c).copied().unwrap_or_default())
+            .collect();
+        let mut order: Vec<usize> = self.order.clone();
+        if order.len() != work.len() {
+            order = (0..work.len()).collect();
+            order.sort_by(|&a, &b| work[b].cmp(&work[a]));
+        }
+        let span = makespan_in_order(&work, &order, |_| Duration::ZERO, workers);
+        (self.main_thread + copies.write).max(copies.write + read + span)
+    }
+
     /// This phase's predicted wall time with `workers` workers: the longer of the calling
     /// thread's own work (extracting every chunk, merging the results) and the makespan of the
     /// chunks (see `predicted_wall`), where a chunk starts no earlier than the calling thread
     /// has extracted it.
     fn predicted(&self, workers: usize) -> Duration {
         let busy: Vec<Duration> = self.chunks.iter().map(|(_, d)| *d).collect();
+        if let Some(copies) = &self.copies {
+            return self.predicted_with_copies(copies, &busy, workers);
+        }
         if !self.deps.is_empty() {
             let extract: Duration = self.extract.iter().sum();
             return (self.main_thread + extract)

@@ -673,14 +673,30 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// The calling thread's extraction of the chunks: serial, it bounds the parallel phases once
-/// the workers outnumber what one thread can feed.
+/// Extraction of the chunks: by the calling thread, serial, it bounds the parallel phases once
+/// the workers outnumber what one thread can feed; by the workers, from copies of the home
+/// module, only writing the home module is serial.
 fn print_extraction(stats: &Stats) {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-    let extract: std::time::Duration = stats.parallel_phases.iter().flat_map(|p| &p.extract).sum();
+    let sum = |copies: bool| -> std::time::Duration {
+        let phases = stats.parallel_phases.iter();
+        phases
+            .filter(|p| p.copies.is_some() == copies)
+            .flat_map(|p| &p.extract)
+            .sum()
+    };
+    let copies = stats
+        .parallel_phases
+        .iter()
+        .filter_map(|p| p.copies.as_ref());
+    let write: std::time::Duration = copies.clone().map(|c| c.write).sum();
+    let read: std::time::Duration = copies.flat_map(|c| &c.read).sum();
     note!(
-        "llpar: extraction {:.1} ms on the calling thread",
-        ms(extract)
+        "llpar: extraction {:.1} ms on the calling thread; in the workers {:.1} ms, after writing the home module ({:.1} ms) and reading it in each worker ({:.1} ms in all)",
+        ms(sum(false)),
+        ms(sum(true)),
+        ms(write),
+        ms(read)
     );
 }
 

@@ -8,12 +8,12 @@
 //! result before reporting the first error in chunk order (`InOrder`), so the error reported is
 //! deterministic.
 use crate::admission::Admission;
-use crate::engine::{save_temp, Options, ParallelPhase, Stats};
+use crate::engine::{save_temp, Copies, Options, ParallelPhase, Stats};
 use crate::error::{Error, Result};
-use crate::llvm;
-use crate::split::Split;
+use crate::llvm::{self, UseTable};
+use crate::split::{ChunkModule, Recipe, Split};
 use crate::trace;
-use crate::worker::{self, Done, Job, WorkerConfig};
+use crate::worker::{self, Done, HomeImage, Job, WorkerConfig};
 use inkwell::module::Module;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -40,8 +40,16 @@ where
     let start = Instant::now();
     let threads = options.threads.max(1).min(n);
     let mut phase = Phase::new(stats, n, options);
-    // Bounded so that extracted chunks waiting for a worker do not pile up in memory.
-    let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
+    phase.copies = workers_extract(options);
+    let home = phase
+        .copies
+        .then(|| phase.home_image(split, module, input_name));
+    // Bounded so that extracted chunks waiting for a worker do not pile up in memory; jobs
+    // that the workers extract themselves cost nothing to queue.
+    let (job_tx, job_rx) = match home {
+        Some(_) => crossbeam_channel::unbounded::<Job>(),
+        None => crossbeam_channel::bounded::<Job>(threads * 2),
+    };
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let admission = admission_for(options);
     let mut merge = InOrder::new(n, config.task.temp_suffix());
@@ -49,16 +57,27 @@ where
     std::thread::scope(|scope| {
         for w in 0..threads {
             let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
-            scope.spawn(move || worker::work(w, config, admission, jobs, done));
+            let home = home.as_ref();
+            scope.spawn(move || worker::work(w, config, admission, home, jobs, done));
         }
         drop((done_tx, job_rx));
         // Largest chunks first, so that the last ones to finish are small.
         let mut dispatch: Vec<usize> = (0..n).collect();
         dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
         phase.order.clone_from(&dispatch);
-        let ranks = llvm::UseRanks::new(module);
+        let home_ranks = home.is_none().then(|| {
+            let ranks = llvm::UseRanks::new(module);
+            let uses = llvm::UseTable::new(module, &ranks);
+            (split.recipe(), ranks, uses)
+        });
         for index in dispatch {
-            match phase.extract(split, module, &ranks, index, input_name) {
+            let job = match &home_ranks {
+                Some((recipe, ranks, uses)) => {
+                    phase.extract(split, (recipe, module, ranks, uses), index, input_name)
+                }
+                None => Ok(phase.describe(split, index, input_name)),
+            };
+            match job {
                 Ok(job) => {
                     if job_tx.send(job).is_err() {
                         break;
@@ -70,7 +89,7 @@ where
                 }
             }
         }
-        drop((ranks, job_tx));
+        drop((home_ranks, job_tx));
         admission.dispatch_done();
         merge.start(&mut phase, || {
             let _span = trace::span("remove chunked bodies, home module work");
@@ -107,6 +126,16 @@ where
         Some(e) => Err(Error::failure(e)),
         None => Ok(()),
     }
+}
+
+/// Whether the workers extract their chunks from copies of the home module, read lazily, each
+/// worker its own (`HomeImage`), instead of the calling thread extracting every chunk: one
+/// thread cannot extract as fast as many workers optimize. Not under a memory cap: a chunk's
+/// expected memory comes from its bitcode, which a worker would only know after extracting it
+/// from a copy whose size is not known before it is read. Either way a chunk's bytes are the
+/// same.
+fn workers_extract(options: &Options) -> bool {
+    options.max_memory.is_none()
 }
 
 /// The chunk count and the largest chunk, for `--stats`.
@@ -164,8 +193,13 @@ struct Phase<'o> {
     /// A short name per chunk for the progress display: its index and largest function.
     labels: Vec<String>,
     chunk_times: Vec<(String, Duration)>,
-    /// Per chunk, the time its extraction took.
+    /// Per chunk, the time its extraction took (on the calling thread, or in a worker).
     extract_times: Vec<Duration>,
+    /// Whether the workers extract the chunks from copies of the home module (`HomeImage`),
+    /// what writing the home module took, and what each worker's reading of its copy took.
+    copies: bool,
+    write_time: Duration,
+    read_times: Vec<Duration>,
     /// The order in which the chunks were handed out.
     order: Vec<usize>,
     /// Each chunk's optimization remarks, kept to be written in chunk order.
@@ -182,41 +216,75 @@ impl<'o> Phase<'o> {
             labels: vec![String::new(); n],
             chunk_times: vec![(String::new(), Duration::ZERO); n],
             extract_times: vec![Duration::ZERO; n],
+            copies: false,
+            write_time: Duration::ZERO,
+            read_times: Vec::new(),
             order: Vec::new(),
             remarks: vec![Vec::new(); n],
         }
     }
 
-    /// Extracts chunk `index` as a job for the workers (kept under `--save-temps`).
+    /// Extracts chunk `index` of `home` by its recipe (with the home module's use ranks and
+    /// table), as a job for the workers (kept under `--save-temps`).
     fn extract<'m, 'c>(
         &mut self,
         split: &Split<'c>,
-        module: &'m Module<'c>,
-        ranks: &llvm::UseRanks<'m>,
+        (recipe, home, ranks, uses): (&Recipe, &'m Module<'c>, &llvm::UseRanks<'m>, &UseTable),
         index: usize,
         input_name: &str,
     ) -> std::result::Result<Job, String> {
         let t = Instant::now();
         let span = trace::span(format!("extract chunk {index}"));
         llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
-        let chunk = split.extract(module, ranks, index);
+        let chunk = split.extract(recipe, home, ranks, uses, index);
         drop(span);
+        self.extract_times[index] = t.elapsed();
+        self.extract_time += t.elapsed();
+        self.save(index, "bc", &chunk.bitcode)?;
+        Ok(self.job(index, chunk, input_name))
+    }
+
+    /// Chunk `index` as a job without bitcode, for a worker that extracts it from its copy of
+    /// the home module.
+    fn describe(&mut self, split: &Split, index: usize, input_name: &str) -> Job {
+        let chunk = split.chunk_info(index);
+        self.job(index, chunk, input_name)
+    }
+
+    fn job(&mut self, index: usize, chunk: ChunkModule, input_name: &str) -> Job {
         let (largest, cost) = &chunk.largest_function;
         self.labels[index] = format!("chunk {index} with {largest}");
         self.chunk_times[index].0 = format!(
             "{}, its largest function {largest} ({cost} instructions)",
             chunk.description
         );
-        self.extract_times[index] = t.elapsed();
-        self.extract_time += t.elapsed();
-        self.save(index, "bc", &chunk.bitcode)?;
-        Ok(Job {
+        Job {
             index,
             bitcode: chunk.bitcode,
             description: format!("{input_name}: {}", chunk.description),
             promoted_names: chunk.promoted_names,
             imports: Vec::new(),
-        })
+        }
+    }
+
+    /// The home module in bitcode with what extracting from copies of it takes, for workers
+    /// that extract their chunks themselves (timed as the calling thread's extraction work).
+    fn home_image(&mut self, split: &Split, home: &Module, input_name: &str) -> HomeImage {
+        let t = Instant::now();
+        let span = trace::span("write the home module for the workers");
+        let ranks = llvm::UseRanks::new(home);
+        let uses = llvm::UseTable::new(home, &ranks);
+        drop(ranks);
+        let image = HomeImage {
+            bitcode: llvm::write_bitcode(home),
+            recipe: split.recipe(),
+            uses,
+            input_name: input_name.to_string(),
+            keep_chunks: self.save_temps.is_some(),
+        };
+        drop(span);
+        self.write_time = t.elapsed();
+        image
     }
 
     /// Keeps a chunk's input or result under `--save-temps`.
@@ -231,7 +299,18 @@ impl<'o> Phase<'o> {
 
     /// A worker finished a chunk.
     fn worked(&mut self, stats: &mut Stats, done: &mut Done) {
-        stats.worker_busy += done.busy;
+        stats.worker_busy += done.busy + done.extract + done.read;
+        if self.copies {
+            self.extract_times[done.index] = done.extract;
+        }
+        if !done.read.is_zero() {
+            self.read_times.push(done.read);
+        }
+        if let (Some(input), Ok(_)) = (done.input.take(), &done.result) {
+            if let Err(e) = self.save(done.index, "bc", &input) {
+                done.result = Err(e);
+            }
+        }
         stats.cached_chunks += usize::from(done.cached);
         if let (Some(outcome), Ok(_)) = (&done.remote, &done.result) {
             stats.remote.add(outcome);
@@ -251,9 +330,9 @@ impl<'o> Phase<'o> {
         deps: Vec<Vec<usize>>,
     ) {
         let wall = start.elapsed();
-        let main_thread = self.extract_time + self.serial_time;
+        let main_thread = self.extract_time + self.write_time + self.serial_time;
         stats.most_chunks_at_once = stats.most_chunks_at_once.max(admission.most_running());
-        stats.add("split", self.extract_time);
+        stats.add("split", self.extract_time + self.write_time);
         stats.add("merge", self.serial_time);
         stats.add("parallel passes", wall.saturating_sub(main_thread));
         stats.parallel_wall += wall;
@@ -267,6 +346,10 @@ impl<'o> Phase<'o> {
             deps,
             extract: self.extract_times,
             order: self.order,
+            copies: self.copies.then_some(Copies {
+                write: self.write_time,
+                read: self.read_times,
+            }),
         });
     }
 }
@@ -414,13 +497,14 @@ where
     std::thread::scope(|scope| {
         for w in 0..threads {
             let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
-            scope.spawn(move || worker::work(w, config, admission, jobs, done));
+            scope.spawn(move || worker::work(w, config, admission, None, jobs, done));
         }
         drop((done_tx, job_rx));
         let ranks = llvm::UseRanks::new(module);
+        let (recipe, uses) = (split.recipe(), llvm::UseTable::new(module, &ranks));
         let mut in_flight = 0;
         for c in 0..n {
-            match phase.extract(split, module, &ranks, c, input_name) {
+            match phase.extract(split, (&recipe, module, &ranks, &uses), c, input_name) {
                 Ok(job) if graph.waiting[c] == 0 && merge.first_error.is_none() => {
                     let _ = job_tx.send(graph.with_imports(c, job));
                     in_flight += 1;

@@ -16,7 +16,7 @@
 //!   re-attached after the merge;
 //! - use lists keep their relative order from the home module and travel in the bitcode, so the
 //!   passes see what they would see in the whole module (some transformations depend on it).
-use crate::llvm::{self, ComdatRef, GlobalRef, Linkage, UseRanks, Visibility};
+use crate::llvm::{self, ComdatRef, GlobalRef, Linkage, UseRanks, UseTable, Visibility};
 use crate::plan::{self, Chunk, FunctionCost, PlanOptions};
 use inkwell::module::Module;
 use std::collections::HashMap;
@@ -594,6 +594,78 @@ pub fn prepare_planned<'c>(
     }
 }
 
+/// What extracting a chunk takes, by position in the home module's lists (functions, variables,
+/// aliases then ifuncs): plain data, no LLVM handle, so that a worker can extract chunks from a
+/// copy of the home module read in a context of its own, where the same positions hold the
+/// same globals.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    /// Per chunk, the functions it owns.
+    functions: Vec<Vec<usize>>,
+    owned_variables: Vec<Vec<usize>>,
+    owned_aliases: Vec<Vec<usize>>,
+    copyable_variables: Vec<usize>,
+    /// Functions that were local before promotion and stay local in their chunk.
+    local_functions: Vec<(usize, Linkage)>,
+    /// Per chunk (call-graph walk only), the callees whose bodies come along, and the functions
+    /// kept alive.
+    imports: Vec<Vec<usize>>,
+    keep_alive: Vec<Vec<usize>>,
+    for_codegen: bool,
+}
+
+impl Recipe {
+    /// The functions whose bodies chunk `index` copies: its own, and its imports.
+    pub fn bodies(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
+        let imports = self.imports.get(index).map_or(&[][..], Vec::as_slice);
+        self.functions[index].iter().chain(imports).copied()
+    }
+
+    /// Extracts chunk `index` from `home` (the home module, or a copy of it whose chunk bodies
+    /// are read), in bitcode. `ranks` are `home`'s; `uses` the home module's (see `UseTable`).
+    pub fn extract<'m>(
+        &self,
+        home: &'m Module,
+        ranks: &UseRanks<'m>,
+        uses: &UseTable,
+        index: usize,
+    ) -> Vec<u8> {
+        let functions = llvm::functions(home);
+        let variables = llvm::variables(home);
+        let aliases = llvm::aliases_and_ifuncs(home);
+        let pick = |list: &[GlobalRef<'m>], at: &[usize]| -> Vec<GlobalRef<'m>> {
+            at.iter().filter_map(|&i| list.get(i).copied()).collect()
+        };
+        let per_chunk = |lists: &[Vec<usize>]| lists.get(index).cloned().unwrap_or_default();
+        let mut owned = pick(&functions, &self.functions[index]);
+        owned.extend(pick(&variables, &self.owned_variables[index]));
+        owned.extend(pick(&aliases, &self.owned_aliases[index]));
+        let one_use = |i: usize| uses.0.get(i).is_some_and(|u| u.one_use);
+        let extras = llvm::ChunkExtras {
+            copyable: pick(&variables, &self.copyable_variables),
+            local_functions: self
+                .local_functions
+                .iter()
+                .filter_map(|&(i, l)| Some((*functions.get(i)?, l, one_use(i))))
+                .collect(),
+            imports: pick(&functions, &per_chunk(&self.imports))
+                .into_iter()
+                .filter(|f| importable(*f))
+                .collect(),
+            keep_alive: pick(&functions, &per_chunk(&self.keep_alive)),
+        };
+        let span = crate::trace::span("clone into the chunk");
+        let chunk = llvm::extract_chunk(home, ranks, &owned, &extras, self.for_codegen);
+        drop(span);
+        let span = crate::trace::span("write the chunk's bitcode");
+        let bitcode = llvm::write_bitcode(&chunk);
+        drop(span);
+        let _span = crate::trace::span("free the chunk");
+        drop(chunk);
+        bitcode
+    }
+}
+
 impl<'c> Split<'c> {
     /// The functions of chunk `index`, by name, for messages and reports.
     pub fn chunk_function_names(&self, index: usize) -> Vec<String> {
@@ -611,58 +683,58 @@ impl<'c> Split<'c> {
         String::from_utf8_lossy(shown).into_owned()
     }
 
-    /// Extracts chunk `index` of `home` as a standalone module, in bitcode. `ranks` are the home
-    /// module's, computed after `prepare`. Panics once `remove_chunked_bodies` has run.
+    /// What extracting any chunk of this split takes, as plain data (see `Recipe`).
+    pub fn recipe(&self) -> Recipe {
+        let shared = |i: &usize| {
+            self.walk
+                .as_ref()
+                .is_some_and(|w| w.shared_locals.contains(i))
+        };
+        let per_chunk = |pick: fn(&WalkPlan) -> &Vec<Vec<usize>>| {
+            self.walk
+                .as_ref()
+                .map_or_else(Vec::new, |w| pick(w).clone())
+        };
+        Recipe {
+            functions: self.chunks.iter().map(|c| c.functions.clone()).collect(),
+            owned_variables: self.owned_variables.clone(),
+            owned_aliases: self.owned_aliases.clone(),
+            copyable_variables: self.copyable_variables.clone(),
+            local_functions: self
+                .local_functions
+                .iter()
+                .filter(|(i, _)| !shared(i))
+                .copied()
+                .collect(),
+            imports: per_chunk(|w| &w.callees),
+            keep_alive: per_chunk(|w| &w.keep_alive),
+            for_codegen: self.purpose == Purpose::Codegen,
+        }
+    }
+
+    /// Extracts chunk `index` of `home` as a standalone module, in bitcode, by `recipe` (this
+    /// split's). `ranks` and `uses` are the home module's, computed after `prepare`. Panics once
+    /// `remove_chunked_bodies` has run.
     pub fn extract<'m>(
         &self,
+        recipe: &Recipe,
         home: &'m Module<'c>,
         ranks: &UseRanks<'m>,
+        uses: &UseTable,
         index: usize,
     ) -> ChunkModule {
         assert!(
             !self.removed[index],
             "a chunk is extracted before its bodies are removed"
         );
-        let functions = llvm::functions(home);
-        let variables = llvm::variables(home);
-        let aliases = llvm::aliases_and_ifuncs(home);
-        let pick = |list: &[GlobalRef<'m>], at: &[usize]| -> Vec<GlobalRef<'m>> {
-            at.iter().filter_map(|&i| list.get(i).copied()).collect()
-        };
-        let mut owned = pick(&functions, &self.chunks[index].functions);
-        owned.extend(pick(&variables, &self.owned_variables[index]));
-        owned.extend(pick(&aliases, &self.owned_aliases[index]));
-        let shared = |i: &usize| {
-            self.walk
-                .as_ref()
-                .is_some_and(|w| w.shared_locals.contains(i))
-        };
-        let mut extras = llvm::ChunkExtras {
-            copyable: pick(&variables, &self.copyable_variables),
-            local_functions: self
-                .local_functions
-                .iter()
-                .filter(|(i, _)| !shared(i))
-                .filter_map(|&(i, l)| Some((*functions.get(i)?, l)))
-                .collect(),
-            ..Default::default()
-        };
-        if let Some(walk) = &self.walk {
-            extras.imports = pick(&functions, &walk.callees[index])
-                .into_iter()
-                .filter(|f| importable(*f))
-                .collect();
-            extras.keep_alive = pick(&functions, &walk.keep_alive[index]);
+        ChunkModule {
+            bitcode: recipe.extract(home, ranks, uses, index),
+            ..self.chunk_info(index)
         }
-        let span = crate::trace::span("clone into the chunk");
-        let chunk = llvm::extract_chunk(
-            home,
-            ranks,
-            &owned,
-            &extras,
-            self.purpose == Purpose::Codegen,
-        );
-        drop(span);
+    }
+
+    /// Chunk `index`'s description, largest function and promoted names (its bitcode empty).
+    pub fn chunk_info(&self, index: usize) -> ChunkModule {
         let names = self.chunk_function_names(index);
         let largest_function = self.chunks[index]
             .functions
@@ -687,13 +759,8 @@ impl<'c> Split<'c> {
             .zip(names)
             .filter(|(promoted, original)| promoted != original)
             .collect();
-        let span = crate::trace::span("write the chunk's bitcode");
-        let bitcode = llvm::write_bitcode(&chunk);
-        drop(span);
-        let _span = crate::trace::span("free the chunk");
-        drop(chunk);
         ChunkModule {
-            bitcode,
+            bitcode: Vec::new(),
             description,
             promoted_names,
             largest_function,

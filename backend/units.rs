@@ -251,8 +251,9 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
     let mut bitcode = Vec::new();
     {
         let ranks = llvm::UseRanks::new(&home);
+        let (recipe, uses) = (split.recipe(), llvm::UseTable::new(&home, &ranks));
         for index in 0..split.chunks.len() {
-            let chunk = split.extract(&home, &ranks, index);
+            let chunk = split.extract(&recipe, &home, &ranks, &uses, index);
             bitcode.push(finish(index, &chunk.bitcode)?);
         }
     }

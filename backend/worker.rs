@@ -7,11 +7,13 @@
 use crate::admission::Admission;
 use crate::cache::{Cache, Key, KeyBuilder};
 use crate::crash;
-use crate::llvm::{self, RelocModel, TargetOptions};
+use crate::llvm::{self, LazyModule, RelocModel, TargetOptions, UseRanks, UseTable};
 use crate::remote::{Remote, RemoteError, RemoteTimes};
+use crate::split::Recipe;
 use crate::trace;
 use crossbeam_channel::{Receiver, Sender};
 use inkwell::context::Context;
+use std::cell::OnceCell;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,73 @@ fn with_imports(job: &Job) -> Result<Vec<u8>, String> {
     Ok(llvm::write_bitcode(&module))
 }
 
+/// The home module in bitcode, for workers that extract their chunks themselves: each worker
+/// reads its own copy lazily, in a context of its own, and reads the bodies of a chunk's
+/// functions only when it extracts that chunk, with `recipe`. The copy holds the same globals
+/// in the same positions as the home module, and the use-list facts it lacks (the uses by
+/// bodies not read) come from `uses`, so a chunk comes out byte for byte as the calling thread
+/// would extract it from the home module.
+pub struct HomeImage {
+    pub bitcode: Vec<u8>,
+    pub recipe: Recipe,
+    pub uses: UseTable,
+    /// The input's name, for messages.
+    pub input_name: String,
+    /// Send each chunk's bitcode back with its result (`Done::input`), for `--save-temps`.
+    pub keep_chunks: bool,
+}
+
+/// A worker's own copy of the home module (`HomeImage`), read on its first chunk, and its use
+/// ranks, which grow with each chunk extracted.
+struct Copy<'c, 'h> {
+    context: &'c Context,
+    home: &'h HomeImage,
+    module: OnceCell<Result<LazyModule<'c, 'h>, String>>,
+}
+
+impl<'c, 'h> Copy<'c, 'h> {
+    /// Extracts chunk `index` from the copy, reading the copy first if this is the first chunk
+    /// (the time that took goes to `read`). `ranks` are the copy's, made on first use.
+    fn extract<'m>(
+        &'m self,
+        ranks: &OnceCell<UseRanks<'m>>,
+        index: usize,
+        read: &mut Duration,
+    ) -> Result<Vec<u8>, String> {
+        let home = self.home;
+        let copy = self.module.get_or_init(|| {
+            let t = Instant::now();
+            let _span = trace::span("read the copy of the home module");
+            llvm::set_current_work(format!("{}: reading the home module", home.input_name));
+            let copy = LazyModule::read(self.context, &home.bitcode);
+            *read = t.elapsed();
+            copy
+        });
+        let copy = copy
+            .as_ref()
+            .map_err(|e| format!("reading the home module: {e}"))?;
+        let ranks = ranks.get_or_init(|| UseRanks::for_copy(copy));
+        let _span = trace::span(format!("extract chunk {index}"));
+        llvm::set_current_work(format!("{}: extracting chunk {index}", home.input_name));
+        let functions = llvm::functions(copy.module());
+        for i in home.recipe.bodies(index) {
+            let f = functions[i];
+            copy.materialize(f)
+                .map_err(|e| format!("reading the home module: {e}"))?;
+            let uses = home.uses.0.get(i).cloned().unwrap_or_default();
+            ranks.add(f, &uses)?;
+        }
+        let bitcode = home.recipe.extract(copy.module(), ranks, &home.uses, index);
+        // Each function belongs to one chunk: its body is not needed again. (The copy's ranks
+        // keep the entries of the uses dropped with it; should a use of a later chunk get the
+        // same address, `add` gives it its own rank before extraction looks it up.)
+        for i in home.recipe.bodies(index) {
+            copy.forget(functions[i]);
+        }
+        Ok(bitcode)
+    }
+}
+
 pub struct Done {
     pub index: usize,
     pub result: Result<Vec<u8>, String>,
@@ -48,6 +117,12 @@ pub struct Done {
     pub remarks: Vec<u8>,
     /// Time spent on this chunk (parse, passes, write).
     pub busy: Duration,
+    /// Time spent extracting the chunk from this worker's copy of the home module (zero when
+    /// the calling thread extracted it), and reading that copy, on the worker's first chunk.
+    pub extract: Duration,
+    pub read: Duration,
+    /// The chunk's bitcode as this worker extracted it, when `HomeImage::keep_chunks` asks.
+    pub input: Option<Vec<u8>>,
     /// The result came from the cache.
     pub cached: bool,
     /// The chunk went to the remote executor: its times, or why it ran here after all.
@@ -130,6 +205,7 @@ pub fn work(
     worker: usize,
     config: &WorkerConfig,
     admission: &Admission<'_>,
+    home: Option<&HomeImage>,
     jobs: Receiver<Job>,
     results: Sender<Done>,
 ) {
@@ -138,6 +214,13 @@ pub fn work(
         Some(_) => Ok(None),
         None => llvm::target_machine(&config.target, &config.triple),
     };
+    let copy_context = Context::create();
+    let copy = home.map(|home| Copy {
+        context: &copy_context,
+        home,
+        module: OnceCell::new(),
+    });
+    let ranks = OnceCell::new();
     loop {
         let Some(slot) = admission.slot(worker, || jobs.is_empty()) else {
             return;
@@ -145,11 +228,26 @@ pub fn work(
         let Ok(mut job) = jobs.recv() else {
             return;
         };
+        let (mut read, extract_start) = (Duration::ZERO, Instant::now());
+        let extracted = match &copy {
+            Some(copy) => copy
+                .extract(&ranks, job.index, &mut read)
+                .map(|bitcode| job.bitcode = bitcode),
+            None => Ok(()),
+        };
+        let extract = match copy {
+            Some(_) => extract_start.elapsed().saturating_sub(read),
+            None => Duration::ZERO,
+        };
+        let input = home
+            .filter(|h| h.keep_chunks && extracted.is_ok())
+            .map(|_| job.bitcode.clone());
         let ticket = admission.admit(job.index, job.bitcode.len());
         let start = Instant::now();
         let span = trace::span(job.description.clone());
         llvm::set_current_names(&job.promoted_names);
         let imported = match job.imports.is_empty() {
+            _ if extracted.is_err() => extracted,
             true => Ok(()),
             false => with_imports(&job).map(|bitcode| job.bitcode = bitcode),
         };
@@ -192,6 +290,9 @@ pub fn work(
             result: result.map_err(|e| format!("{}: {e}", job.description)),
             remarks,
             busy: start.elapsed(),
+            extract,
+            read,
+            input,
             cached,
             remote,
         };

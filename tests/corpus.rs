@@ -111,6 +111,111 @@ fn output_bytes_do_not_depend_on_threads() {
     assert_verifies(&dir.path().join("out-j1.bc"));
 }
 
+/// A chunk as a worker's passes see it: its IR as the bitcode reader gives it back, with the
+/// order of every use list. (The reader resets the attributes of intrinsic declarations, which
+/// the home module may carry otherwise, so the bytes may differ where this does not.)
+fn as_read(chunk: &std::path::Path) -> String {
+    let out = run_ok(
+        Command::new(llvm_tool("llvm-dis"))
+            .args(["-preserve-ll-uselistorder", "-o", "-"])
+            .arg(chunk),
+    );
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let lines = text.lines().filter(|l| !l.starts_with("; ModuleID"));
+    lines.collect::<Vec<_>>().join("\n")
+}
+
+/// Chunks saved by `--save-temps` from a run whose workers extract them (the default) and from
+/// one whose calling thread does (under a memory cap), by name, each as a worker reads it.
+fn saved_chunks(
+    module: &std::path::Path,
+    args: &[&str],
+    dir: &std::path::Path,
+) -> Vec<(String, String)> {
+    for (sub, extra) in [("workers", &[][..]), ("caller", &["--max-memory=1T"][..])] {
+        let temps = dir.join(sub);
+        run_ok(
+            llpar()
+                .arg(module)
+                .args(args)
+                .args(extra)
+                .arg("--save-temps")
+                .arg(&temps)
+                .args(["-o", "/dev/null"]),
+        );
+    }
+    let mut chunks = Vec::new();
+    for entry in std::fs::read_dir(dir.join("workers")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.contains(".chunk") && name.ends_with("bc") && !name.ends_with(".opt.bc") {
+            let ours = as_read(&dir.join("workers").join(&name));
+            let theirs = as_read(&dir.join("caller").join(&name));
+            assert!(
+                ours == theirs,
+                "chunk {name} differs when the workers extract it"
+            );
+            chunks.push((name, ours));
+        }
+    }
+    chunks
+}
+
+/// The order of a global's uses survives extraction in a worker, from a copy whose use lists
+/// hold only what it has read: `uselistorder` gives `@g` an order that is not the order of its
+/// uses in the text, and the chunks record it.
+#[test]
+fn workers_extract_chunks_with_the_home_module_use_list_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("uses.ll");
+    let mut ir = String::from("@g = global i32 0\n@h = global i32 0\n");
+    for f in 0..6 {
+        ir.push_str(&format!(
+            "define i32 @f{f}() {{\n  %a = load i32, ptr @g\n  %b = load i32, ptr @h\n  %c = load i32, ptr @g\n  %s = add i32 %a, %b\n  %t = add i32 %s, %c\n  ret i32 %t\n}}\n"
+        ));
+    }
+    // Twelve uses of @g, reversed in pairs.
+    ir.push_str("uselistorder ptr @g, { 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10 }\n");
+    std::fs::write(&module, ir).unwrap();
+    let args = [
+        "--passes=function(no-op-function)",
+        "-j2",
+        "--min-chunk-cost=1",
+    ];
+    let chunks = saved_chunks(&module, &args, dir.path());
+    assert!(chunks.len() >= 2, "{} chunks", chunks.len());
+    // And each run extracted where it was meant to.
+    let extraction = |extra: &[&str]| -> String {
+        let out =
+            run(llpar()
+                .arg(&module)
+                .args(args)
+                .args(extra)
+                .args(["--stats", "-o", "/dev/null"]));
+        let stats = String::from_utf8_lossy(&out.stderr).into_owned();
+        let line = stats.lines().find(|l| l.starts_with("llpar: extraction"));
+        line.unwrap_or(&stats).to_string()
+    };
+    let workers = extraction(&[]);
+    assert!(
+        workers.starts_with("llpar: extraction 0.0 ms on the calling thread"),
+        "{workers}"
+    );
+    let caller = extraction(&["--max-memory=1T"]);
+    assert!(caller.contains("in the workers 0.0 ms"), "{caller}");
+}
+
+/// Workers extract their chunks from lazily read copies of the home module; under a memory cap
+/// the calling thread extracts them from the home module itself. A chunk must read the same
+/// either way, debug info included (sqlite3 with `-g`: many local functions,
+/// popular globals, compile units per chunk), after the module passes of `-O2`.
+#[test]
+fn chunks_extracted_by_workers_equal_those_of_the_calling_thread() {
+    let input = corpus("sqlite3-g.bc");
+    let dir = tempfile::tempdir().unwrap();
+    let chunks = saved_chunks(&input, &["-O2", "--emit=obj", "-j2"], dir.path());
+    assert!(chunks.len() >= 16, "{} chunks", chunks.len());
+}
+
 #[test]
 fn o2_output_of_a_rust_crate_verifies_and_is_deterministic() {
     let input = corpus("regex.bc");

@@ -256,6 +256,16 @@ void copy_use_list_orders(const std::vector<std::pair<Function *, Function *>> &
   }
 }
 
+// Calls `visit` with every use of a global value by `f`'s instructions, in the order
+// `copy_use_list_orders` visits them.
+template <typename Visit> static void visit_global_operands(const Function &f, Visit visit) {
+  for (const BasicBlock &bb : f)
+    for (const Instruction &inst : bb)
+      for (const Use &op : inst.operands())
+        if (isa<GlobalValue>(op.get()))
+          visit(op);
+}
+
 // Collects error diagnostics as text instead of printing them.
 struct CapturingDiagnosticHandler final : DiagnosticHandler {
   std::string *text;
@@ -294,14 +304,15 @@ void keep_block_addresses_taken(Module &chunk,
 
 // A local function used more than once in the home module but once in the chunk would look like
 // a function about to be inlined away; an `available_externally` array (never linked home, as
-// nothing uses it) adds the missing use.
-void keep_use_counts(Module &chunk,
+// nothing uses it) adds the missing use. `one_use` holds the local functions with one use in the
+// home module, as the caller counted them there (a copy read lazily lacks the unread uses).
+void keep_use_counts(Module &chunk, const std::unordered_set<const GlobalValue *> &one_use,
                      const std::unordered_map<const GlobalValue *, GlobalValue::LinkageTypes> &local,
                      ValueToValueMapTy &vmap) {
   std::vector<Constant *> extra;
   for (auto [original, linkage] : local) {
     auto *copy = dyn_cast_or_null<Function>(vmap.lookup(original));
-    if (copy && copy->hasOneUse() && !original->hasOneUse())
+    if (copy && copy->hasOneUse() && !one_use.count(original))
       extra.push_back(copy);
   }
   if (extra.empty())
@@ -444,11 +455,7 @@ static DenseSet<const MDNode *> reached_metadata(Module &chunk) {
 
 extern "C" {
 
-// Extracts a chunk of `M` as a new module of the same context: definitions of `owned` (its
-// functions, and variables holding their block addresses), with
-// use lists in the same relative order as in `M` (so passes behave as they would on `M`), and
-// only the globals they reach, as declarations or, for `copyable` variables, as
-// `available_externally` copies. Debug compile units come along; module flags too.
+// The ranks of the uses of globals by instructions of `M`, and the debug types chunks share.
 void *llpar_use_ranks_create(LLVMModuleRef M) {
   auto *ranks = new GlobalUseRanks;
   ranks->types = types_to_share(*unwrap(M));
@@ -459,6 +466,91 @@ void *llpar_use_ranks_create(LLVMModuleRef M) {
         ranks->rank[&u] = i++;
   }
   return ranks;
+}
+
+// Ranks for a copy of the home module read lazily (`llpar_read_lazily`): its use lists hold
+// only the uses of the bodies read so far, so the ranks come from the home module's, function
+// by function (`llpar_use_table`, `llpar_use_ranks_add`). The debug types to share are those
+// the copy shows before any body is read: fewer than the home module's, which only costs
+// clones (a clone of a shared type is written as the same bytes).
+void *llpar_use_ranks_for_copy(LLVMModuleRef M) {
+  auto *ranks = new GlobalUseRanks;
+  ranks->types = types_to_share(*unwrap(M));
+  return ranks;
+}
+
+// For every function of `M`, in its list: whether it has exactly one use, the number of uses of
+// globals by its instructions, then their ranks (from `ranks`, made by `llpar_use_ranks_create`
+// for `M`). The array is malloc'ed; `*len` gets its length.
+unsigned *llpar_use_table(LLVMModuleRef M, void *use_ranks, size_t *len) {
+  auto &ranks = *static_cast<GlobalUseRanks *>(use_ranks);
+  std::vector<unsigned> out;
+  for (const Function &f : *unwrap(M)) {
+    out.push_back(f.hasOneUse() ? 1 : 0);
+    size_t count_at = out.size();
+    out.push_back(0);
+    visit_global_operands(f, [&](const Use &op) {
+      auto it = ranks.rank.find(&op);
+      out.push_back(it == ranks.rank.end() ? ~0u : it->second);
+    });
+    out[count_at] = out.size() - count_at - 1;
+  }
+  auto *array = static_cast<unsigned *>(malloc(std::max<size_t>(out.size(), 1) * sizeof(unsigned)));
+  std::copy(out.begin(), out.end(), array);
+  *len = out.size();
+  return array;
+}
+
+// Gives the uses of globals by `F` (read in a copy) the `n` ranks the home module's function
+// had (`llpar_use_table`). Returns 0, or 1 if `F` has another number of such uses.
+int llpar_use_ranks_add(void *use_ranks, LLVMValueRef F, const unsigned *r, size_t n) {
+  auto &ranks = *static_cast<GlobalUseRanks *>(use_ranks);
+  size_t i = 0;
+  visit_global_operands(*cast<Function>(unwrap(F)), [&](const Use &op) {
+    if (i < n)
+      ranks.rank[&op] = r[i];
+    ++i;
+  });
+  return i == n ? 0 : 1;
+}
+
+// Reads `bytes` (bitcode, which must outlive the module) lazily into `C`: the module's globals
+// and metadata now, function bodies when `llpar_materialize` asks for them. Returns null with
+// `*error` on failure.
+LLVMModuleRef llpar_read_lazily(LLVMContextRef C, const char *bytes, size_t len, char **error) {
+  MemoryBufferRef buffer(StringRef(bytes, len), "home");
+  Expected<std::unique_ptr<Module>> lazy = getLazyBitcodeModule(buffer, *unwrap(C));
+  if (!lazy) {
+    *error = copy_message(toString(lazy.takeError()));
+    return nullptr;
+  }
+  if (Error e = (*lazy)->materializeMetadata()) {
+    *error = copy_message(toString(std::move(e)));
+    return nullptr;
+  }
+  return wrap(lazy->release());
+}
+
+// Drops the body of `F`, a function of a module from `llpar_read_lazily` whose chunk is
+// extracted, to give its memory back; it stays as a declaration, as which other chunks see it
+// anyway. Not a body with a block whose address is taken: dropping the block would turn its
+// `blockaddress` into a constant integer wherever it is used, in tables other chunks may copy.
+void llpar_forget_body(LLVMValueRef F) {
+  auto *f = cast<Function>(unwrap(F));
+  for (const BasicBlock &bb : *f)
+    if (bb.hasAddressTaken())
+      return;
+  f->deleteBody();
+}
+
+// Reads the body of `G`, a global of a module from `llpar_read_lazily`. Returns 0, or 1 with
+// `*error`.
+int llpar_materialize(LLVMValueRef G, char **error) {
+  if (Error e = cast<GlobalValue>(unwrap(G))->materialize()) {
+    *error = copy_message(toString(std::move(e)));
+    return 1;
+  }
+  return 0;
 }
 
 void llpar_use_ranks_dispose(void *ranks) { delete static_cast<GlobalUseRanks *>(ranks); }
@@ -616,10 +708,16 @@ static void keep_alive(Module &chunk, LLVMValueRef *keep, size_t n_keep, ValueTo
 
 static void pass_on_shared_types(Module &home, Module &chunk, ValueToValueMapTy &vmap);
 
+// Extracts a chunk of `M` as a new module of the same context: definitions of `owned` (its
+// functions, and variables holding their block addresses), with
+// use lists in the same relative order as in `M` (so passes behave as they would on `M`), and
+// only the globals they reach, as declarations or, for `copyable` variables, as
+// `available_externally` copies. Debug compile units come along; module flags too.
 LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef *owned,
                                   size_t n_owned, LLVMValueRef *copyable, size_t n_copyable,
                                   LLVMValueRef *local_functions, const LLVMLinkage *local_linkages,
-                                  size_t n_local, LLVMValueRef *imports, size_t n_imports,
+                                  const int *local_one_use, size_t n_local,
+                                  LLVMValueRef *imports, size_t n_imports,
                                   LLVMValueRef *keep, size_t n_keep, int for_codegen) {
   Module &home = *unwrap(M);
   auto chunk = std::make_unique<Module>(home.getModuleIdentifier(), home.getContext());
@@ -632,10 +730,14 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
   for (size_t i = 0; i < n_copyable; ++i)
     copyable_set.insert(cast<GlobalValue>(unwrap(copyable[i])));
   std::unordered_map<const GlobalValue *, GlobalValue::LinkageTypes> local;
-  for (size_t i = 0; i < n_local; ++i)
-    local[cast<GlobalValue>(unwrap(local_functions[i]))] =
-        local_linkages[i] == LLVMPrivateLinkage ? GlobalValue::PrivateLinkage
-                                                : GlobalValue::InternalLinkage;
+  std::unordered_set<const GlobalValue *> one_use;
+  for (size_t i = 0; i < n_local; ++i) {
+    auto *f = cast<GlobalValue>(unwrap(local_functions[i]));
+    local[f] = local_linkages[i] == LLVMPrivateLinkage ? GlobalValue::PrivateLinkage
+                                                       : GlobalValue::InternalLinkage;
+    if (local_one_use[i])
+      one_use.insert(f);
+  }
   ChunkMaterializer materializer(*chunk, function_set, copyable_set, local, for_codegen != 0);
   ValueToValueMapTy vmap;
   slim_debug_units(home, vmap);
@@ -659,7 +761,7 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
   keep_alive(*chunk, keep, n_keep, vmap);
   list_owned_globals(*chunk);
   keep_block_addresses_taken(*chunk, pairs, vmap);
-  keep_use_counts(*chunk, local, vmap);
+  keep_use_counts(*chunk, one_use, local, vmap);
   if (for_codegen) {
     keep_used_lists(home, *chunk, function_set, vmap);
     pass_on_shared_types(home, *chunk, vmap);

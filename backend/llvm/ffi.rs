@@ -1,6 +1,8 @@
 //! Declarations of the C++ shim's entry points (backend/llvm-shim/shim.cpp). Nothing else in llpar
 //! declares foreign functions; everything else comes from llvm-sys.
-use llvm_sys::prelude::{LLVMMemoryBufferRef, LLVMModuleRef, LLVMTypeRef, LLVMValueRef};
+use llvm_sys::prelude::{
+    LLVMContextRef, LLVMMemoryBufferRef, LLVMModuleRef, LLVMTypeRef, LLVMValueRef,
+};
 use llvm_sys::target_machine::LLVMTargetMachineRef;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 
@@ -38,6 +40,22 @@ extern "C" {
     pub fn llpar_time_trace_end() -> *mut c_char;
     pub fn llpar_use_ranks_create(m: LLVMModuleRef) -> *mut c_void;
     pub fn llpar_use_ranks_dispose(ranks: *mut c_void);
+    pub fn llpar_use_ranks_for_copy(m: LLVMModuleRef) -> *mut c_void;
+    pub fn llpar_use_table(m: LLVMModuleRef, ranks: *mut c_void, len: *mut usize) -> *mut c_uint;
+    pub fn llpar_use_ranks_add(
+        ranks: *mut c_void,
+        f: LLVMValueRef,
+        r: *const c_uint,
+        n: usize,
+    ) -> c_int;
+    pub fn llpar_read_lazily(
+        c: LLVMContextRef,
+        bytes: *const c_char,
+        len: usize,
+        error: *mut *mut c_char,
+    ) -> LLVMModuleRef;
+    pub fn llpar_materialize(g: LLVMValueRef, error: *mut *mut c_char) -> c_int;
+    pub fn llpar_forget_body(f: LLVMValueRef);
     pub fn llpar_extract_chunk(
         m: LLVMModuleRef,
         use_ranks: *mut c_void,
@@ -47,6 +65,7 @@ extern "C" {
         n_copyable: usize,
         local_functions: *const LLVMValueRef,
         local_linkages: *const llvm_sys::LLVMLinkage,
+        local_one_use: *const c_int,
         n_local: usize,
         imports: *const LLVMValueRef,
         n_imports: usize,

@@ -1130,6 +1130,151 @@ impl<'m> UseRanks<'m> {
             _module: PhantomData,
         }
     }
+
+    /// Ranks for `copy`, a lazily read copy of a home module: empty until `add` gives each
+    /// function read the ranks its home original had.
+    pub fn for_copy(copy: &'m LazyModule<'_, '_>) -> Self {
+        let m = copy.module();
+        // SAFETY: the module is alive; the shim returns an object we dispose exactly once.
+        let raw = unsafe { ffi::llpar_use_ranks_for_copy(m.as_mut_ptr()) };
+        UseRanks {
+            raw,
+            module: m.as_mut_ptr(),
+            _module: PhantomData,
+        }
+    }
+
+    /// Gives the uses of globals by `f`, a function of this copy whose body was read, the ranks
+    /// of `home`, its original's entry in the home module's `UseTable`.
+    pub fn add(&self, f: GlobalRef<'m>, home: &FunctionUses) -> Result<(), String> {
+        assert!(
+            f.is_function() && self.module_of(f),
+            "a function of the ranks' module"
+        );
+        // SAFETY: `f` is a live function of the module these ranks were made for (checked
+        // above); the shim reads `ranks.len()` values and keeps only their copies.
+        let rc = unsafe {
+            ffi::llpar_use_ranks_add(self.raw, f.raw, home.ranks.as_ptr(), home.ranks.len())
+        };
+        match rc {
+            0 => Ok(()),
+            _ => Err(format!(
+                "the copy of the home module differs from it in function {}",
+                String::from_utf8_lossy(&f.name())
+            )),
+        }
+    }
+
+    fn module_of(&self, g: GlobalRef) -> bool {
+        // SAFETY: `g` is a live global (GlobalRef's invariant).
+        unsafe { LLVMGetGlobalParent(g.raw) == self.module }
+    }
+}
+
+/// What a home module's use lists say about one of its functions, for extraction from a copy
+/// that lacks the uses of the bodies it has not read (see `UseTable`).
+#[derive(Debug, Clone, Default)]
+pub struct FunctionUses {
+    /// The function has exactly one use.
+    pub one_use: bool,
+    /// The rank of each use of a global by its instructions, in instruction and operand order.
+    ranks: Vec<u32>,
+}
+
+/// Per function of a home module, in its list, its `FunctionUses`: plain data, computed once
+/// and shared by the workers that extract chunks from their own copies of the module.
+#[derive(Debug, Default)]
+pub struct UseTable(pub Vec<FunctionUses>);
+
+impl UseTable {
+    pub fn new(m: &Module, ranks: &UseRanks) -> Self {
+        assert!(
+            ranks.module == m.as_mut_ptr(),
+            "use ranks of another module"
+        );
+        let mut len = 0usize;
+        // SAFETY: the module is alive and the ranks were made for it (checked above); the shim
+        // returns a malloc'ed array of `len` values, read here and freed once.
+        let flat = unsafe {
+            let p = ffi::llpar_use_table(m.as_mut_ptr(), ranks.raw, &mut len);
+            let v = std::slice::from_raw_parts(p, len).to_vec();
+            libc::free(p.cast());
+            v
+        };
+        let mut table = Vec::new();
+        let mut at = 0;
+        while at + 1 < flat.len() {
+            let n = flat[at + 1] as usize;
+            table.push(FunctionUses {
+                one_use: flat[at] != 0,
+                ranks: flat[at + 2..at + 2 + n].to_vec(),
+            });
+            at += 2 + n;
+        }
+        UseTable(table)
+    }
+}
+
+/// A module read lazily from bitcode it borrows (`'b`): its globals and metadata at once, each
+/// function's body when `materialize` asks for it.
+pub struct LazyModule<'c, 'b> {
+    module: Module<'c>,
+    _bytes: PhantomData<&'b [u8]>,
+}
+
+impl<'c, 'b> LazyModule<'c, 'b> {
+    pub fn read(context: &'c Context, bytes: &'b [u8]) -> Result<Self, String> {
+        let mut error = std::ptr::null_mut();
+        // SAFETY: the context is alive and used by this thread only; the module made keeps
+        // reading `bytes`, which the returned value borrows for as long as it owns the module
+        // (`'b`); an error is allocated with strdup and freed once by take_message_malloc.
+        let raw = unsafe {
+            ffi::llpar_read_lazily(
+                context.as_ctx_ref(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                &mut error,
+            )
+        };
+        if raw.is_null() {
+            return Err(take_message_malloc(error));
+        }
+        Ok(LazyModule {
+            // SAFETY: a fresh module of `context`, owned (and disposed) by the Module.
+            module: unsafe { Module::new(raw) },
+            _bytes: PhantomData,
+        })
+    }
+
+    pub fn module(&self) -> &Module<'c> {
+        &self.module
+    }
+
+    /// Reads the body of `g`, a global of this module (nothing if it is read already).
+    pub fn materialize(&self, g: GlobalRef) -> Result<(), String> {
+        assert!(g.belongs_to(&self.module), "a global of another module");
+        let mut error = std::ptr::null_mut();
+        // SAFETY: `g` is a live global of this module (checked above), whose bitcode is
+        // borrowed for as long as the module lives; an error is freed once.
+        match unsafe { ffi::llpar_materialize(g.raw, &mut error) } {
+            0 => Ok(()),
+            _ => Err(take_message_malloc(error)),
+        }
+    }
+}
+
+impl LazyModule<'_, '_> {
+    /// Drops the body of `f`, a function of this module, once no chunk needs it any more (a
+    /// declaration is what other chunks see of it); kept if a block's address is taken.
+    pub fn forget(&self, f: GlobalRef) {
+        assert!(
+            f.is_function() && f.belongs_to(&self.module),
+            "a function of this module"
+        );
+        // SAFETY: `f` is a live function of this module (checked above); handles to its
+        // instructions are never kept across calls, and GlobalRef handles stay valid.
+        unsafe { ffi::llpar_forget_body(f.raw) }
+    }
 }
 
 impl Drop for UseRanks<'_> {
@@ -1154,8 +1299,9 @@ impl std::fmt::Debug for UseRanks<'_> {
 pub struct ChunkExtras<'m> {
     /// Variables copied as `available_externally`.
     pub copyable: Vec<GlobalRef<'m>>,
-    /// Functions that were local before promotion, with their linkage: owned ones stay local.
-    pub local_functions: Vec<(GlobalRef<'m>, Linkage)>,
+    /// Functions that were local before promotion, with their linkage and whether they have
+    /// one use in the home module: owned ones stay local.
+    pub local_functions: Vec<(GlobalRef<'m>, Linkage, bool)>,
     /// Functions of other chunks whose bodies come along as `available_externally` copies.
     pub imports: Vec<GlobalRef<'m>>,
     /// Owned functions that must survive their chunk's passes, though unused in it.
@@ -1183,7 +1329,7 @@ pub fn extract_chunk<'c, 'm>(
         owned
             .iter()
             .chain(copyable)
-            .chain(local_functions.iter().map(|(g, _)| g))
+            .chain(local_functions.iter().map(|(g, _, _)| g))
             .chain(imports)
             .chain(keep_alive)
             .all(|g| g.belongs_to(m)),
@@ -1191,7 +1337,7 @@ pub fn extract_chunk<'c, 'm>(
     );
     assert!(
         copyable.iter().all(|g| g.is_variable())
-            && local_functions.iter().all(|(g, _)| g.is_function())
+            && local_functions.iter().all(|(g, _, _)| g.is_function())
             && imports
                 .iter()
                 .all(|g| g.is_function() && !g.is_declaration() && !owned.contains(g))
@@ -1204,8 +1350,12 @@ pub fn extract_chunk<'c, 'm>(
         |list: &[GlobalRef<'m>]| -> Vec<LLVMValueRef> { list.iter().map(|g| g.raw).collect() };
     let (owned, copyable) = (raw(owned), raw(copyable));
     let (imports, keep_alive) = (raw(imports), raw(keep_alive));
-    let locals: Vec<LLVMValueRef> = local_functions.iter().map(|(g, _)| g.raw).collect();
-    let linkages: Vec<Linkage> = local_functions.iter().map(|(_, l)| *l).collect();
+    let locals: Vec<LLVMValueRef> = local_functions.iter().map(|(g, _, _)| g.raw).collect();
+    let linkages: Vec<Linkage> = local_functions.iter().map(|(_, l, _)| *l).collect();
+    let one_use: Vec<c_int> = local_functions
+        .iter()
+        .map(|(_, _, one)| c_int::from(*one))
+        .collect();
     // SAFETY: the handles are live globals of `m` (checked above); imports are definitions the
     // chunk does not own; the ranks were computed from `m`; the shim returns a fresh module of
     // m's context, which the returned Module owns and disposes.
@@ -1219,6 +1369,7 @@ pub fn extract_chunk<'c, 'm>(
             copyable.len(),
             locals.as_ptr(),
             linkages.as_ptr(),
+            one_use.as_ptr(),
             locals.len(),
             imports.as_ptr(),
             imports.len(),
