@@ -61,35 +61,10 @@ where
             scope.spawn(move || worker::work(w, config, admission, home, jobs, done));
         }
         drop((done_tx, job_rx));
-        // Largest chunks first, so that the last ones to finish are small.
-        let mut dispatch: Vec<usize> = (0..n).collect();
-        dispatch.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
-        phase.order.clone_from(&dispatch);
-        let home_ranks = home.is_none().then(|| {
-            let ranks = llvm::UseRanks::new(module);
-            let uses = llvm::UseTable::new(module, &ranks);
-            (split.recipe(), ranks, uses)
-        });
-        for index in dispatch {
-            let job = match &home_ranks {
-                Some((recipe, ranks, uses)) => {
-                    phase.extract(split, (recipe, module, ranks, uses), index, input_name)
-                }
-                None => Ok(phase.describe(split, index, input_name)),
-            };
-            match job {
-                Ok(job) => {
-                    if job_tx.send(job).is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    merge.fail(e);
-                    break;
-                }
-            }
+        let extract_here = home.is_none();
+        if let Err(e) = dispatch(&mut phase, split, module, extract_here, input_name, job_tx) {
+            merge.fail(e);
         }
-        drop((home_ranks, job_tx));
         admission.dispatch_done();
         merge.start(&mut phase, || {
             let _span = trace::span("remove chunked bodies, home module work");
@@ -136,6 +111,40 @@ where
 /// same.
 fn workers_extract(options: &Options) -> bool {
     options.max_memory.is_none()
+}
+
+/// Hands every chunk of `split` to the workers, largest first (so that the last ones to finish
+/// are small): extracted from `module` here if `extract_here`, else as a description that a
+/// worker extracts from its copy. Stops at the first extraction that fails, or once no worker
+/// is left to take a job.
+fn dispatch<'c>(
+    phase: &mut Phase,
+    split: &Split<'c>,
+    module: &Module<'c>,
+    extract_here: bool,
+    input_name: &str,
+    jobs: crossbeam_channel::Sender<Job>,
+) -> std::result::Result<(), String> {
+    let mut order: Vec<usize> = (0..split.chunks.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
+    phase.order.clone_from(&order);
+    let here = extract_here.then(|| {
+        let ranks = llvm::UseRanks::new(module);
+        let uses = llvm::UseTable::new(module, &ranks);
+        (split.recipe(), ranks, uses)
+    });
+    for index in order {
+        let job = match &here {
+            Some((recipe, ranks, uses)) => {
+                phase.extract(split, (recipe, module, ranks, uses), index, input_name)?
+            }
+            None => phase.describe(split, index, input_name),
+        };
+        if jobs.send(job).is_err() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The chunk count and the largest chunk, for `--stats`.

@@ -67,7 +67,33 @@ struct Copy<'c, 'h> {
     module: OnceCell<Result<LazyModule<'c, 'h>, String>>,
 }
 
+impl Taken {
+    fn already() -> Self {
+        Taken {
+            result: Ok(()),
+            extract: Duration::ZERO,
+            read: Duration::ZERO,
+            input: None,
+        }
+    }
+}
+
 impl<'c, 'h> Copy<'c, 'h> {
+    /// Extracts `job`'s chunk into `job.bitcode` (see `extract`).
+    fn take<'m>(&'m self, ranks: &OnceCell<UseRanks<'m>>, job: &mut Job) -> Taken {
+        let (mut read, start) = (Duration::ZERO, Instant::now());
+        let result = self
+            .extract(ranks, job.index, &mut read)
+            .map(|bitcode| job.bitcode = bitcode);
+        let input = (self.home.keep_chunks && result.is_ok()).then(|| job.bitcode.clone());
+        Taken {
+            result,
+            extract: start.elapsed().saturating_sub(read),
+            read,
+            input,
+        }
+    }
+
     /// Extracts chunk `index` from the copy, reading the copy first if this is the first chunk
     /// (the time that took goes to `read`). `ranks` are the copy's, made on first use.
     fn extract<'m>(
@@ -108,6 +134,17 @@ impl<'c, 'h> Copy<'c, 'h> {
         }
         Ok(bitcode)
     }
+}
+
+/// A job's chunk as a worker extracted it from its copy (`Copy::take`): whether that worked, its
+/// time, the time reading the copy took if this was the worker's first chunk, and the chunk's
+/// bitcode again if the home image asks to keep it. A job the calling thread extracted is
+/// `Taken::already`.
+struct Taken {
+    result: Result<(), String>,
+    extract: Duration,
+    read: Duration,
+    input: Option<Vec<u8>>,
 }
 
 pub struct Done {
@@ -228,20 +265,12 @@ pub fn work(
         let Ok(mut job) = jobs.recv() else {
             return;
         };
-        let (mut read, extract_start) = (Duration::ZERO, Instant::now());
-        let extracted = match &copy {
-            Some(copy) => copy
-                .extract(&ranks, job.index, &mut read)
-                .map(|bitcode| job.bitcode = bitcode),
-            None => Ok(()),
+        let taken = match &copy {
+            Some(copy) => copy.take(&ranks, &mut job),
+            None => Taken::already(),
         };
-        let extract = match copy {
-            Some(_) => extract_start.elapsed().saturating_sub(read),
-            None => Duration::ZERO,
-        };
-        let input = home
-            .filter(|h| h.keep_chunks && extracted.is_ok())
-            .map(|_| job.bitcode.clone());
+        let (extracted, extract, read, input) =
+            (taken.result, taken.extract, taken.read, taken.input);
         let ticket = admission.admit(job.index, job.bitcode.len());
         let start = Instant::now();
         let span = trace::span(job.description.clone());
