@@ -153,10 +153,20 @@ pub fn prepare<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpose) ->
 }
 
 /// (caller, callee) function indices of the local functions that one other function alone uses,
-/// through its instructions. Such a callee stays with its caller: passes treat a call to a local
-/// function with one use as an inlining candidate (loop unrolling and peeling hold back for
-/// it, LLVM's `CodeMetrics`), which a declaration in another chunk would not be.
+/// through its instructions, at one place. Such a callee stays with its caller: passes treat a
+/// call to a local function with one use as an inlining candidate (loop unrolling and peeling
+/// hold back for it, LLVM's `CodeMetrics`), which a declaration in another chunk would not be.
+/// A callee used twice is no candidate, wherever it is.
 fn sole_callers(functions: &[GlobalRef]) -> Vec<(usize, usize)> {
+    let once = sole_users(functions);
+    once.into_iter()
+        .filter(|&(_, callee)| functions[callee].has_one_use())
+        .collect()
+}
+
+/// (user, callee) function indices of the local functions whose uses are all in one other
+/// function's instructions.
+fn sole_users(functions: &[GlobalRef]) -> Vec<(usize, usize)> {
     let at: HashMap<GlobalRef, usize> =
         functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
     (0..functions.len())
@@ -205,7 +215,7 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
             users.iter().map(|u| at.get(u).copied()).collect()
         })
         .collect();
-    let sole = sole_callers(&functions);
+    let sole = sole_users(&functions);
     let discardable: Vec<bool> = functions
         .iter()
         .map(|f| {

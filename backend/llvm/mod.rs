@@ -814,6 +814,14 @@ impl<'m> GlobalRef<'m> {
         // SAFETY: see above.
         unsafe { LLVMSetVisibility(self.raw, visibility) }
     }
+    /// Whether exactly one thing uses this global (an instruction, a constant, ...).
+    pub fn has_one_use(self) -> bool {
+        // SAFETY: see above; the use list is only walked, not changed.
+        unsafe {
+            let first = LLVMGetFirstUse(self.raw);
+            !first.is_null() && LLVMGetNextUse(first).is_null()
+        }
+    }
     pub fn has_local_linkage(self) -> bool {
         matches!(
             self.linkage(),
