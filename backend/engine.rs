@@ -184,6 +184,23 @@ impl ParallelPhase {
         (chain, total)
     }
 
+    /// The order in which the chunks were handed out: the recorded one, or largest `cost`
+    /// first if a phase made elsewhere does not say.
+    fn handout_order(&self, cost: &[Duration]) -> Vec<usize> {
+        let order: Vec<usize> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|&c| c < cost.len())
+            .collect();
+        if order.len() == cost.len() {
+            return order;
+        }
+        let mut order: Vec<usize> = (0..cost.len()).collect();
+        order.sort_by(|&a, &b| cost[b].cmp(&cost[a]));
+        order
+    }
+
     /// As `predicted`, where workers extract the chunks from their own copies of the home
     /// module: every worker starts once the home module is written and it has read its copy,
     /// then each chunk costs its extraction and its work, handed out in the same order.
@@ -202,11 +219,7 @@ impl ParallelPhase {
             .enumerate()
             .map(|(c, b)| *b + self.extract.get(c).copied().unwrap_or_default())
             .collect();
-        let mut order: Vec<usize> = self.order.clone();
-        if order.len() != work.len() {
-            order = (0..work.len()).collect();
-            order.sort_by(|&a, &b| work[b].cmp(&work[a]));
-        }
+        let order = self.handout_order(&work);
         let span = makespan_in_order(&work, &order, |_| Duration::ZERO, workers);
         (self.main_thread + copies.write).max(copies.write + read + span)
     }
@@ -225,18 +238,8 @@ impl ParallelPhase {
             return (self.main_thread + extract)
                 .max(makespan_with_deps(&busy, &self.deps, workers));
         }
-        // The calling thread extracts the chunks one after the other, in the order handed out
-        // (largest first, if a phase made elsewhere does not say).
-        let mut order: Vec<usize> = self
-            .order
-            .iter()
-            .copied()
-            .filter(|&c| c < busy.len())
-            .collect();
-        if order.len() != busy.len() {
-            order = (0..busy.len()).collect();
-            order.sort_by(|&a, &b| busy[b].cmp(&busy[a]));
-        }
+        // The calling thread extracts the chunks one after the other, in the order handed out.
+        let order = self.handout_order(&busy);
         let mut extracted = vec![Duration::ZERO; busy.len()];
         let mut at = Duration::ZERO;
         for &c in &order {

@@ -129,8 +129,7 @@ fn dispatch<'c>(
     order.sort_by_key(|&i| (std::cmp::Reverse(split.chunks[i].cost), i));
     phase.order.clone_from(&order);
     let here = extract_here.then(|| {
-        let ranks = llvm::UseRanks::new(module);
-        let uses = llvm::UseTable::new(module, &ranks);
+        let (ranks, uses) = (llvm::UseRanks::new(module), llvm::UseTable::new(module));
         (split.recipe(), ranks, uses)
     });
     for index in order {
@@ -281,13 +280,10 @@ impl<'o> Phase<'o> {
     fn home_image(&mut self, split: &Split, home: &Module, input_name: &str) -> HomeImage {
         let t = Instant::now();
         let span = trace::span("write the home module for the workers");
-        let ranks = llvm::UseRanks::new(home);
-        let uses = llvm::UseTable::new(home, &ranks);
-        drop(ranks);
         let image = HomeImage {
             bitcode: llvm::write_bitcode(home),
             recipe: split.recipe(),
-            uses,
+            uses: llvm::UseTable::new(home),
             input_name: input_name.to_string(),
             keep_chunks: self.save_temps.is_some(),
         };
@@ -510,7 +506,7 @@ where
         }
         drop((done_tx, job_rx));
         let ranks = llvm::UseRanks::new(module);
-        let (recipe, uses) = (split.recipe(), llvm::UseTable::new(module, &ranks));
+        let (recipe, uses) = (split.recipe(), llvm::UseTable::new(module));
         let mut in_flight = 0;
         for c in 0..n {
             match phase.extract(split, (&recipe, module, &ranks, &uses), c, input_name) {

@@ -251,7 +251,7 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
     let mut bitcode = Vec::new();
     {
         let ranks = llvm::UseRanks::new(&home);
-        let (recipe, uses) = (split.recipe(), llvm::UseTable::new(&home, &ranks));
+        let (recipe, uses) = (split.recipe(), llvm::UseTable::new(&home));
         for index in 0..split.chunks.len() {
             let chunk = split.extract(&recipe, &home, &ranks, &uses, index);
             bitcode.push(finish(index, &chunk.bitcode)?);

@@ -7,7 +7,7 @@
 use crate::admission::Admission;
 use crate::cache::{Cache, Key, KeyBuilder};
 use crate::crash;
-use crate::llvm::{self, LazyModule, RelocModel, TargetOptions, UseRanks, UseTable};
+use crate::llvm::{self, FunctionUses, LazyModule, RelocModel, TargetOptions, UseRanks, UseTable};
 use crate::remote::{Remote, RemoteError, RemoteTimes};
 use crate::split::Recipe;
 use crate::trace;
@@ -118,12 +118,12 @@ impl<'c, 'h> Copy<'c, 'h> {
         let _span = trace::span(format!("extract chunk {index}"));
         llvm::set_current_work(format!("{}: extracting chunk {index}", home.input_name));
         let functions = llvm::functions(copy.module());
+        let no_uses = FunctionUses::default();
         for i in home.recipe.bodies(index) {
             let f = functions[i];
             copy.materialize(f)
                 .map_err(|e| format!("reading the home module: {e}"))?;
-            let uses = home.uses.0.get(i).cloned().unwrap_or_default();
-            ranks.add(f, &uses)?;
+            ranks.add(f, home.uses.0.get(i).unwrap_or(&no_uses))?;
         }
         let bitcode = home.recipe.extract(copy.module(), ranks, &home.uses, index);
         // Each function belongs to one chunk: its body is not needed again. (The copy's ranks

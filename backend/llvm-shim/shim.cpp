@@ -256,6 +256,17 @@ void copy_use_list_orders(const std::vector<std::pair<Function *, Function *>> &
   }
 }
 
+// Each use of a global value by an instruction of `m`, with its position among those uses in
+// the value's use list.
+static void rank_global_uses(Module &m, DenseMap<const Use *, unsigned> &rank) {
+  for (GlobalValue &gv : m.global_values()) {
+    unsigned i = 0;
+    for (const Use &u : gv.uses())
+      if (isa<Instruction>(u.getUser()))
+        rank[&u] = i++;
+  }
+}
+
 // Calls `visit` with every use of a global value by `f`'s instructions, in the order
 // `copy_use_list_orders` visits them.
 template <typename Visit> static void visit_global_operands(const Function &f, Visit visit) {
@@ -459,12 +470,7 @@ extern "C" {
 void *llpar_use_ranks_create(LLVMModuleRef M) {
   auto *ranks = new GlobalUseRanks;
   ranks->types = types_to_share(*unwrap(M));
-  for (GlobalValue &gv : unwrap(M)->global_values()) {
-    unsigned i = 0;
-    for (const Use &u : gv.uses())
-      if (isa<Instruction>(u.getUser()))
-        ranks->rank[&u] = i++;
-  }
+  rank_global_uses(*unwrap(M), ranks->rank);
   return ranks;
 }
 
@@ -480,18 +486,19 @@ void *llpar_use_ranks_for_copy(LLVMModuleRef M) {
 }
 
 // For every function of `M`, in its list: whether it has exactly one use, the number of uses of
-// globals by its instructions, then their ranks (from `ranks`, made by `llpar_use_ranks_create`
-// for `M`). The array is malloc'ed; `*len` gets its length.
-unsigned *llpar_use_table(LLVMModuleRef M, void *use_ranks, size_t *len) {
-  auto &ranks = *static_cast<GlobalUseRanks *>(use_ranks);
+// globals by its instructions, then their ranks. The array is malloc'ed; `*len` gets its length.
+// (No debug types: a copy finds its own, see `llpar_use_ranks_for_copy`.)
+unsigned *llpar_use_table(LLVMModuleRef M, size_t *len) {
+  DenseMap<const Use *, unsigned> rank;
+  rank_global_uses(*unwrap(M), rank);
   std::vector<unsigned> out;
   for (const Function &f : *unwrap(M)) {
     out.push_back(f.hasOneUse() ? 1 : 0);
     size_t count_at = out.size();
     out.push_back(0);
     visit_global_operands(f, [&](const Use &op) {
-      auto it = ranks.rank.find(&op);
-      out.push_back(it == ranks.rank.end() ? ~0u : it->second);
+      auto it = rank.find(&op);
+      out.push_back(it == rank.end() ? ~0u : it->second);
     });
     out[count_at] = out.size() - count_at - 1;
   }

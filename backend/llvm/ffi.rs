@@ -41,7 +41,7 @@ extern "C" {
     pub fn llpar_use_ranks_create(m: LLVMModuleRef) -> *mut c_void;
     pub fn llpar_use_ranks_dispose(ranks: *mut c_void);
     pub fn llpar_use_ranks_for_copy(m: LLVMModuleRef) -> *mut c_void;
-    pub fn llpar_use_table(m: LLVMModuleRef, ranks: *mut c_void, len: *mut usize) -> *mut c_uint;
+    pub fn llpar_use_table(m: LLVMModuleRef, len: *mut usize) -> *mut c_uint;
     pub fn llpar_use_ranks_add(
         ranks: *mut c_void,
         f: LLVMValueRef,

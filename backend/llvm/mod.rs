@@ -1195,16 +1195,12 @@ pub struct FunctionUses {
 pub struct UseTable(pub Vec<FunctionUses>);
 
 impl UseTable {
-    pub fn new(m: &Module, ranks: &UseRanks) -> Self {
-        assert!(
-            ranks.module == m.as_mut_ptr(),
-            "use ranks of another module"
-        );
+    pub fn new(m: &Module) -> Self {
         let mut len = 0usize;
-        // SAFETY: the module is alive and the ranks were made for it (checked above); the shim
-        // returns a malloc'ed array of `len` values, read here and freed once.
+        // SAFETY: the module is alive; the shim returns a malloc'ed array of `len` values, read
+        // here and freed once.
         let flat = unsafe {
-            let p = ffi::llpar_use_table(m.as_mut_ptr(), ranks.raw, &mut len);
+            let p = ffi::llpar_use_table(m.as_mut_ptr(), &mut len);
             let v = std::slice::from_raw_parts(p, len).to_vec();
             libc::free(p.cast());
             v
