@@ -203,7 +203,8 @@ impl ParallelPhase {
 
     /// As `predicted`, where workers extract the chunks from their own copies of the home
     /// module: every worker starts once the home module is written and it has read its copy,
-    /// then each chunk costs its extraction and its work, handed out in the same order.
+    /// then each chunk costs its extraction and its work, handed out in the same order (or, in
+    /// the call-graph walk, once its dependencies are done).
     fn predicted_with_copies(
         &self,
         copies: &Copies,
@@ -219,8 +220,12 @@ impl ParallelPhase {
             .enumerate()
             .map(|(c, b)| *b + self.extract.get(c).copied().unwrap_or_default())
             .collect();
-        let order = self.handout_order(&work);
-        let span = makespan_in_order(&work, &order, |_| Duration::ZERO, workers);
+        let span = if self.deps.is_empty() {
+            let order = self.handout_order(&work);
+            makespan_in_order(&work, &order, |_| Duration::ZERO, workers)
+        } else {
+            makespan_with_deps(&work, &self.deps, workers)
+        };
         (self.main_thread + copies.write).max(copies.write + read + span)
     }
 

@@ -497,19 +497,34 @@ where
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let admission = admission_for(options);
     let mut phase = Phase::new(stats, n, options);
+    phase.copies = workers_extract(options);
+    let home = phase
+        .copies
+        .then(|| phase.home_image(split, module, input_name));
     let mut merge = InOrder::new(n, "opt.bc");
     let mut graph = Ready::new(deps);
     std::thread::scope(|scope| {
         for w in 0..threads {
             let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
-            scope.spawn(move || worker::work(w, config, admission, None, jobs, done));
+            let home = home.as_ref();
+            scope.spawn(move || worker::work(w, config, admission, home, jobs, done));
         }
         drop((done_tx, job_rx));
-        let ranks = llvm::UseRanks::new(module);
-        let (recipe, uses) = (split.recipe(), llvm::UseTable::new(module));
+        // Every chunk is extracted from the module as it is before the walk: here, or by the
+        // workers from their copies of it, written before the walk too.
+        let here = home.is_none().then(|| {
+            let (ranks, uses) = (llvm::UseRanks::new(module), llvm::UseTable::new(module));
+            (split.recipe(), ranks, uses)
+        });
         let mut in_flight = 0;
         for c in 0..n {
-            match phase.extract(split, (&recipe, module, &ranks, &uses), c, input_name) {
+            let job = match &here {
+                Some((recipe, ranks, uses)) => {
+                    phase.extract(split, (recipe, module, ranks, uses), c, input_name)
+                }
+                None => Ok(phase.describe(split, c, input_name)),
+            };
+            match job {
                 Ok(job) if graph.waiting[c] == 0 && merge.first_error.is_none() => {
                     let _ = job_tx.send(graph.with_imports(c, job));
                     in_flight += 1;
@@ -518,7 +533,7 @@ where
                 Err(e) => merge.fail(e),
             }
         }
-        drop(ranks);
+        drop(here);
         merge.start(&mut phase, || {
             split.remove_bodies(module, 0..n);
             after_extraction(module)

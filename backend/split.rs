@@ -621,6 +621,8 @@ pub struct Recipe {
     /// kept alive.
     imports: Vec<Vec<usize>>,
     keep_alive: Vec<Vec<usize>>,
+    /// The functions some chunk imports (their bodies serve more than one chunk).
+    imported: std::collections::HashSet<usize>,
     for_codegen: bool,
 }
 
@@ -629,6 +631,17 @@ impl Recipe {
     pub fn bodies(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
         let imports = self.imports.get(index).map_or(&[][..], Vec::as_slice);
         self.functions[index].iter().chain(imports).copied()
+    }
+
+    /// The functions whose bodies no chunk but `index` needs: those it owns that no chunk
+    /// imports. A worker's copy may drop them once the chunk is extracted; dropping any other
+    /// would leave a later chunk of the same worker without an import, which would make its
+    /// input depend on how the chunks were shared among the workers.
+    pub fn bodies_done_with(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
+        self.functions[index]
+            .iter()
+            .copied()
+            .filter(|i| !self.imported.contains(i))
     }
 
     /// Extracts chunk `index` from `home` (the home module, or a copy of it whose chunk bodies
@@ -718,6 +731,7 @@ impl<'c> Split<'c> {
                 .collect(),
             imports: per_chunk(|w| &w.callees),
             keep_alive: per_chunk(|w| &w.keep_alive),
+            imported: per_chunk(|w| &w.callees).into_iter().flatten().collect(),
             for_codegen: self.purpose == Purpose::Codegen,
         }
     }

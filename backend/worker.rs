@@ -126,10 +126,11 @@ impl<'c, 'h> Copy<'c, 'h> {
             ranks.add(f, home.uses.0.get(i).unwrap_or(&no_uses))?;
         }
         let bitcode = home.recipe.extract(copy.module(), ranks, &home.uses, index);
-        // Each function belongs to one chunk: its body is not needed again. (The copy's ranks
+        // Each function belongs to one chunk: its body is not needed again, unless a chunk of
+        // the call-graph walk imports it (see `bodies_done_with`). (The copy's ranks
         // keep the entries of the uses dropped with it; should a use of a later chunk get the
         // same address, `add` gives it its own rank before extraction looks it up.)
-        for i in home.recipe.bodies(index) {
+        for i in home.recipe.bodies_done_with(index) {
             copy.forget(functions[i]);
         }
         Ok(bitcode)

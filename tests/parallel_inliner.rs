@@ -160,3 +160,32 @@ fn save_temps_keeps_both_phases() {
         assert_verifies(&temps.join(name));
     }
 }
+
+/// Workers extract the walk's chunks from their copies of the home module; under a memory cap
+/// the calling thread extracts them. The objects are the same. (A copy that dropped the body of
+/// a function some later chunk imports fails the copy's check, or would import less.)
+#[test]
+fn workers_extract_the_walk_chunks_as_the_calling_thread_does() {
+    let dir = tempfile::tempdir().unwrap();
+    for module in ["lua.bc", "lua-g.bc"] {
+        let objects: Vec<Vec<u8>> = [&[][..], &["--max-memory", "64G"][..]]
+            .iter()
+            .enumerate()
+            .map(|(i, extra)| {
+                let out = dir.path().join(format!("{module}.{i}.o"));
+                run_ok(
+                    llpar()
+                        .arg(corpus(module))
+                        .args(["-O2", "--emit=obj", PARALLEL, "-j2", "-o"])
+                        .arg(&out)
+                        .args(*extra),
+                );
+                std::fs::read(out).unwrap()
+            })
+            .collect();
+        assert!(
+            objects[0] == objects[1],
+            "{module}: the object depends on who extracts the walk's chunks"
+        );
+    }
+}
