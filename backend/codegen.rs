@@ -104,10 +104,89 @@ pub fn emit_object(
             })
         },
     )?;
+    join(&split, &objects, &home_object, input_name, stats)
+}
+
+/// With `--inliner=parallel`: each chunk of the call-graph walk, once `walk` has run on it,
+/// goes on in a job of its own to `pipeline` and code generation, so the walk's results are
+/// never merged home (see `pipeline::after_walk_per_chunk`). The chunks are planned for code
+/// generation (comdat groups, aliases and `llvm.used` entries with their functions).
+#[allow(clippy::too_many_arguments)]
+pub fn emit_object_along_walk(
+    module: &mut Module,
+    walk: &WorkerConfig,
+    pipeline: String,
+    machine: &TargetMachine,
+    options: &Options,
+    input_name: &str,
+    stats: &mut Stats,
+) -> Result<Vec<u8>> {
+    let t = Instant::now();
+    let mut split = split::prepare_walk(module, options.plan, Purpose::Codegen);
+    stats.add("split", t.elapsed());
+    if split.chunks.is_empty() {
+        split.restore.apply(module);
+        return llvm::emit(module, machine, true)
+            .map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")));
+    }
+    let t = Instant::now();
+    llvm::retain_shared_types(module);
+    stats.add("split", t.elapsed());
+    // The output is verified chunk by chunk (it never exists as one module).
+    let codegen = WorkerConfig {
+        task: Task::Codegen(Some(pipeline)),
+        inline_level: None,
+        verify: true,
+        ..walk.clone()
+    };
+    let deps = split.walk_deps();
+    let mut objects: Vec<Vec<u8>> = Vec::new();
+    let mut home_object = Vec::new();
+    parallel::process_dag(
+        &mut split,
+        module,
+        &deps,
+        &[walk.clone(), codegen],
+        options,
+        input_name,
+        stats,
+        |module| {
+            llvm::set_current_work(format!("{input_name}: generating code for the home module"));
+            // An unused hidden declaration still becomes an undefined symbol of the home object,
+            // and the chunk that owned the function may have dropped it (`worker::without_unused`).
+            let declarations: Vec<usize> = llvm::functions(module)
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.is_declaration())
+                .map(|(i, _)| i)
+                .collect();
+            llvm::erase_unused_globals(module, &declarations, &[]);
+            llvm::verify(module)
+                .map_err(|e| format!("{input_name}: the home module fails the verifier: {e}"))?;
+            home_object = llvm::emit(module, machine, true)
+                .map_err(|e| format!("{input_name}: code generation: {e}"))?;
+            Ok(|_, object| {
+                objects.push(object);
+                Ok(())
+            })
+        },
+    )?;
+    join(&split, &objects, &home_object, input_name, stats)
+}
+
+/// The chunks' objects and the home module's as one object: linked, local symbols restored,
+/// one compile unit per source.
+fn join(
+    split: &split::Split,
+    objects: &[Vec<u8>],
+    home_object: &[u8],
+    input_name: &str,
+    stats: &mut Stats,
+) -> Result<Vec<u8>> {
     let t = Instant::now();
     let _span = crate::trace::span("link objects");
     let renames: Vec<(&[u8], Vec<u8>)> = split.restore.object_symbol_names().collect();
-    let combined = link_objects(&objects, &home_object, &renames)
+    let combined = link_objects(objects, home_object, &renames)
         .map_err(|e| Error::failure(format!("{input_name}: {e}")))?;
     stats.add("link objects", t.elapsed());
     Ok(one_unit_per_source(combined, stats))

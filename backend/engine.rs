@@ -512,6 +512,14 @@ fn run_uncached(input: &[u8], input_name: &str, options: &Options) -> Result<(Ve
             .push(format!("parallel, with code generation: {p}"));
     }
 
+    // With `--inliner=parallel` and an object to make, each chunk of the walk goes on to code
+    // generation by itself; the module is not rebuilt after the walk.
+    let along_walk = match (options.emit, &machine) {
+        (EmitKind::Object, Some(_)) => {
+            pipeline::after_walk_per_chunk(&segments, before_codegen.as_deref())
+        }
+        _ => None,
+    };
     // The inliner of `-O<n>` runs in a serial segment and must use that level's parameters.
     let inline_level = match options.pipeline {
         PipelineRequest::Level { speed, size } => Some((speed, size)),
@@ -558,6 +566,23 @@ fn run_uncached(input: &[u8], input_name: &str, options: &Options) -> Result<(Ve
                     remote: options.remote.clone(),
                     remote_fallback: options.remote_fallback,
                 };
+                if let (true, Some(per_chunk), Some(machine)) = (walk, &along_walk, &machine) {
+                    let bytes = emit_along_walk(
+                        &mut module,
+                        &config,
+                        per_chunk,
+                        machine,
+                        options,
+                        input_name,
+                        &mut stats,
+                    )?;
+                    if let Some(stream) = &mut remarks {
+                        stats.remarks.extend(stream.take());
+                    }
+                    stats.wall = start.elapsed();
+                    stats.peak_memory = crate::admission::peak_resident_bytes();
+                    return Ok((bytes, stats));
+                }
                 let run = if walk { run_walk } else { run_per_chunk };
                 run(
                     &context,
@@ -624,6 +649,33 @@ fn run_uncached(input: &[u8], input_name: &str, options: &Options) -> Result<(Ve
     Ok((bytes, stats))
 }
 
+/// The object of `module`, whose every chunk runs the walk (`walk`) and then `per_chunk` and
+/// code generation (`codegen::emit_object_along_walk`). The output module never exists whole:
+/// each chunk is verified before its code generation, and the home module before its own.
+fn emit_along_walk(
+    module: &mut Module,
+    walk: &WorkerConfig,
+    per_chunk: &str,
+    machine: &inkwell::targets::TargetMachine,
+    options: &Options,
+    input_name: &str,
+    stats: &mut Stats,
+) -> Result<Vec<u8>> {
+    let t = Instant::now();
+    let _span = trace::span("the walk and code generation per chunk");
+    let bytes = codegen::emit_object_along_walk(
+        module,
+        walk,
+        per_chunk.to_string(),
+        machine,
+        options,
+        input_name,
+        stats,
+    )?;
+    stats.add("emit", t.elapsed());
+    Ok(bytes)
+}
+
 /// Splits `module`, runs `config.pipeline` on every chunk on `options.threads` workers, and merges
 /// the results back into `module`.
 fn run_per_chunk<'c>(
@@ -669,14 +721,14 @@ fn run_walk<'c>(
 ) -> Result<()> {
     let t = Instant::now();
     llvm::set_current_work(format!("{input_name}: planning the call-graph walk"));
-    let mut split = split::prepare_walk(module, options.plan);
+    let mut split = split::prepare_walk(module, options.plan, split::Purpose::Optimize);
     stats.add("split", t.elapsed());
     let deps = split.walk_deps();
     parallel::process_dag(
         &mut split,
         module,
         &deps,
-        config,
+        std::slice::from_ref(config),
         options,
         input_name,
         stats,

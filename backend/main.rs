@@ -84,7 +84,9 @@ struct Cli {
     /// only sroa, early-cse and simplifycfg as cleanup, the other simplification passes in
     /// parallel afterwards.
     /// `parallel`: on chunks, callees first, wave after wave, with all simplification passes
-    /// inside the walk as in `opt` (code closer to opt's; on sqlite3, fewer cores help).
+    /// inside the walk as in `opt`; to an object, each chunk then goes on to code generation
+    /// alone (code closer to opt's on C++; scales further on a wide call graph such as
+    /// HiGHS's, less far on a deep one such as sqlite3's or Lua's).
     #[arg(long, value_enum, default_value = "serial")]
     inliner: InlinerMode,
     /// Print the pipeline's segments (serial or per chunk) on stderr, as they run.

@@ -58,6 +58,7 @@ where
         for w in 0..threads {
             let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
             let home = home.as_ref();
+            let config = std::slice::from_ref(config);
             scope.spawn(move || worker::work(w, config, admission, home, jobs, done));
         }
         drop((done_tx, job_rx));
@@ -272,6 +273,8 @@ impl<'o> Phase<'o> {
             description: format!("{input_name}: {}", chunk.description),
             promoted_names: chunk.promoted_names,
             imports: Vec::new(),
+            stage: 0,
+            drop_unused: Vec::new(),
         }
     }
 
@@ -290,6 +293,15 @@ impl<'o> Phase<'o> {
         drop(span);
         self.write_time = t.elapsed();
         image
+    }
+
+    /// Gives the later stages' jobs of chunk `c` (of `n`) their names, after the first's.
+    fn name_stages(&mut self, c: usize, n: usize, stages: usize) {
+        for stage in 1..stages {
+            self.labels[c + stage * n] = format!("code generation of {}", self.labels[c]);
+            self.chunk_times[c + stage * n].0 =
+                format!("code generation of {}", self.chunk_times[c].0);
+        }
     }
 
     /// Keeps a chunk's input or result under `--save-temps`.
@@ -468,19 +480,20 @@ fn show_progress(
     );
 }
 
-/// Runs `config.task` on every chunk of `split` as their dependencies allow: chunk `c` starts
+/// Runs `configs[0].task` on every chunk of `split` as their dependencies allow: chunk `c` starts
 /// once every chunk in `deps[c].0` is done, and imports from their results the functions
 /// `deps[c].1` names for each. Every chunk is extracted from `module` as it was before any
 /// result came back, so a chunk's input depends on its dependencies' results alone, never on
-/// timing; results go to what `after_extraction` returns, strictly in chunk order. A failed chunk
-/// stops the chunks that depend on it; the others still run, and the first error in chunk order
-/// is reported.
+/// timing. With a second configuration, each chunk's result goes on to it as a job of its own
+/// (code generation after the walk) and that job's result is the chunk's. Results go to what
+/// `after_extraction` returns, strictly in chunk order. A failed chunk stops the chunks that
+/// depend on it; the others still run, and the first error in chunk order is reported.
 #[allow(clippy::too_many_arguments)]
 pub fn process_dag<'m, 'c, A>(
     split: &mut Split<'c>,
     module: &'m mut Module<'c>,
     deps: &[(Vec<usize>, Vec<Vec<String>>)],
-    config: &WorkerConfig,
+    configs: &[WorkerConfig],
     options: &Options,
     input_name: &str,
     stats: &mut Stats,
@@ -491,23 +504,27 @@ where
 {
     record_chunks(split, stats);
     let n = split.chunks.len();
+    let stages = configs.len();
     let start = Instant::now();
     let threads = options.threads.max(1).min(n.max(1));
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job>();
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let admission = admission_for(options);
-    let mut phase = Phase::new(stats, n, options);
+    let mut phase = Phase::new(stats, n * stages, options);
     phase.copies = workers_extract(options);
     let home = phase
         .copies
         .then(|| phase.home_image(split, module, input_name));
-    let mut merge = InOrder::new(n, "opt.bc");
+    let last = &configs[stages - 1];
+    let mut merge = InOrder::new(n, last.task.temp_suffix());
     let mut graph = Ready::new(deps);
+    let mut names: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut later = Later::new(split, stages);
     std::thread::scope(|scope| {
         for w in 0..threads {
             let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
             let home = home.as_ref();
-            scope.spawn(move || worker::work(w, config, admission, home, jobs, done));
+            scope.spawn(move || worker::work(w, configs, admission, home, jobs, done));
         }
         drop((done_tx, job_rx));
         // Every chunk is extracted from the module as it is before the walk: here, or by the
@@ -524,13 +541,21 @@ where
                 }
                 None => Ok(phase.describe(split, c, input_name)),
             };
+            phase.name_stages(c, n, stages);
             match job {
-                Ok(job) if graph.waiting[c] == 0 && merge.first_error.is_none() => {
-                    let _ = job_tx.send(graph.with_imports(c, job));
-                    in_flight += 1;
+                Ok(job) => {
+                    names.push((job.description.clone(), job.promoted_names.clone()));
+                    if graph.waiting[c] == 0 && merge.first_error.is_none() {
+                        let _ = job_tx.send(graph.with_imports(c, job));
+                        in_flight += 1;
+                    } else {
+                        graph.jobs[c] = Some(job);
+                    }
                 }
-                Ok(job) => graph.jobs[c] = Some(job),
-                Err(e) => merge.fail(e),
+                Err(e) => {
+                    names.push(Default::default());
+                    merge.fail(e);
+                }
             }
         }
         drop(here);
@@ -541,14 +566,49 @@ where
         while in_flight > 0 {
             let Ok(mut done) = done_rx.recv() else { break };
             in_flight -= 1;
+            let (c, stage) = (done.index, done.stage);
+            done.index = c + stage * n;
             phase.worked(stats, &mut done);
-            if let Ok(bytes) = &done.result {
-                for c in graph.finished(done.index, bytes, &split.chunks) {
-                    let _ = job_tx.send(c);
-                    in_flight += 1;
+            if stage + 1 < stages {
+                match done.result {
+                    Ok(bytes) => {
+                        for job in graph.finished(c, &bytes, &split.chunks) {
+                            let _ = job_tx.send(job);
+                            in_flight += 1;
+                        }
+                        if let Err(e) = phase.save(c, "opt.bc", &bytes) {
+                            merge.fail(e);
+                        }
+                        let (description, promoted_names) = names[c].clone();
+                        let job = Job {
+                            index: c,
+                            bitcode: bytes,
+                            description,
+                            promoted_names,
+                            imports: Vec::new(),
+                            stage: stage + 1,
+                            drop_unused: Vec::new(),
+                        };
+                        for job in later.walked(job, std::mem::take(&mut done.declared)) {
+                            let _ = job_tx.send(job);
+                            in_flight += 1;
+                        }
+                    }
+                    Err(e) => {
+                        merge.offer(&mut phase, c, Err(e));
+                    }
+                }
+                continue;
+            }
+            if stage == 0 {
+                if let Ok(bytes) = &done.result {
+                    for job in graph.finished(c, bytes, &split.chunks) {
+                        let _ = job_tx.send(job);
+                        in_flight += 1;
+                    }
                 }
             }
-            for c in merge.offer(&mut phase, done.index, done.result) {
+            for c in merge.offer(&mut phase, c, done.result) {
                 graph.merged(c);
             }
         }
@@ -560,16 +620,99 @@ where
             "{input_name}: internal error: a chunk's result was not merged"
         ));
     }
-    phase.record(
-        split,
-        stats,
-        &admission,
-        start,
-        deps.iter().map(|(d, _)| d.clone()).collect(),
-    );
+    let mut all_deps: Vec<Vec<usize>> = deps.iter().map(|(d, _)| d.clone()).collect();
+    for stage in 1..stages {
+        all_deps.extend((0..n).map(|c| {
+            let walks = later.waits_for(c);
+            walks.into_iter().map(|x| x + (stage - 1) * n).collect()
+        }));
+    }
+    phase.record(split, stats, &admission, start, all_deps);
     match merge.first_error {
         Some(e) => Err(Error::failure(e)),
         None => Ok(()),
+    }
+}
+
+/// The code generation jobs that follow the walk. A chunk holding functions only for other
+/// chunks (`Split::walk_droppable`) waits until the chunks whose results could still refer to
+/// them are walked, then drops those that none of the results refers to (and that it does not
+/// use itself), as `opt` finds them dead after its walk; the others start as soon as their own
+/// walk is done. Results outside those chunks never name them, so the drop does not depend on
+/// which other walks happen to be done.
+struct Later {
+    droppable: Vec<(Vec<String>, Vec<usize>)>,
+    /// Per chunk, the chunks waiting for its walk.
+    waited_by: Vec<Vec<usize>>,
+    /// Per chunk, the walks it waits for, its own included, that are not done.
+    waiting_for: Vec<usize>,
+    referenced: std::collections::HashSet<String>,
+    jobs: Vec<Option<Job>>,
+}
+
+impl Later {
+    fn new(split: &Split, stages: usize) -> Self {
+        let n = split.chunks.len();
+        let droppable = match stages {
+            1 => vec![Default::default(); n],
+            _ => split.walk_droppable(),
+        };
+        let mut waited_by = vec![Vec::new(); n];
+        let mut waiting_for = vec![1; n];
+        for (c, (names, chunks)) in droppable.iter().enumerate() {
+            if names.is_empty() {
+                continue;
+            }
+            for &x in chunks.iter().filter(|&&x| x != c) {
+                waited_by[x].push(c);
+                waiting_for[c] += 1;
+            }
+        }
+        Later {
+            droppable,
+            waited_by,
+            waiting_for,
+            referenced: Default::default(),
+            jobs: (0..n).map(|_| None).collect(),
+        }
+    }
+
+    /// The walks chunk `c`'s next stage waits for (its own included).
+    fn waits_for(&self, c: usize) -> Vec<usize> {
+        let mut all: Vec<usize> = match self.droppable.get(c) {
+            Some((names, chunks)) if !names.is_empty() => chunks.clone(),
+            _ => Vec::new(),
+        };
+        all.push(c);
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// A chunk's walk is done: `job` is its next stage's, `declared` what its result refers to.
+    /// Returns the jobs that can start now.
+    fn walked(&mut self, job: Job, declared: Vec<String>) -> Vec<Job> {
+        self.referenced.extend(declared);
+        let c = job.index;
+        self.jobs[c] = Some(job);
+        let mut ready = Vec::new();
+        for x in std::iter::once(c).chain(self.waited_by[c].clone()) {
+            self.waiting_for[x] -= 1;
+            if self.waiting_for[x] > 0 {
+                continue;
+            }
+            let Some(mut job) = self.jobs[x].take() else {
+                continue;
+            };
+            job.drop_unused = self.droppable[x]
+                .0
+                .iter()
+                .filter(|name| !self.referenced.contains(*name))
+                .cloned()
+                .collect();
+            ready.push(job);
+        }
+        ready
     }
 }
 

@@ -287,6 +287,29 @@ pub fn walk_segments(text: &str) -> Result<Vec<Segment>, String> {
     Ok(segments)
 }
 
+/// With `--inliner=parallel` and code generation to follow (`segments` and the per-chunk
+/// pipeline before code generation as `fuse_with_codegen` leaves them): the pipeline each chunk
+/// runs after its walk, in a job of its own, when nothing but module passes comes between the
+/// walk and it. Those module passes (dead argument and global elimination, GlobalOpt, ...)
+/// need the whole module, which is then never rebuilt: they are dropped but for
+/// `coro-cleanup`, which lowers what coroutine passes leave and is needed per chunk. `None`
+/// otherwise.
+pub fn after_walk_per_chunk(segments: &[Segment], before_codegen: Option<&str>) -> Option<String> {
+    let walk_at = segments
+        .iter()
+        .position(|s| matches!(s, Segment::Walk(_)))?;
+    let mut kept: Vec<String> = Vec::new();
+    for segment in &segments[walk_at + 1..] {
+        let Segment::WholeModule(passes) = segment else {
+            return None;
+        };
+        let elements = top_level_elements(passes).ok()?;
+        kept.extend(elements.into_iter().filter(|e| e == "coro-cleanup"));
+    }
+    kept.extend(before_codegen.map(str::to_string));
+    Some(kept.join(","))
+}
+
 /// When code generation follows, the last per-chunk segment can run in the same worker job as
 /// the chunk's code generation, saving a merge and a second split. That is only possible when
 /// what follows it is a module tail that does not need the chunks merged first: dead global

@@ -108,6 +108,13 @@ struct WalkPlan {
     /// Local functions used outside their chunk: external (and hidden) in it, so that its
     /// passes neither drop them nor count on knowing every caller.
     shared_locals: std::collections::HashSet<usize>,
+    /// Per chunk, the names of the functions it holds only for other chunks' instructions
+    /// (local, `linkonce` or `available_externally`, used outside it by instructions alone),
+    /// and the chunks whose walk results alone can still refer to them: those of their users,
+    /// and of every chunk that imports a body from one of those, and so on. Once those are
+    /// walked, a function that none of their results refers to, and its own chunk no longer
+    /// uses, is dead, as `opt` would find it after the walk.
+    droppable: Vec<(Vec<String>, Vec<usize>)>,
 }
 
 /// A callee of another chunk at most this costly (instructions, as simplified) is imported into
@@ -203,7 +210,7 @@ fn with_sole_callers(
 /// Plans the waves of the call-graph walk over `home` (see `plan::plan_walk`) and promotes its
 /// local symbols. A local function whose one user is another function goes with that function,
 /// so that the inliner there sees its only caller, as in the whole module.
-pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
+pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpose) -> Split<'c> {
     let functions = llvm::functions(home);
     let at: HashMap<GlobalRef, usize> =
         functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
@@ -230,21 +237,15 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
     let local: Vec<bool> = functions.iter().map(|f| f.has_local_linkage()).collect();
     let mut waves = Vec::new();
     let mut calls_by_index = Vec::new();
-    let mut split = prepare_planned(
-        home,
-        Purpose::Optimize,
-        "",
-        false,
-        |costs, together, calls| {
-            let together = with_sole_callers(costs, together, &sole);
-            calls_by_index = calls
-                .iter()
-                .map(|&(a, b)| (costs[a].index, costs[b].index))
-                .collect();
-            waves = plan::plan_walk(costs, &together, calls, options);
-            waves.iter().flatten().cloned().collect()
-        },
-    );
+    let mut split = prepare_planned(home, purpose, "", false, |costs, together, calls| {
+        let together = with_sole_callers(costs, together, &sole);
+        calls_by_index = calls
+            .iter()
+            .map(|&(a, b)| (costs[a].index, costs[b].index))
+            .collect();
+        waves = plan::plan_walk(costs, &together, calls, options);
+        waves.iter().flatten().cloned().collect()
+    });
     let mut chunk_of = vec![usize::MAX; functions.len()];
     for (c, chunk) in split.chunks.iter().enumerate() {
         for &i in &chunk.functions {
@@ -275,7 +276,7 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
             dep_calls[from].entry(to).or_default().push(callee);
         }
     }
-    let deps = dep_calls
+    let deps: Vec<(Vec<usize>, Vec<Vec<String>>)> = dep_calls
         .into_iter()
         .map(|by_chunk| {
             by_chunk
@@ -303,6 +304,8 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
         list.dedup();
     }
     let mut keep_alive = vec![Vec::new(); split.chunks.len()];
+    let mut droppable: Vec<(Vec<String>, Vec<usize>)> =
+        vec![Default::default(); split.chunks.len()];
     let mut shared_locals = std::collections::HashSet::new();
     for i in (0..functions.len()).filter(|&i| chunk_of[i] != usize::MAX && used_outside(i)) {
         if local[i] {
@@ -310,14 +313,66 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions) -> Split<'c> {
         } else if discardable[i] {
             keep_alive[chunk_of[i]].push(i);
         }
+        if let (true, Some(users)) = (local[i] || discardable[i], &users[i]) {
+            let (names, user_chunks) = &mut droppable[chunk_of[i]];
+            names.push(String::from_utf8_lossy(&functions[i].name()).into_owned());
+            user_chunks.extend(
+                users
+                    .iter()
+                    .map(|&u| chunk_of[u])
+                    .filter(|&c| c != usize::MAX),
+            );
+        }
+    }
+    let importers = importers(&deps, &callees, &chunk_of);
+    for (_, chunks) in &mut droppable {
+        *chunks = closure(std::mem::take(chunks), &importers);
     }
     split.walk = Some(WalkPlan {
         callees,
         deps,
         keep_alive,
         shared_locals,
+        droppable,
     });
     split
+}
+
+/// Per chunk, the chunks that import bodies from it: from its walk's result (they depend on
+/// it) or as they are before the walk (callees of a large SCC).
+fn importers(
+    deps: &[(Vec<usize>, Vec<Vec<String>>)],
+    callees: &[Vec<usize>],
+    chunk_of: &[usize],
+) -> Vec<Vec<usize>> {
+    let mut importers = vec![Vec::new(); deps.len()];
+    for (c, (ds, _)) in deps.iter().enumerate() {
+        for &d in ds {
+            importers[d].push(c);
+        }
+    }
+    for (c, list) in callees.iter().enumerate() {
+        for &f in list.iter().filter(|&&f| chunk_of[f] != usize::MAX) {
+            importers[chunk_of[f]].push(c);
+        }
+    }
+    importers
+}
+
+/// `start` with every chunk that imports from one in it, sorted.
+fn closure(start: Vec<usize>, importers: &[Vec<usize>]) -> Vec<usize> {
+    let mut seen = vec![false; importers.len()];
+    let mut stack = start;
+    let mut all = Vec::new();
+    while let Some(c) = stack.pop() {
+        if std::mem::replace(&mut seen[c], true) {
+            continue;
+        }
+        all.push(c);
+        stack.extend(importers[c].iter().copied().filter(|&x| !seen[x]));
+    }
+    all.sort_unstable();
+    all
 }
 
 /// Whether a function of another chunk can come along, as an `available_externally` copy, for
@@ -808,6 +863,14 @@ impl<'c> Split<'c> {
     /// of each it imports from their results.
     pub fn walk_deps(&self) -> Vec<(Vec<usize>, Vec<Vec<String>>)> {
         self.walk.as_ref().map_or_else(Vec::new, |w| w.deps.clone())
+    }
+
+    /// Per chunk of a split made by `prepare_walk`, the functions it holds only for other
+    /// chunks (see `WalkPlan::droppable`).
+    pub fn walk_droppable(&self) -> Vec<(Vec<String>, Vec<usize>)> {
+        self.walk
+            .as_ref()
+            .map_or_else(Vec::new, |w| w.droppable.clone())
     }
 
     /// Puts the home module's functions and variables back in the order they had when the

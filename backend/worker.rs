@@ -29,6 +29,48 @@ pub struct Job {
     /// What to import before the passes: per finished chunk this one depends on, its result
     /// and the functions of it this chunk calls (see `llvm::import_from`).
     pub imports: Vec<(std::sync::Arc<Vec<u8>>, Vec<String>)>,
+    /// Which of the phase's worker configurations does the work: 0, or 1 for the code
+    /// generation that follows a chunk's call-graph walk (on the walk's result).
+    pub stage: usize,
+    /// Functions of the chunk to erase before its work if it does not use them (held for
+    /// other chunks, none of whose walk results refers to them; see `split::WalkPlan`).
+    pub drop_unused: Vec<String>,
+}
+
+/// The chunk `bitcode` without the functions `names` that it does not use, nor the array that
+/// kept functions alive for other chunks during the walk.
+fn without_unused(bitcode: &[u8], names: &[String], index: usize) -> Result<Vec<u8>, String> {
+    let _span = trace::span("drop functions no chunk uses");
+    let context = Context::create();
+    let mut module = llvm::parse(&context, bitcode, &format!("chunk{index}"))?;
+    let kept_alive: Vec<usize> = llvm::variables(&module)
+        .iter()
+        .position(|v| v.name() == b"__llpar.kept_alive")
+        .into_iter()
+        .collect();
+    llvm::erase_unused_globals(&mut module, &[], &kept_alive);
+    let names: std::collections::HashSet<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
+    let chosen: Vec<usize> = llvm::functions(&module)
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| names.contains(&f.name()[..]))
+        .map(|(i, _)| i)
+        .collect();
+    llvm::erase_unused_globals(&mut module, &chosen, &[]);
+    llvm::erase_unused_comdats(&mut module);
+    Ok(llvm::write_bitcode(&module))
+}
+
+/// The functions that the module in `bitcode` declares (and, in a walk's result, uses).
+fn declared_functions(bitcode: &[u8]) -> Result<Vec<String>, String> {
+    let _span = trace::span("list the walk result's declarations");
+    let context = Context::create();
+    let lazy = LazyModule::read(&context, bitcode)?;
+    Ok(llvm::functions(lazy.module())
+        .iter()
+        .filter(|f| f.is_declaration())
+        .map(|f| String::from_utf8_lossy(&f.name()).into_owned())
+        .collect())
 }
 
 /// The chunk's bitcode with its imports (`Job::imports`) linked in, built in a context of its own.
@@ -150,6 +192,10 @@ struct Taken {
 
 pub struct Done {
     pub index: usize,
+    /// The job's `stage`.
+    pub stage: usize,
+    /// For a walk followed by a later stage: the functions its result declares.
+    pub declared: Vec<String>,
     pub result: Result<Vec<u8>, String>,
     /// The chunk's optimization remarks (YAML), when `WorkerConfig::remarks` asks for them.
     pub remarks: Vec<u8>,
@@ -241,16 +287,17 @@ impl WorkerConfig {
 /// decides when this worker may start its next chunk (jobserver tokens, the memory cap).
 pub fn work(
     worker: usize,
-    config: &WorkerConfig,
+    configs: &[WorkerConfig],
     admission: &Admission<'_>,
     home: Option<&HomeImage>,
     jobs: Receiver<Job>,
     results: Sender<Done>,
 ) {
     trace::name_thread(&format!("worker {worker}"));
-    let machine = match config.isolate {
+    // Every stage generates code for the same target.
+    let machine = match configs[0].isolate {
         Some(_) => Ok(None),
-        None => llvm::target_machine(&config.target, &config.triple),
+        None => llvm::target_machine(&configs[0].target, &configs[0].triple),
     };
     let copy_context = Context::create();
     let copy = home.map(|home| Copy {
@@ -266,9 +313,11 @@ pub fn work(
         let Ok(mut job) = jobs.recv() else {
             return;
         };
+        let config = &configs[job.stage.min(configs.len() - 1)];
+        // A later stage's job comes with its bitcode (the earlier stage's result).
         let taken = match &copy {
-            Some(copy) => copy.take(&ranks, &mut job),
-            None => Taken::already(),
+            Some(copy) if job.stage == 0 => copy.take(&ranks, &mut job),
+            _ => Taken::already(),
         };
         let (extracted, extract, read, input) =
             (taken.result, taken.extract, taken.read, taken.input);
@@ -280,6 +329,13 @@ pub fn work(
             _ if extracted.is_err() => extracted,
             true => Ok(()),
             false => with_imports(&job).map(|bitcode| job.bitcode = bitcode),
+        };
+        let imported = match imported {
+            Ok(()) if !job.drop_unused.is_empty() => {
+                without_unused(&job.bitcode, &job.drop_unused, job.index)
+                    .map(|bitcode| job.bitcode = bitcode)
+            }
+            other => other,
         };
         let key = config
             .cache
@@ -315,8 +371,17 @@ pub fn work(
         unsafe { libc::malloc_trim(0) };
         drop(ticket);
         drop(slot);
+        let (result, declared) = match result {
+            Ok(bytes) if job.stage + 1 < configs.len() => match declared_functions(&bytes) {
+                Ok(declared) => (Ok(bytes), declared),
+                Err(e) => (Err(format!("reading the walk's result: {e}")), Vec::new()),
+            },
+            other => (other, Vec::new()),
+        };
         let done = Done {
             index: job.index,
+            stage: job.stage,
+            declared,
             result: result.map_err(|e| format!("{}: {e}", job.description)),
             remarks,
             busy: start.elapsed(),
@@ -458,6 +523,17 @@ fn chunk_work(
     }
     // Only now is the chunk a valid module (see `llpar_finish_chunk`), so only now is it verified.
     llvm::finish_chunk(&module);
+    if config.inline_level.is_some() {
+        // A walk's result declares only what it uses, so that the declarations tell which
+        // functions of other chunks it still refers to (`Done::declared`).
+        let declarations: Vec<usize> = llvm::functions(&module)
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.is_declaration())
+            .map(|(i, _)| i)
+            .collect();
+        llvm::erase_unused_globals(&mut module, &declarations, &[]);
+    }
     if config.verify {
         llvm::verify(&module).map_err(|e| format!("optimized chunk fails the verifier: {e}"))?;
     }

@@ -85,10 +85,13 @@ fn bitcode_and_the_parallel_walk_keep_their_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let input = corpus("lua.bc");
-    for (k, extra) in [&["--emit=bc"][..], &["--emit=bc", "--inliner=parallel"]]
-        .iter()
-        .enumerate()
-    {
+    // The walk to objects has two jobs per chunk, the second on the first's result.
+    let variants = [
+        &["--emit=bc"][..],
+        &["--emit=bc", "--inliner=parallel"],
+        &["--emit=obj", "--inliner=parallel"],
+    ];
+    for (k, extra) in variants.iter().enumerate() {
         let plain = dir.path().join(format!("plain{k}.bc"));
         compile(&input, &plain, extra);
         let cached = dir.path().join(format!("cached{k}.bc"));

@@ -865,6 +865,11 @@ int llpar_import_from(LLVMModuleRef M, const char *bytes, size_t len, const char
   }
   if (bodies.empty())
     return 0;
+  // The mover appends every named metadata of `dep` to the chunk's. The shared debug types
+  // the dependency reached are its own list (for its code generation), not the chunk's: passed
+  // on, each chunk's list would hold its dependencies' lists, and theirs, down the whole walk.
+  if (NamedMDNode *shared = dep->getNamedMetadata("llpar.shared_types"))
+    dep->eraseNamedMetadata(shared);
   IRMover mover(chunk);
   if (Error e = mover.move(std::move(dep), bodies, [](GlobalValue &, IRMover::ValueAdder) {},
                            /*IsPerformingImport=*/false)) {
