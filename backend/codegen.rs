@@ -60,13 +60,7 @@ pub fn emit_object(
     let mut split = split::prepare(module, options.plan, Purpose::Codegen);
     stats.add("split", t.elapsed());
     if split.chunks.is_empty() {
-        split.restore.apply(module);
-        if let Some(p) = &pipeline {
-            llvm::run_passes(module, p, Some(machine), None)
-                .map_err(|e| Error::failure(format!("{input_name}: pipeline '{p}': {e}")))?;
-        }
-        return llvm::emit(module, machine, true)
-            .map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")));
+        return emit_whole(&split, module, pipeline.as_deref(), machine, input_name);
     }
     // Only chunks declare the shared debug types, so only a split module lists them.
     let t = Instant::now();
@@ -95,9 +89,7 @@ pub fn emit_object(
         input_name,
         stats,
         |module| {
-            llvm::set_current_work(format!("{input_name}: generating code for the home module"));
-            home_object = llvm::emit(module, machine, true)
-                .map_err(|e| format!("{input_name}: code generation: {e}"))?;
+            home_object = emit_home(module, machine, input_name)?;
             Ok(|_, object| {
                 objects.push(object);
                 Ok(())
@@ -105,6 +97,33 @@ pub fn emit_object(
         },
     )?;
     join(&split, &objects, &home_object, input_name, stats)
+}
+
+/// A module with no function to cut into chunks, compiled whole after `pipeline`.
+fn emit_whole<'c>(
+    split: &split::Split<'c>,
+    module: &mut Module<'c>,
+    pipeline: Option<&str>,
+    machine: &TargetMachine,
+    input_name: &str,
+) -> Result<Vec<u8>> {
+    split.restore.apply(module);
+    if let Some(p) = pipeline {
+        llvm::run_passes(module, p, Some(machine), None)
+            .map_err(|e| Error::failure(format!("{input_name}: pipeline '{p}': {e}")))?;
+    }
+    llvm::emit(module, machine, true)
+        .map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")))
+}
+
+/// The home module's object, once its chunks' bodies are gone.
+fn emit_home(
+    module: &mut Module,
+    machine: &TargetMachine,
+    input_name: &str,
+) -> std::result::Result<Vec<u8>, String> {
+    llvm::set_current_work(format!("{input_name}: generating code for the home module"));
+    llvm::emit(module, machine, true).map_err(|e| format!("{input_name}: code generation: {e}"))
 }
 
 /// With `--inliner=parallel`: each chunk of the call-graph walk, once `walk` has run on it,
@@ -125,9 +144,8 @@ pub fn emit_object_along_walk(
     let mut split = split::prepare_walk(module, options.plan, Purpose::Codegen);
     stats.add("split", t.elapsed());
     if split.chunks.is_empty() {
-        split.restore.apply(module);
-        return llvm::emit(module, machine, true)
-            .map_err(|e| Error::failure(format!("{input_name}: code generation: {e}")));
+        // No function definitions: the walk has nothing to do, the passes after it still run.
+        return emit_whole(&split, module, Some(&pipeline), machine, input_name);
     }
     let t = Instant::now();
     llvm::retain_shared_types(module);
@@ -151,20 +169,12 @@ pub fn emit_object_along_walk(
         input_name,
         stats,
         |module| {
-            llvm::set_current_work(format!("{input_name}: generating code for the home module"));
             // An unused hidden declaration still becomes an undefined symbol of the home object,
             // and the chunk that owned the function may have dropped it (`worker::without_unused`).
-            let declarations: Vec<usize> = llvm::functions(module)
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.is_declaration())
-                .map(|(i, _)| i)
-                .collect();
-            llvm::erase_unused_globals(module, &declarations, &[]);
+            llvm::erase_unused_declarations(module);
             llvm::verify(module)
                 .map_err(|e| format!("{input_name}: the home module fails the verifier: {e}"))?;
-            home_object = llvm::emit(module, machine, true)
-                .map_err(|e| format!("{input_name}: code generation: {e}"))?;
+            home_object = emit_home(module, machine, input_name)?;
             Ok(|_, object| {
                 objects.push(object);
                 Ok(())

@@ -569,13 +569,17 @@ where
             let (c, stage) = (done.index, done.stage);
             done.index = c + stage * n;
             phase.worked(stats, &mut done);
+            if stage == 0 {
+                if let Ok(bytes) = &done.result {
+                    for job in graph.finished(c, bytes, &split.chunks) {
+                        let _ = job_tx.send(job);
+                        in_flight += 1;
+                    }
+                }
+            }
             if stage + 1 < stages {
                 match done.result {
                     Ok(bytes) => {
-                        for job in graph.finished(c, &bytes, &split.chunks) {
-                            let _ = job_tx.send(job);
-                            in_flight += 1;
-                        }
                         if let Err(e) = phase.save(c, "opt.bc", &bytes) {
                             merge.fail(e);
                         }
@@ -599,14 +603,6 @@ where
                     }
                 }
                 continue;
-            }
-            if stage == 0 {
-                if let Ok(bytes) = &done.result {
-                    for job in graph.finished(c, bytes, &split.chunks) {
-                        let _ = job_tx.send(job);
-                        in_flight += 1;
-                    }
-                }
             }
             for c in merge.offer(&mut phase, c, done.result) {
                 graph.merged(c);

@@ -526,13 +526,7 @@ fn chunk_work(
     if config.inline_level.is_some() {
         // A walk's result declares only what it uses, so that the declarations tell which
         // functions of other chunks it still refers to (`Done::declared`).
-        let declarations: Vec<usize> = llvm::functions(&module)
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.is_declaration())
-            .map(|(i, _)| i)
-            .collect();
-        llvm::erase_unused_globals(&mut module, &declarations, &[]);
+        llvm::erase_unused_declarations(&mut module);
     }
     if config.verify {
         llvm::verify(&module).map_err(|e| format!("optimized chunk fails the verifier: {e}"))?;

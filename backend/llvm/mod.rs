@@ -979,6 +979,17 @@ pub fn replace_aliases_with_declarations(m: &mut Module, positions: &[usize]) {
     }
 }
 
+/// Erases the function declarations of `m` that nothing uses; returns how many were erased.
+pub fn erase_unused_declarations(m: &mut Module) -> usize {
+    let declarations: Vec<usize> = functions(m)
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.is_declaration())
+        .map(|(i, _)| i)
+        .collect();
+    erase_unused_globals(m, &declarations, &[])
+}
+
 /// Erases the functions at `functions` of `functions(m)` and the variables at `variables` of
 /// `variables(m)` that nothing uses (any more); returns how many were erased.
 pub fn erase_unused_globals(
