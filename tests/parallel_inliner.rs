@@ -217,3 +217,33 @@ fn functions_every_caller_inlined_are_dropped() {
         "lua: {ours} functions defined, the serial build {theirs}"
     );
 }
+
+/// `always-inline` runs on the whole module before the walk, as in `opt`, not in the walk's
+/// chunks: there, zstd's large `alwaysinline` templates stayed calls (`.text` 0.54 of `opt`'s),
+/// and with their bodies imported, each walked template had inlined its callees as if it were
+/// their only caller (1.07).
+#[test]
+fn always_inline_comes_before_the_walk_as_in_opt() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = corpus("zstd.bc");
+    let (ours, theirs) = (dir.path().join("llpar.o"), dir.path().join("serial.o"));
+    llpar_object(&input, "-j2", &ours);
+    serial_o2_object(&input, &theirs);
+    let text = |object: &Path| -> u64 {
+        let out = run_ok(Command::new(llvm_tool("llvm-size")).arg("-A").arg(object));
+        String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(|l| {
+                let mut fields = l.split_whitespace();
+                let name = fields.next()?;
+                name.starts_with(".text")
+                    .then(|| fields.next()?.parse::<u64>().ok())?
+            })
+            .sum()
+    };
+    let (ours, theirs) = (text(&ours), text(&theirs));
+    assert!(
+        ours * 100 >= theirs * 98 && ours * 100 <= theirs * 102,
+        "zstd: .text {ours} bytes, the serial build's {theirs}"
+    );
+}
