@@ -462,12 +462,7 @@ fn assert_one_unit_per_source(ours: &Path, serial: &Path) {
 
 /// The bytes of an object's `.debug_*` sections.
 fn debug_bytes(object: &Path) -> u64 {
-    let out = run_ok(Command::new(llvm_tool("llvm-size")).arg("-A").arg(object));
-    String::from_utf8_lossy(&out)
-        .lines()
-        .filter(|l| l.starts_with(".debug_"))
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .sum()
+    section_bytes(object, ".debug_")
 }
 
 /// What gdb shows at `breakpoint`: the backtrace, one line per frame (function, arguments' names

@@ -190,16 +190,23 @@ fn workers_extract_the_walk_chunks_as_the_calling_thread_does() {
     }
 }
 
+/// `MODULE.bc` of the corpus compiled at `-O2 -j2` by llpar (`llpar_object`) and by the serial
+/// reference, in a temporary directory that lives as long as the first element.
+fn beside_serial(module: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = corpus(&format!("{module}.bc"));
+    let (ours, theirs) = (dir.path().join("llpar.o"), dir.path().join("serial.o"));
+    llpar_object(&input, "-j2", &ours);
+    serial_o2_object(&input, &theirs);
+    (dir, ours, theirs)
+}
+
 /// The functions every caller inlined are not compiled: a chunk drops what it held only for
 /// other chunks once no walk result refers to it (as `opt` deletes them). Without that, Lua's
 /// object defines 822 functions where the serial one defines 647.
 #[test]
 fn functions_every_caller_inlined_are_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = corpus("lua.bc");
-    let (ours, theirs) = (dir.path().join("llpar.o"), dir.path().join("serial.o"));
-    llpar_object(&input, "-j2", &ours);
-    serial_o2_object(&input, &theirs);
+    let (_dir, ours, theirs) = beside_serial("lua");
     let functions = |object: &Path| {
         let out = run_ok(
             Command::new(llvm_tool("llvm-nm"))
@@ -224,24 +231,11 @@ fn functions_every_caller_inlined_are_dropped() {
 /// their only caller (1.07).
 #[test]
 fn always_inline_comes_before_the_walk_as_in_opt() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = corpus("zstd.bc");
-    let (ours, theirs) = (dir.path().join("llpar.o"), dir.path().join("serial.o"));
-    llpar_object(&input, "-j2", &ours);
-    serial_o2_object(&input, &theirs);
-    let text = |object: &Path| -> u64 {
-        let out = run_ok(Command::new(llvm_tool("llvm-size")).arg("-A").arg(object));
-        String::from_utf8_lossy(&out)
-            .lines()
-            .filter_map(|l| {
-                let mut fields = l.split_whitespace();
-                let name = fields.next()?;
-                name.starts_with(".text")
-                    .then(|| fields.next()?.parse::<u64>().ok())?
-            })
-            .sum()
-    };
-    let (ours, theirs) = (text(&ours), text(&theirs));
+    let (_dir, ours, theirs) = beside_serial("zstd");
+    let (ours, theirs) = (
+        section_bytes(&ours, ".text"),
+        section_bytes(&theirs, ".text"),
+    );
     assert!(
         ours * 100 >= theirs * 98 && ours * 100 <= theirs * 102,
         "zstd: .text {ours} bytes, the serial build's {theirs}"

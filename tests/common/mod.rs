@@ -138,6 +138,17 @@ pub fn serial_o2_object(input: &Path, out: &Path) {
     );
 }
 
+/// The bytes of an object's sections whose names start with `prefix` (`.text`, `.debug_`), by
+/// `llvm-size -A`.
+pub fn section_bytes(object: &Path, prefix: &str) -> u64 {
+    let out = run_ok(Command::new(llvm_tool("llvm-size")).arg("-A").arg(object));
+    String::from_utf8_lossy(&out)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
 /// Two files hold the same bytes.
 pub fn same_bytes(a: &Path, b: &Path) {
     assert!(
