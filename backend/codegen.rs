@@ -3,11 +3,13 @@
 //! more on the calling thread, and `ld.lld -r` joins them, in chunk order, into one relocatable
 //! object. Symbols that were local in the input were promoted to hidden ones so that objects
 //! can refer to each other; `llvm-objcopy` makes them local again under their own names.
-use crate::engine::{Options, Stats};
+use crate::crash;
 use crate::error::{Error, Result};
 use crate::llvm::{self, TargetOptions};
+use crate::options::Options;
 use crate::parallel;
 use crate::split::{self, Purpose};
+use crate::stats::Stats;
 use crate::worker::{Task, WorkerConfig};
 use inkwell::module::Module;
 use inkwell::targets::TargetMachine;
@@ -122,7 +124,7 @@ fn emit_home(
     machine: &TargetMachine,
     input_name: &str,
 ) -> std::result::Result<Vec<u8>, String> {
-    llvm::set_current_work(format!("{input_name}: generating code for the home module"));
+    crash::set_current_work(format!("{input_name}: generating code for the home module"));
     llvm::emit(module, machine, true).map_err(|e| format!("{input_name}: code generation: {e}"))
 }
 

@@ -30,6 +30,48 @@ thread_local! {
     static REPRODUCER_USED: Cell<bool> = const { Cell::new(false) };
 }
 
+thread_local! {
+    /// What this thread is doing, named in the message when LLVM reports a fatal error.
+    static CURRENT_WORK: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Whether this thread has used `CURRENT_WORK` (so its destructor is registered already):
+    /// without a destructor of its own, reading it registers nothing, as the crash handler needs.
+    static CURRENT_WORK_USED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Names what the current thread works on (a chunk, a phase) for LLVM's fatal error messages.
+pub fn set_current_work(what: impl Into<String>) {
+    CURRENT_WORK.with(|w| *w.borrow_mut() = what.into());
+    CURRENT_WORK_USED.with(|u| u.set(true));
+}
+
+/// Calls `f` with what the current thread works on, without allocating or registering a
+/// thread-local destructor (for the crash handler); false if that cannot be read.
+pub fn with_current_work_raw(f: impl FnOnce(&str)) -> bool {
+    match CURRENT_WORK_USED.try_with(|u| u.get()) {
+        // Never set on this thread: no work named.
+        Ok(false) => {
+            f("");
+            return true;
+        }
+        Ok(true) => {}
+        Err(_) => return false,
+    }
+    CURRENT_WORK
+        .try_with(|w| match w.try_borrow() {
+            Ok(work) => {
+                f(work.as_str());
+                true
+            }
+            Err(_) => false,
+        })
+        .unwrap_or(false)
+}
+
+/// What the current thread works on, for a fatal error's message.
+pub fn current_work() -> String {
+    CURRENT_WORK.with(|w| w.borrow().clone())
+}
+
 /// While alive, a fatal error or crash on this thread writes the chunk to the reproducer path.
 /// Leaking it (`mem::forget`) only leaves the reproducer named: the bytes are shared, not borrowed.
 pub struct ReproducerGuard {
@@ -159,7 +201,7 @@ extern "C" fn on_crash(signal: libc::c_int) {
         .find(|(s, _)| *s == signal)
         .map_or("signal", |(_, n)| n);
     write_stderr(b"llpar: error: ");
-    let named = crate::llvm::with_current_work_raw(|work| {
+    let named = with_current_work_raw(|work| {
         if !work.is_empty() {
             write_stderr(work.as_bytes());
             write_stderr(b": ");

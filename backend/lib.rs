@@ -31,28 +31,32 @@ mod codegen;
 mod crash;
 mod dwarf;
 mod elf;
-pub mod engine;
+mod engine;
 pub mod error;
 mod jobserver;
 mod llvm;
 mod merge;
+mod options;
 mod parallel;
 mod pipeline;
 mod plan;
 mod remote;
 mod split;
+mod stats;
 mod trace;
 pub mod units;
 mod worker;
 
 pub use cache::Cache;
-pub use engine::{run, EmitKind, Options, ParallelPhase, Stats};
+pub use engine::run;
 pub use error::{Error, ErrorKind, Result};
 pub use jobserver::Jobserver;
 pub use llvm::{RelocModel, TargetOptions};
+pub use options::{EmitKind, Options};
 pub use pipeline::PipelineRequest;
 pub use plan::{PlanOptions, Strategy};
 pub use remote::{Remote, RemoteSummary};
+pub use stats::{ParallelPhase, Stats};
 
 /// Process setup for a program built on llpar, first thing in `main` (before any other thread
 /// exists): SIGINT, SIGTERM and SIGHUP remove the files registered with

@@ -8,10 +8,12 @@
 //! result before reporting the first error in chunk order (`InOrder`), so the error reported is
 //! deterministic.
 use crate::admission::Admission;
-use crate::engine::{save_temp, Copies, Options, ParallelPhase, Stats};
+use crate::crash;
 use crate::error::{Error, Result};
 use crate::llvm::{self, UseTable};
+use crate::options::{save_temp, Options};
 use crate::split::{ChunkModule, Recipe, Split};
+use crate::stats::{Copies, ParallelPhase, Stats};
 use crate::trace;
 use crate::worker::{self, Done, HomeImage, Job, WorkerConfig};
 use inkwell::module::Module;
@@ -244,7 +246,7 @@ impl<'o> Phase<'o> {
     ) -> std::result::Result<Job, String> {
         let t = Instant::now();
         let span = trace::span(format!("extract chunk {index}"));
-        llvm::set_current_work(format!("{input_name}: extracting chunk {index}"));
+        crash::set_current_work(format!("{input_name}: extracting chunk {index}"));
         let chunk = split.extract(recipe, home, ranks, uses, index);
         drop(span);
         self.extract_times[index] = t.elapsed();

@@ -148,7 +148,7 @@ impl<'c, 'h> Copy<'c, 'h> {
         let copy = self.module.get_or_init(|| {
             let t = Instant::now();
             let _span = trace::span("read the copy of the home module");
-            llvm::set_current_work(format!("{}: reading the home module", home.input_name));
+            crash::set_current_work(format!("{}: reading the home module", home.input_name));
             let copy = LazyModule::read(self.context, &home.bitcode);
             *read = t.elapsed();
             copy
@@ -158,7 +158,7 @@ impl<'c, 'h> Copy<'c, 'h> {
             .map_err(|e| format!("reading the home module: {e}"))?;
         let ranks = ranks.get_or_init(|| UseRanks::for_copy(copy));
         let _span = trace::span(format!("extract chunk {index}"));
-        llvm::set_current_work(format!("{}: extracting chunk {index}", home.input_name));
+        crash::set_current_work(format!("{}: extracting chunk {index}", home.input_name));
         let functions = llvm::functions(copy.module());
         let no_uses = FunctionUses::default();
         for i in home.recipe.bodies(index) {
@@ -363,7 +363,7 @@ pub fn work(
             Err(e) => (Err(llvm::with_own_names(&e)), Vec::new()),
         };
         drop(span);
-        llvm::set_current_work("");
+        crash::set_current_work("");
         llvm::set_current_names(&[]);
         // Give the memory of the chunk's context back to the system: each thread allocates from
         // its own malloc arena, and freed memory kept in eight arenas would otherwise add up.
@@ -469,7 +469,7 @@ fn compute(
     match (&config.isolate, machine) {
         (Some(program), _) => run_in_child(program, config, job),
         (None, Ok(machine)) => {
-            llvm::set_current_work(format!("{} {}", job.description, config.doing()));
+            crash::set_current_work(format!("{} {}", job.description, config.doing()));
             let bitcode = std::sync::Arc::new(std::mem::take(&mut job.bitcode));
             let _reproducer = crash::reproducer_for(
                 bitcode.clone(),

@@ -63,14 +63,6 @@ impl<'m> GlobalRef<'m> {
 }
 
 thread_local! {
-    /// What this thread is doing, named in the message when LLVM reports a fatal error.
-    static CURRENT_WORK: RefCell<String> = const { RefCell::new(String::new()) };
-    /// Whether this thread has used `CURRENT_WORK` (so its destructor is registered already):
-    /// without a destructor of its own, reading it registers nothing, as the crash handler needs.
-    static CURRENT_WORK_USED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-thread_local! {
     /// Promoted names in the current thread's chunk and the own names they stand for.
     static CURRENT_NAMES: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
 }
@@ -97,42 +89,13 @@ pub fn with_own_names(message: &str) -> String {
     })
 }
 
-/// Names what the current thread works on (a chunk, a phase) for LLVM's fatal error messages.
-pub fn set_current_work(what: impl Into<String>) {
-    CURRENT_WORK.with(|w| *w.borrow_mut() = what.into());
-    CURRENT_WORK_USED.with(|u| u.set(true));
-}
-
-/// Calls `f` with what the current thread works on, without allocating or registering a
-/// thread-local destructor (for the crash handler); false if that cannot be read.
-pub fn with_current_work_raw(f: impl FnOnce(&str)) -> bool {
-    match CURRENT_WORK_USED.try_with(|u| u.get()) {
-        // Never set on this thread: no work named.
-        Ok(false) => {
-            f("");
-            return true;
-        }
-        Ok(true) => {}
-        Err(_) => return false,
-    }
-    CURRENT_WORK
-        .try_with(|w| match w.try_borrow() {
-            Ok(work) => {
-                f(work.as_str());
-                true
-            }
-            Err(_) => false,
-        })
-        .unwrap_or(false)
-}
-
 extern "C" fn on_fatal_error(reason: *const c_char) {
     crate::crash::claim_exit();
     // SAFETY: LLVM passes a NUL-terminated message that lives for the duration of the call.
     let reason = unsafe { CStr::from_ptr(reason) }
         .to_string_lossy()
         .into_owned();
-    let work = CURRENT_WORK.with(|w| w.borrow().clone());
+    let work = crate::crash::current_work();
     let work = if work.is_empty() {
         String::new()
     } else {
