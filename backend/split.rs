@@ -410,138 +410,237 @@ pub fn prepare_planned<'c>(
     keep_unit_locals: bool,
     planner: impl FnOnce(&[FunctionCost], &[(usize, usize)], &[(usize, usize)]) -> Vec<Chunk>,
 ) -> Split<'c> {
-    let functions = llvm::functions(home);
-    let mut costs = Vec::new();
-    let mut function_costs = vec![0; functions.len()];
-    let mut together = Vec::new();
-    let mut position_of: HashMap<GlobalRef, usize> = HashMap::new();
-    let mut first_in_comdat: HashMap<ComdatRef, usize> = HashMap::new();
-    let mut block_address_uses = Vec::new();
-    let mut callees = Vec::new();
-    for (index, &f) in functions.iter().enumerate() {
-        if f.is_declaration() {
-            continue;
-        }
-        let pos = costs.len();
-        position_of.insert(f, pos);
-        let (cost, uses, calls) = f.body_summary_with_calls();
-        callees.extend(calls.into_iter().map(|g| (pos, g)));
-        costs.push(FunctionCost {
-            index,
-            cost,
-            anchor: plan::anchor(&f.name()),
-        });
-        function_costs[index] = cost;
-        if let Some(c) = f.comdat() {
-            let first = *first_in_comdat.entry(c).or_insert(pos);
-            together.push((first, pos));
-        }
-        block_address_uses.extend(uses.into_iter().map(|g| (pos, g)));
-    }
-    for (pos, target) in block_address_uses {
-        if let Some(&other) = position_of.get(&target) {
-            together.push((pos, other));
-        }
-    }
-    // A variable holding block addresses (a computed-goto table) goes with the functions whose
-    // blocks it names, and so do the functions that use it: the blocks must stay address-taken
-    // where they are optimized, and loads from the table can still fold.
-    let mut block_address_tables = Vec::new();
-    for v in llvm::variables(home) {
-        let targets = v.block_address_functions();
-        if targets.is_empty() || v.is_declaration() {
-            continue;
-        }
-        let group: Vec<usize> = targets
-            .iter()
-            .chain(v.user_functions().iter())
-            .filter_map(|f| position_of.get(f).copied())
-            .collect();
-        together.extend(group.windows(2).map(|w| (w[0], w[1])));
-        if let Some(&owner) = targets.iter().find_map(|f| position_of.get(f)) {
-            block_address_tables.push((v, owner));
-        }
-    }
-    let calls: Vec<(usize, usize)> = callees
-        .into_iter()
-        .filter_map(|(pos, g)| position_of.get(&g).map(|&callee| (pos, callee)))
-        .collect();
-    let chunks = planner(&costs, &together, &calls);
-    let mut chunk_of_function = HashMap::new();
-    for (c, chunk) in chunks.iter().enumerate() {
-        for &i in &chunk.functions {
-            chunk_of_function.insert(i, c);
-        }
-    }
-    let mut owned_variables = vec![Vec::new(); chunks.len()];
-    for (v, owner) in block_address_tables {
-        owned_variables[chunk_of_function[&costs[owner].index]].push(v);
-    }
-    let mut owned_aliases = vec![Vec::new(); chunks.len()];
-    if purpose == Purpose::Codegen {
-        let chunk_of = |f: &GlobalRef| {
-            position_of
-                .get(f)
-                .map(|&pos| chunk_of_function[&costs[pos].index])
+    let survey = Survey::of(home);
+    let chunks = planner(&survey.costs, &survey.together, &survey.calls);
+    let chunk_at = survey.chunk_at(&chunks);
+    let mut owned = Owned::of(home, &survey, &chunk_at, chunks.len(), purpose);
+    let unit_locals = match keep_unit_locals {
+        true => unit_locals(home, &survey, &chunk_at, &mut owned.variables),
+        false => Vec::new(),
+    };
+    let (promotions, local_functions) = promote(home, &unit_locals, salt);
+    let parts = Parts {
+        functions: survey.functions,
+        function_costs: survey.function_costs,
+        owned,
+        unit_locals,
+        promotions,
+        local_functions,
+    };
+    parts.into_split(home, chunks, purpose)
+}
+
+/// What planning needs to know of the home module's function definitions. A definition's
+/// *position* is its place among the definitions, in module order.
+struct Survey<'m> {
+    /// Every function of the home module's list, declarations included.
+    functions: Vec<GlobalRef<'m>>,
+    /// Per position: its index in `functions`, its cost, its anchor.
+    costs: Vec<FunctionCost>,
+    /// Per index in `functions`: the cost (0 for declarations).
+    function_costs: Vec<u64>,
+    /// Pairs of positions that must share a chunk.
+    together: Vec<(usize, usize)>,
+    /// Direct calls between definitions (caller position, callee position).
+    calls: Vec<(usize, usize)>,
+    position_of: HashMap<GlobalRef<'m>, usize>,
+    /// Per comdat, the position of its first function.
+    first_in_comdat: HashMap<ComdatRef<'m>, usize>,
+    /// Variables holding block addresses (computed-goto tables), with the position of a
+    /// function whose blocks they name.
+    block_address_tables: Vec<(GlobalRef<'m>, usize)>,
+}
+
+impl<'m> Survey<'m> {
+    fn of(home: &'m Module) -> Self {
+        let functions = llvm::functions(home);
+        let mut survey = Survey {
+            function_costs: vec![0; functions.len()],
+            functions,
+            costs: Vec::new(),
+            together: Vec::new(),
+            calls: Vec::new(),
+            position_of: HashMap::new(),
+            first_in_comdat: HashMap::new(),
+            block_address_tables: Vec::new(),
         };
-        let mut chunk_of_comdat: HashMap<ComdatRef, usize> = HashMap::new();
-        for (&c, &pos) in &first_in_comdat {
-            chunk_of_comdat.insert(c, chunk_of_function[&costs[pos].index]);
+        let mut block_address_uses = Vec::new();
+        let mut callees = Vec::new();
+        for (index, &f) in survey.functions.iter().enumerate() {
+            if f.is_declaration() {
+                continue;
+            }
+            let pos = survey.costs.len();
+            survey.position_of.insert(f, pos);
+            let (cost, uses, calls) = f.body_summary_with_calls();
+            callees.extend(calls.into_iter().map(|g| (pos, g)));
+            survey.costs.push(FunctionCost {
+                index,
+                cost,
+                anchor: plan::anchor(&f.name()),
+            });
+            survey.function_costs[index] = cost;
+            if let Some(c) = f.comdat() {
+                let first = *survey.first_in_comdat.entry(c).or_insert(pos);
+                survey.together.push((first, pos));
+            }
+            block_address_uses.extend(uses.into_iter().map(|g| (pos, g)));
         }
-        for v in llvm::variables(home) {
-            if let Some(c) = v.comdat().and_then(|c| chunk_of_comdat.get(&c)) {
-                if !v.is_declaration() && !owned_variables[*c].contains(&v) {
-                    owned_variables[*c].push(v);
-                }
+        for (pos, target) in block_address_uses {
+            if let Some(&other) = survey.position_of.get(&target) {
+                survey.together.push((pos, other));
             }
         }
-        for a in llvm::aliases(home).into_iter().chain(llvm::ifuncs(home)) {
-            if let Some(c) = a.alias_target().as_ref().and_then(chunk_of) {
-                owned_aliases[c].push(a);
+        survey.calls = callees
+            .into_iter()
+            .filter_map(|(pos, g)| survey.position_of.get(&g).map(|&callee| (pos, callee)))
+            .collect();
+        survey.block_address_tables(home);
+        survey
+    }
+
+    /// A variable holding block addresses (a computed-goto table) goes with the functions
+    /// whose blocks it names, and so do the functions that use it: the blocks must stay
+    /// address-taken where they are optimized, and loads from the table can still fold.
+    fn block_address_tables(&mut self, home: &'m Module) {
+        for v in llvm::variables(home) {
+            let targets = v.block_address_functions();
+            if targets.is_empty() || v.is_declaration() {
+                continue;
+            }
+            let group: Vec<usize> = targets
+                .iter()
+                .chain(v.user_functions().iter())
+                .filter_map(|f| self.position_of.get(f).copied())
+                .collect();
+            self.together.extend(group.windows(2).map(|w| (w[0], w[1])));
+            if let Some(&owner) = targets.iter().find_map(|f| self.position_of.get(f)) {
+                self.block_address_tables.push((v, owner));
             }
         }
     }
 
-    // Locals that one chunk alone uses (through instructions only) need no promotion.
-    let mut unit_locals = Vec::new();
-    if keep_unit_locals {
-        let chunk_of_defined = |f: &GlobalRef| {
-            position_of
-                .get(f)
-                .map(|&pos| chunk_of_function[&costs[pos].index])
-        };
-        let owned: std::collections::HashSet<GlobalRef> =
-            owned_variables.iter().flatten().copied().collect();
-        for g in llvm::global_values(home) {
-            // Unnamed ones are promoted all the same: the units and the merge find globals by name.
-            if !g.has_local_linkage()
-                || g.is_declaration()
-                || !(g.is_function() || g.is_variable())
-                || g.name().is_empty()
-            {
-                continue;
-            }
-            let Some(users) = g.only_instruction_users() else {
-                continue;
-            };
-            let user_chunks: Vec<Option<usize>> = users.iter().map(chunk_of_defined).collect();
-            let Some(&Some(chunk)) = user_chunks.first() else {
-                continue;
-            };
-            if user_chunks.iter().any(|c| *c != Some(chunk)) {
-                continue;
-            }
-            if g.is_function() {
-                if chunk_of_defined(&g) == Some(chunk) {
-                    unit_locals.push(g);
-                }
-            } else if !owned.contains(&g) {
-                owned_variables[chunk].push(g);
-                unit_locals.push(g);
+    /// Per position, the chunk that holds it (the planner puts every definition in one).
+    fn chunk_at(&self, chunks: &[Chunk]) -> Vec<usize> {
+        let mut chunk_of_index = HashMap::new();
+        for (c, chunk) in chunks.iter().enumerate() {
+            for &i in &chunk.functions {
+                chunk_of_index.insert(i, c);
             }
         }
+        self.costs
+            .iter()
+            .map(|f| chunk_of_index[&f.index])
+            .collect()
     }
-    let kept: std::collections::HashSet<GlobalRef> = unit_locals.iter().copied().collect();
+
+    /// The chunk that holds function `f`, if it is a definition.
+    fn chunk_of(&self, chunk_at: &[usize], f: &GlobalRef<'m>) -> Option<usize> {
+        self.position_of.get(f).map(|&pos| chunk_at[pos])
+    }
+}
+
+/// Per chunk, the globals other than functions that it owns.
+struct Owned<'m> {
+    /// Block address tables of its functions, and (code generation) variables of its comdats.
+    variables: Vec<Vec<GlobalRef<'m>>>,
+    /// Aliases and ifuncs of its functions (code generation only).
+    aliases: Vec<Vec<GlobalRef<'m>>>,
+}
+
+impl<'m> Owned<'m> {
+    fn of(
+        home: &'m Module,
+        survey: &Survey<'m>,
+        chunk_at: &[usize],
+        chunks: usize,
+        purpose: Purpose,
+    ) -> Self {
+        let mut owned = Owned {
+            variables: vec![Vec::new(); chunks],
+            aliases: vec![Vec::new(); chunks],
+        };
+        for &(v, owner) in &survey.block_address_tables {
+            owned.variables[chunk_at[owner]].push(v);
+        }
+        if purpose != Purpose::Codegen {
+            return owned;
+        }
+        // An object must have a comdat group, and an alias with what it stands for, whole.
+        let chunk_of_comdat: HashMap<ComdatRef, usize> = survey
+            .first_in_comdat
+            .iter()
+            .map(|(&c, &pos)| (c, chunk_at[pos]))
+            .collect();
+        for v in llvm::variables(home) {
+            if let Some(&c) = v.comdat().and_then(|c| chunk_of_comdat.get(&c)) {
+                if !v.is_declaration() && !owned.variables[c].contains(&v) {
+                    owned.variables[c].push(v);
+                }
+            }
+        }
+        for a in llvm::aliases(home).into_iter().chain(llvm::ifuncs(home)) {
+            let target = a.alias_target();
+            if let Some(c) = target.as_ref().and_then(|f| survey.chunk_of(chunk_at, f)) {
+                owned.aliases[c].push(a);
+            }
+        }
+        owned
+    }
+}
+
+/// Locals that instructions of one chunk alone use: they need no promotion. A variable among
+/// them moves to that chunk (added to `owned_variables`).
+fn unit_locals<'m>(
+    home: &'m Module,
+    survey: &Survey<'m>,
+    chunk_at: &[usize],
+    owned_variables: &mut [Vec<GlobalRef<'m>>],
+) -> Vec<GlobalRef<'m>> {
+    let owned: std::collections::HashSet<GlobalRef> =
+        owned_variables.iter().flatten().copied().collect();
+    let mut unit_locals = Vec::new();
+    for g in llvm::global_values(home) {
+        // Unnamed ones are promoted all the same: the units and the merge find globals by name.
+        if !g.has_local_linkage()
+            || g.is_declaration()
+            || !(g.is_function() || g.is_variable())
+            || g.name().is_empty()
+        {
+            continue;
+        }
+        let Some(users) = g.only_instruction_users() else {
+            continue;
+        };
+        let user_chunks: Vec<Option<usize>> =
+            users.iter().map(|f| survey.chunk_of(chunk_at, f)).collect();
+        let Some(&Some(chunk)) = user_chunks.first() else {
+            continue;
+        };
+        if user_chunks.iter().any(|c| *c != Some(chunk)) {
+            continue;
+        }
+        if g.is_function() {
+            if survey.chunk_of(chunk_at, &g) == Some(chunk) {
+                unit_locals.push(g);
+            }
+        } else if !owned.contains(&g) {
+            owned_variables[chunk].push(g);
+            unit_locals.push(g);
+        }
+    }
+    unit_locals
+}
+
+/// Makes every local symbol but `kept` external and hidden under a name of its own
+/// (`__llpar.local.<salt>N`); returns the promotions, and the functions among them with their
+/// linkage.
+fn promote<'m>(
+    home: &'m Module,
+    kept: &[GlobalRef<'m>],
+    salt: &str,
+) -> (Vec<Promotion>, Vec<(GlobalRef<'m>, Linkage)>) {
+    let kept: std::collections::HashSet<GlobalRef> = kept.iter().copied().collect();
     let mut promotions = Vec::new();
     let mut local_functions = Vec::new();
     let mut counter = 0usize;
@@ -577,36 +676,98 @@ pub fn prepare_planned<'c>(
         g.set_visibility(Visibility::LLVMHiddenVisibility);
         g.set_name(&promoted_name);
     }
-    let function_order = functions.iter().map(|f| f.name()).collect();
-    let variable_order = llvm::variables(home).iter().map(|v| v.name()).collect();
-    let chunked: Vec<GlobalRef> = chunks
-        .iter()
-        .flat_map(|c| c.functions.iter().map(|&i| functions[i]))
-        .collect();
-    let comdats = chunked
-        .iter()
-        .filter_map(|f| f.comdat().map(|c| (f.name(), c.name())))
-        .collect();
-    let moved_variables = owned_variables
-        .iter()
-        .flatten()
-        .map(|v| (v.name(), v.linkage(), v.comdat().map(|c| c.name())))
-        .collect();
-    // From handles to positions in the home module's lists.
-    let variables = llvm::variables(home);
-    let variable_at: HashMap<GlobalRef, usize> =
-        variables.iter().enumerate().map(|(i, &v)| (v, i)).collect();
-    let function_at: HashMap<GlobalRef, usize> =
-        functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
-    let alias_at: HashMap<GlobalRef, usize> = llvm::aliases_and_ifuncs(home)
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| (a, i))
-        .collect();
-    let positions = |globals: &[GlobalRef], at: &HashMap<GlobalRef, usize>| -> Vec<usize> {
-        globals.iter().filter_map(|g| at.get(g).copied()).collect()
-    };
-    let copyable_variables = variables
+    (promotions, local_functions)
+}
+
+/// What `prepare_planned` found and did, by handle, before it becomes a `Split` by position.
+struct Parts<'m> {
+    functions: Vec<GlobalRef<'m>>,
+    function_costs: Vec<u64>,
+    owned: Owned<'m>,
+    unit_locals: Vec<GlobalRef<'m>>,
+    promotions: Vec<Promotion>,
+    local_functions: Vec<(GlobalRef<'m>, Linkage)>,
+}
+
+impl Parts<'_> {
+    /// The split, with handles turned into positions in the home module's lists (which a
+    /// worker's copy of the home module shares), and names as they are after promotion.
+    fn into_split<'c>(self, home: &Module<'c>, chunks: Vec<Chunk>, purpose: Purpose) -> Split<'c> {
+        let functions = &self.functions;
+        let variables = llvm::variables(home);
+        fn at<'m>(list: &[GlobalRef<'m>]) -> HashMap<GlobalRef<'m>, usize> {
+            list.iter().enumerate().map(|(i, &g)| (g, i)).collect()
+        }
+        let (function_at, variable_at) = (at(functions), at(&variables));
+        let alias_at = at(&llvm::aliases_and_ifuncs(home));
+        let positions = |globals: &[GlobalRef], at: &HashMap<GlobalRef, usize>| -> Vec<usize> {
+            globals.iter().filter_map(|g| at.get(g).copied()).collect()
+        };
+        let chunked: Vec<GlobalRef> = chunks
+            .iter()
+            .flat_map(|c| c.functions.iter().map(|&i| functions[i]))
+            .collect();
+        let restore = Restore {
+            function_order: functions.iter().map(|f| f.name()).collect(),
+            variable_order: variables.iter().map(|v| v.name()).collect(),
+            comdats: chunked
+                .iter()
+                .filter_map(|f| f.comdat().map(|c| (f.name(), c.name())))
+                .collect(),
+            moved_variables: self
+                .owned
+                .variables
+                .iter()
+                .flatten()
+                .map(|v| (v.name(), v.linkage(), v.comdat().map(|c| c.name())))
+                .collect(),
+            struct_types: llvm::struct_types(home),
+            original_names: self
+                .promotions
+                .iter()
+                .map(|p| (p.promoted_name.clone(), p.original_name.clone()))
+                .collect(),
+            promotions: self.promotions,
+        };
+        Split {
+            restore,
+            function_costs: self.function_costs,
+            copyable_variables: copyable_variables(&variables),
+            owned_variables: self
+                .owned
+                .variables
+                .iter()
+                .map(|vs| positions(vs, &variable_at))
+                .collect(),
+            local_functions: self
+                .local_functions
+                .iter()
+                .filter_map(|(f, l)| Some((*function_at.get(f)?, *l)))
+                .collect(),
+            owned_aliases: self
+                .owned
+                .aliases
+                .iter()
+                .map(|a| positions(a, &alias_at))
+                .collect(),
+            unit_local_functions: positions(&self.unit_locals, &function_at),
+            unit_local_variables: positions(&self.unit_locals, &variable_at),
+            unit_locals: self
+                .unit_locals
+                .iter()
+                .map(|g| (g.name(), g.linkage()))
+                .collect(),
+            removed: vec![false; chunks.len()],
+            chunks,
+            purpose,
+            walk: None,
+        }
+    }
+}
+
+/// Positions of the variables whose definitions chunks may copy as `available_externally`.
+fn copyable_variables(variables: &[GlobalRef]) -> Vec<usize> {
+    variables
         .iter()
         .enumerate()
         .filter(|(_, v)| {
@@ -616,47 +777,7 @@ pub fn prepare_planned<'c>(
                 && v.block_address_functions().is_empty()
         })
         .map(|(i, _)| i)
-        .collect();
-    let original_names = promotions
-        .iter()
-        .map(|p| (p.promoted_name.clone(), p.original_name.clone()))
-        .collect();
-    let unit_local_names = unit_locals
-        .iter()
-        .map(|g| (g.name(), g.linkage()))
-        .collect();
-    Split {
-        restore: Restore {
-            promotions,
-            function_order,
-            variable_order,
-            comdats,
-            moved_variables,
-            struct_types: llvm::struct_types(home),
-            original_names,
-        },
-        function_costs,
-        copyable_variables,
-        owned_variables: owned_variables
-            .iter()
-            .map(|vs| positions(vs, &variable_at))
-            .collect(),
-        local_functions: local_functions
-            .iter()
-            .filter_map(|(f, l)| Some((*function_at.get(f)?, *l)))
-            .collect(),
-        owned_aliases: owned_aliases
-            .iter()
-            .map(|a| positions(a, &alias_at))
-            .collect(),
-        unit_local_functions: positions(&unit_locals, &function_at),
-        unit_local_variables: positions(&unit_locals, &variable_at),
-        unit_locals: unit_local_names,
-        removed: vec![false; chunks.len()],
-        chunks,
-        purpose,
-        walk: None,
-    }
+        .collect()
 }
 
 /// What extracting a chunk takes, by position in the home module's lists (functions, variables,

@@ -41,7 +41,11 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// A path from `from` back to `to` in `graph`, if there is one.
-fn path_back(graph: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> Option<Vec<String>> {
+fn path_back(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    from: &str,
+    to: &str,
+) -> Option<Vec<String>> {
     let mut stack = vec![vec![from.to_string()]];
     let mut seen = BTreeSet::new();
     while let Some(path) = stack.pop() {
@@ -73,5 +77,9 @@ fn no_module_imports_one_that_imports_it_back() {
             }
         }
     }
-    assert!(circles.is_empty(), "import circles:\n{}", circles.join("\n"));
+    assert!(
+        circles.is_empty(),
+        "import circles:\n{}",
+        circles.join("\n")
+    );
 }
