@@ -12,6 +12,7 @@ use crate::crash;
 use crate::error::{Error, Result};
 use crate::llvm::{self, UseTable};
 use crate::options::{save_temp, Options};
+use crate::plan::Chunk;
 use crate::split::{ChunkModule, Recipe, Split};
 use crate::stats::{Copies, ParallelPhase, Stats};
 use crate::trace;
@@ -517,11 +518,15 @@ where
     let home = phase
         .copies
         .then(|| phase.home_image(split, module, input_name));
-    let last = &configs[stages - 1];
-    let mut merge = InOrder::new(n, last.task.temp_suffix());
-    let mut graph = Ready::new(deps);
-    let mut names: Vec<(String, Vec<(String, String)>)> = Vec::new();
-    let mut later = Later::new(split, stages);
+    let mut dag = Dag {
+        jobs: Some(job_tx),
+        in_flight: 0,
+        graph: Ready::new(deps),
+        merge: InOrder::new(n, configs[stages - 1].task.temp_suffix()),
+        names: Vec::new(),
+        later: Later::new(split, stages),
+        stages,
+    };
     std::thread::scope(|scope| {
         for w in 0..threads {
             let (jobs, done, admission) = (job_rx.clone(), done_tx.clone(), &admission);
@@ -535,7 +540,6 @@ where
             let (ranks, uses) = (llvm::UseRanks::new(module), llvm::UseTable::new(module));
             (split.recipe(), ranks, uses)
         });
-        let mut in_flight = 0;
         for c in 0..n {
             let job = match &here {
                 Some((recipe, ranks, uses)) => {
@@ -544,91 +548,122 @@ where
                 None => Ok(phase.describe(split, c, input_name)),
             };
             phase.name_stages(c, n, stages);
-            match job {
-                Ok(job) => {
-                    names.push((job.description.clone(), job.promoted_names.clone()));
-                    if graph.waiting[c] == 0 && merge.first_error.is_none() {
-                        let _ = job_tx.send(graph.with_imports(c, job));
-                        in_flight += 1;
-                    } else {
-                        graph.jobs[c] = Some(job);
-                    }
-                }
-                Err(e) => {
-                    names.push(Default::default());
-                    merge.fail(e);
-                }
-            }
+            dag.extracted(c, job);
         }
         drop(here);
-        merge.start(&mut phase, || {
+        dag.merge.start(&mut phase, || {
             split.remove_bodies(module, 0..n);
             after_extraction(module)
         });
-        while in_flight > 0 {
-            let Ok(mut done) = done_rx.recv() else { break };
-            in_flight -= 1;
-            let (c, stage) = (done.index, done.stage);
-            done.index = c + stage * n;
-            phase.worked(stats, &mut done);
-            if stage == 0 {
-                if let Ok(bytes) = &done.result {
-                    for job in graph.finished(c, bytes, &split.chunks) {
-                        let _ = job_tx.send(job);
-                        in_flight += 1;
-                    }
-                }
-            }
-            if stage + 1 < stages {
-                match done.result {
-                    Ok(bytes) => {
-                        if let Err(e) = phase.save(c, "opt.bc", &bytes) {
-                            merge.fail(e);
-                        }
-                        let (description, promoted_names) = names[c].clone();
-                        let job = Job {
-                            index: c,
-                            bitcode: bytes,
-                            description,
-                            promoted_names,
-                            imports: Vec::new(),
-                            stage: stage + 1,
-                            drop_unused: Vec::new(),
-                        };
-                        for job in later.walked(job, std::mem::take(&mut done.declared)) {
-                            let _ = job_tx.send(job);
-                            in_flight += 1;
-                        }
-                    }
-                    Err(e) => {
-                        merge.offer(&mut phase, c, Err(e));
-                    }
-                }
-                continue;
-            }
-            for c in merge.offer(&mut phase, c, done.result) {
-                graph.merged(c);
-            }
+        while dag.in_flight > 0 {
+            let Ok(done) = done_rx.recv() else { break };
+            dag.in_flight -= 1;
+            dag.done(&mut phase, stats, done, &split.chunks);
         }
-        drop(job_tx);
+        // Workers stop once no more jobs can come.
+        dag.jobs = None;
         admission.dispatch_done();
     });
-    if merge.left_unmerged() {
-        merge.fail(format!(
+    if dag.merge.left_unmerged() {
+        dag.merge.fail(format!(
             "{input_name}: internal error: a chunk's result was not merged"
         ));
     }
-    let mut all_deps: Vec<Vec<usize>> = deps.iter().map(|(d, _)| d.clone()).collect();
-    for stage in 1..stages {
-        all_deps.extend((0..n).map(|c| {
-            let walks = later.waits_for(c);
-            walks.into_iter().map(|x| x + (stage - 1) * n).collect()
-        }));
-    }
+    let all_deps = dag.later.all_deps(deps, stages);
     phase.record(split, stats, &admission, start, all_deps);
-    match merge.first_error {
+    match dag.merge.first_error {
         Some(e) => Err(Error::failure(e)),
         None => Ok(()),
+    }
+}
+
+/// The scheduler of chunks along the call graph, on the calling thread: hands out the jobs
+/// whose dependencies are done, then each walked chunk's later stages, and merges the last
+/// stage's results in chunk order.
+struct Dag<'d, A> {
+    /// Where jobs go to the workers; `None` once none can come any more.
+    jobs: Option<crossbeam_channel::Sender<Job>>,
+    /// Jobs sent and not yet done.
+    in_flight: usize,
+    graph: Ready<'d>,
+    merge: InOrder<A>,
+    /// Per chunk, its description and promoted names, for its later stages' jobs.
+    names: Vec<(String, Vec<(String, String)>)>,
+    later: Later,
+    stages: usize,
+}
+
+impl<A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>> Dag<'_, A> {
+    fn send(&mut self, jobs: impl IntoIterator<Item = Job>) {
+        let Some(sender) = &self.jobs else { return };
+        for job in jobs {
+            let _ = sender.send(job);
+            self.in_flight += 1;
+        }
+    }
+
+    /// Chunk `c` is extracted (or described, for a worker to extract): it starts now if it
+    /// waits for no other chunk, else once they are done.
+    fn extracted(&mut self, c: usize, job: std::result::Result<Job, String>) {
+        match job {
+            Ok(job) => {
+                self.names
+                    .push((job.description.clone(), job.promoted_names.clone()));
+                if self.graph.waiting[c] == 0 && self.merge.first_error.is_none() {
+                    let job = self.graph.with_imports(c, job);
+                    self.send([job]);
+                } else {
+                    self.graph.jobs[c] = Some(job);
+                }
+            }
+            Err(e) => {
+                self.names.push(Default::default());
+                self.merge.fail(e);
+            }
+        }
+    }
+
+    /// A worker finished a stage of a chunk: a walk lets the chunks waiting for it start, and
+    /// the chunk's next stage when the walks it waits for are done; the last stage is merged.
+    fn done(&mut self, phase: &mut Phase, stats: &mut Stats, mut done: Done, chunks: &[Chunk]) {
+        let n = chunks.len();
+        let (c, stage) = (done.index, done.stage);
+        done.index = c + stage * n;
+        phase.worked(stats, &mut done);
+        if stage == 0 {
+            if let Ok(bytes) = &done.result {
+                let ready = self.graph.finished(c, bytes, chunks);
+                self.send(ready);
+            }
+        }
+        if stage + 1 == self.stages {
+            for c in self.merge.offer(phase, c, done.result) {
+                self.graph.merged(c);
+            }
+            return;
+        }
+        let bytes = match done.result {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.merge.offer(phase, c, Err(e));
+                return;
+            }
+        };
+        if let Err(e) = phase.save(c, "opt.bc", &bytes) {
+            self.merge.fail(e);
+        }
+        let (description, promoted_names) = self.names[c].clone();
+        let job = Job {
+            index: c,
+            bitcode: bytes,
+            description,
+            promoted_names,
+            imports: Vec::new(),
+            stage: stage + 1,
+            drop_unused: Vec::new(),
+        };
+        let ready = self.later.walked(job, std::mem::take(&mut done.declared));
+        self.send(ready);
     }
 }
 
@@ -684,6 +719,20 @@ impl Later {
         all.push(c);
         all.sort_unstable();
         all.dedup();
+        all
+    }
+
+    /// Per job (`stages` per chunk, stage by stage), the jobs it waits for: a walk its
+    /// dependencies' walks (`deps`), a later stage the walks `waits_for` names.
+    fn all_deps(&self, deps: &[(Vec<usize>, Vec<Vec<String>>)], stages: usize) -> Vec<Vec<usize>> {
+        let n = deps.len();
+        let mut all: Vec<Vec<usize>> = deps.iter().map(|(d, _)| d.clone()).collect();
+        for stage in 1..stages {
+            all.extend((0..n).map(|c| {
+                let walks = self.waits_for(c);
+                walks.into_iter().map(|x| x + (stage - 1) * n).collect()
+            }));
+        }
         all
     }
 
