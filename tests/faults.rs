@@ -162,6 +162,86 @@ fn isolated_chunks_give_the_same_output() {
     }
 }
 
+/// A C program whose `functions` functions call each other as a binary tree (`f{i}` calls
+/// `f{2i+1}` and `f{2i+2}`): a call graph of several levels for the parallel walk.
+fn call_tree_module(dir: &Path, functions: usize) -> PathBuf {
+    let mut c = String::from("int table[256];\n");
+    for i in (0..functions).rev() {
+        let calls: String = [2 * i + 1, 2 * i + 2]
+            .iter()
+            .filter(|&&k| k < functions)
+            .map(|k| format!("    s += f{k}(a, n - 1) >> {};\n", k % 5))
+            .collect();
+        c.push_str(&format!(
+            "int f{i}(int *a, int n) {{\n  int s = {i};\n  for (int k = 0; k < n; k++) {{\n    \
+             s += a[k] * table[(a[k] + {i}) & 255];\n{calls}  }}\n  return s;\n}}\n"
+        ));
+    }
+    let source = dir.join("tree.c");
+    std::fs::write(&source, c).unwrap();
+    let bitcode = dir.join("tree.bc");
+    run_ok(
+        Command::new(llvm_tool("clang"))
+            .args(["-O0", "-Xclang", "-disable-O0-optnone", "-emit-llvm", "-c"])
+            .arg(&source)
+            .arg("-o")
+            .arg(&bitcode),
+    );
+    bitcode
+}
+
+/// The parallel walk's chunks wait for each other: in child processes (`--isolate`), one at
+/// a time under a memory cap, or with a make jobserver's tokens, they give the same bytes.
+#[test]
+fn the_walk_is_the_same_isolated_capped_and_under_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = call_tree_module(dir.path(), 40);
+    let walk = [
+        "-O2",
+        "-j2",
+        "--inliner=parallel",
+        "--min-chunk-cost=1",
+        "--stats",
+    ];
+    let object = |extra: &[&str]| {
+        let out = run(llpar()
+            .args(walk)
+            .args(extra)
+            .args(["--emit=obj", "-o", "-"])
+            .arg(&module));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{extra:?}: {stderr}");
+        (out.stdout, stderr)
+    };
+    let (threads, stats) = object(&[]);
+    let chain = stats_line(&stats, "llpar: call-graph chain: ");
+    assert!(!chain.starts_with("llpar: call-graph chain: 1 "), "{chain}");
+    assert_eq!(
+        threads,
+        object(&["--isolate"]).0,
+        "--isolate changed the object"
+    );
+    let (capped, capped_stats) = object(&["--max-memory=1M"]);
+    assert_eq!(most_at_once(&capped_stats), 1, "{capped_stats}");
+    assert_eq!(threads, capped, "the memory cap changed the object");
+    let makefile = dir.path().join("Makefile");
+    std::fs::write(
+        &makefile,
+        "all:\n\t+$(LLPAR) -O2 -j4 --inliner=parallel --min-chunk-cost=1 --emit=obj $(IN) -o made.o\n",
+    )
+    .unwrap();
+    run_ok(
+        Command::new("make")
+            .args(["-s", "-j2", "-f"])
+            .arg(&makefile)
+            .arg(format!("LLPAR={}", env!("CARGO_BIN_EXE_llpar")))
+            .arg(format!("IN={}", module.display()))
+            .current_dir(dir.path()),
+    );
+    let made = std::fs::read(dir.path().join("made.o")).unwrap();
+    assert_eq!(threads, made, "the jobserver changed the object");
+}
+
 /// A closed stderr (`llpar --stats ... 2>&1 | head -1`) must not turn the messages into a
 /// panic: once, the panic's own report failed too, the process aborted, and the crash handler
 /// waited forever for itself.
