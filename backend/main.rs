@@ -390,133 +390,13 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<(), Error> {
-    let pipeline = match (&cli.level, &cli.passes) {
-        (Some(level), Some(_)) => {
-            return Err(Error::usage(format!(
-            "-O{level} and --passes cannot be used together; use --passes='default<O{level}>,...'"
-        )))
-        }
-        (Some(level), None) => {
-            let (speed, size) = match level.as_str() {
-                "s" => (2, 1),
-                "z" => (2, 2),
-                n => (n.parse().expect("clap checked the level"), 0),
-            };
-            PipelineRequest::Level { speed, size }
-        }
-        (None, Some(p)) => PipelineRequest::Text(p.clone()),
-        (None, None) => PipelineRequest::Text(String::new()),
-    };
-    let emit = match (cli.emit, cli.text) {
-        (Some(Emit::Bc), _) => EmitKind::Bitcode,
-        (Some(Emit::Ll), _) | (None, true) => EmitKind::Ir,
-        (Some(Emit::Asm), _) => EmitKind::Asm,
-        (Some(Emit::Obj), _) => EmitKind::Object,
-        (None, false) => EmitKind::Bitcode,
-    };
+    let pipeline = pipeline_request(&cli)?;
+    let emit = emit_kind(&cli);
     let input_name = cli.input.clone().unwrap_or_else(|| "-".into());
     let output = cli.output.clone().unwrap_or_else(|| "-".into());
-    if output == "-"
-        && matches!(emit, EmitKind::Bitcode | EmitKind::Object)
-        && std::io::stdout().is_terminal()
-    {
-        return Err(Error::usage(
-            "refusing to write binary output to a terminal; use -o FILE, -o - with a pipe, or -S",
-        ));
-    }
-    if output != "-" {
-        check_output_dir(Path::new(&output))?;
-    }
-    if let Some(path) = &cli.pass_remarks_output {
-        check_output_dir(path)?;
-    }
+    check_outputs(&cli, emit, &output)?;
     let input = read_input(&input_name)?;
-    let mut threads = cli
-        .jobs
-        .map(|j| j as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    // Under make -jN or cargo: a token for every worker beyond the first. A jobserver that is
-    // named but not passed down means make wants this command to run alone, as make does itself.
-    let jobserver = match llpar::Jobserver::from_env() {
-        Ok(js) => js.map(std::sync::Arc::new),
-        Err(e) => {
-            if threads > 1 {
-                note!("llpar: warning: {e}; running one worker");
-            }
-            threads = 1;
-            None
-        }
-    };
-    let isolate = if cli.isolate {
-        Some(std::env::current_exe().map_err(|e| {
-            Error::failure(format!(
-                "--isolate: cannot find llpar's own executable: {e}"
-            ))
-        })?)
-    } else {
-        None
-    };
-    let crash_dir = cli
-        .crash_dir
-        .clone()
-        .or_else(|| cli.save_temps.clone())
-        .unwrap_or_else(std::env::temp_dir);
-    let options = Options {
-        pipeline,
-        threads,
-        target: TargetOptions {
-            triple: cli.mtriple.clone(),
-            cpu: cli.mcpu.clone(),
-            features: cli.mattr.clone(),
-            reloc: match cli.reloc {
-                Reloc::Pic => RelocModel::Pic,
-                Reloc::Static => RelocModel::Static,
-                Reloc::DynamicNoPic => RelocModel::DynamicNoPic,
-            },
-            codegen_level: match cli.level.as_deref() {
-                Some("0") => 0,
-                Some("1") => 1,
-                Some("3") => 3,
-                _ => 2,
-            },
-        },
-        verify_each: cli.verify,
-        plan: match cli.max_chunks {
-            // Asked for, the cap is a cap, whatever the module's size.
-            Some(max_chunks) => PlanOptions {
-                min_chunk_cost: cli.min_chunk_cost,
-                max_chunks,
-                large_chunk_cost: u64::MAX,
-            },
-            None => PlanOptions {
-                min_chunk_cost: cli.min_chunk_cost,
-                ..PlanOptions::default()
-            },
-        },
-        emit,
-        save_temps: cli.save_temps.clone(),
-        simplify_before_inlining: cli.simplify_before_inlining,
-        parallel_inliner: cli.inliner == InlinerMode::Parallel,
-        print_pipeline: cli.print_pipeline_passes,
-        crash_dir,
-        isolate,
-        max_memory: cli.max_memory,
-        progress: !cli.quiet && std::io::stderr().is_terminal(),
-        jobserver,
-        remarks: cli
-            .pass_remarks_output
-            .as_ref()
-            .map(|_| cli.pass_remarks_filter.clone().unwrap_or_default()),
-        remote: remote_executor(&cli)?,
-        remote_fallback: cli.remote_fallback,
-        cache: match &cli.cache_dir {
-            Some(dir) => Some(std::sync::Arc::new(
-                llpar::Cache::open(dir, cli.cache_max_size)
-                    .map_err(|e| Error::failure(format!("--cache-dir: {e}")))?,
-            )),
-            None => None,
-        },
-    };
+    let options = options(&cli, pipeline, emit)?;
     let display_name = if input_name == "-" {
         "<stdin>".to_string()
     } else {
@@ -552,32 +432,190 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         cache.prune();
     }
-    if cli.stats && stats.cached_output {
+    if cli.stats {
+        report_stats(&stats, &options);
+    }
+    Ok(())
+}
+
+/// `-O<n>` or `--passes`, not both; neither is a run without passes, as in `opt`.
+fn pipeline_request(cli: &Cli) -> Result<PipelineRequest, Error> {
+    Ok(match (&cli.level, &cli.passes) {
+        (Some(level), Some(_)) => {
+            return Err(Error::usage(format!(
+            "-O{level} and --passes cannot be used together; use --passes='default<O{level}>,...'"
+        )))
+        }
+        (Some(level), None) => {
+            let (speed, size) = match level.as_str() {
+                "s" => (2, 1),
+                "z" => (2, 2),
+                n => (n.parse().expect("clap checked the level"), 0),
+            };
+            PipelineRequest::Level { speed, size }
+        }
+        (None, Some(p)) => PipelineRequest::Text(p.clone()),
+        (None, None) => PipelineRequest::Text(String::new()),
+    })
+}
+
+fn emit_kind(cli: &Cli) -> EmitKind {
+    match (cli.emit, cli.text) {
+        (Some(Emit::Bc), _) => EmitKind::Bitcode,
+        (Some(Emit::Ll), _) | (None, true) => EmitKind::Ir,
+        (Some(Emit::Asm), _) => EmitKind::Asm,
+        (Some(Emit::Obj), _) => EmitKind::Object,
+        (None, false) => EmitKind::Bitcode,
+    }
+}
+
+/// Refuses, before any work, an output that cannot be written: binary output to a terminal,
+/// or a file in a directory that does not exist.
+fn check_outputs(cli: &Cli, emit: EmitKind, output: &str) -> Result<(), Error> {
+    if output == "-"
+        && matches!(emit, EmitKind::Bitcode | EmitKind::Object)
+        && std::io::stdout().is_terminal()
+    {
+        return Err(Error::usage(
+            "refusing to write binary output to a terminal; use -o FILE, -o - with a pipe, or -S",
+        ));
+    }
+    if output != "-" {
+        check_output_dir(Path::new(output))?;
+    }
+    if let Some(path) = &cli.pass_remarks_output {
+        check_output_dir(path)?;
+    }
+    Ok(())
+}
+
+/// The number of workers (`-j`, else every core), and the make jobserver to take tokens from.
+fn workers(cli: &Cli) -> (usize, Option<std::sync::Arc<llpar::Jobserver>>) {
+    let threads = cli
+        .jobs
+        .map(|j| j as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Under make -jN or cargo: a token for every worker beyond the first. A jobserver that is
+    // named but not passed down means make wants this command to run alone, as make does itself.
+    match llpar::Jobserver::from_env() {
+        Ok(js) => (threads, js.map(std::sync::Arc::new)),
+        Err(e) => {
+            if threads > 1 {
+                note!("llpar: warning: {e}; running one worker");
+            }
+            (1, None)
+        }
+    }
+}
+
+fn target_options(cli: &Cli) -> TargetOptions {
+    TargetOptions {
+        triple: cli.mtriple.clone(),
+        cpu: cli.mcpu.clone(),
+        features: cli.mattr.clone(),
+        reloc: match cli.reloc {
+            Reloc::Pic => RelocModel::Pic,
+            Reloc::Static => RelocModel::Static,
+            Reloc::DynamicNoPic => RelocModel::DynamicNoPic,
+        },
+        codegen_level: match cli.level.as_deref() {
+            Some("0") => 0,
+            Some("1") => 1,
+            Some("3") => 3,
+            _ => 2,
+        },
+    }
+}
+
+fn plan_options(cli: &Cli) -> PlanOptions {
+    match cli.max_chunks {
+        // Asked for, the cap is a cap, whatever the module's size.
+        Some(max_chunks) => PlanOptions {
+            min_chunk_cost: cli.min_chunk_cost,
+            max_chunks,
+            large_chunk_cost: u64::MAX,
+        },
+        None => PlanOptions {
+            min_chunk_cost: cli.min_chunk_cost,
+            ..PlanOptions::default()
+        },
+    }
+}
+
+fn options(cli: &Cli, pipeline: PipelineRequest, emit: EmitKind) -> Result<Options, Error> {
+    let (threads, jobserver) = workers(cli);
+    let isolate = match cli.isolate {
+        true => Some(std::env::current_exe().map_err(|e| {
+            Error::failure(format!(
+                "--isolate: cannot find llpar's own executable: {e}"
+            ))
+        })?),
+        false => None,
+    };
+    let cache = match &cli.cache_dir {
+        Some(dir) => Some(std::sync::Arc::new(
+            llpar::Cache::open(dir, cli.cache_max_size)
+                .map_err(|e| Error::failure(format!("--cache-dir: {e}")))?,
+        )),
+        None => None,
+    };
+    Ok(Options {
+        pipeline,
+        threads,
+        target: target_options(cli),
+        verify_each: cli.verify,
+        plan: plan_options(cli),
+        emit,
+        save_temps: cli.save_temps.clone(),
+        simplify_before_inlining: cli.simplify_before_inlining,
+        parallel_inliner: cli.inliner == InlinerMode::Parallel,
+        print_pipeline: cli.print_pipeline_passes,
+        crash_dir: cli
+            .crash_dir
+            .clone()
+            .or_else(|| cli.save_temps.clone())
+            .unwrap_or_else(std::env::temp_dir),
+        isolate,
+        max_memory: cli.max_memory,
+        progress: !cli.quiet && std::io::stderr().is_terminal(),
+        jobserver,
+        remarks: cli
+            .pass_remarks_output
+            .as_ref()
+            .map(|_| cli.pass_remarks_filter.clone().unwrap_or_default()),
+        remote: remote_executor(cli)?,
+        remote_fallback: cli.remote_fallback,
+        cache,
+    })
+}
+
+/// `--stats`: where the time went, or that the whole output came from the cache.
+fn report_stats(stats: &Stats, options: &Options) {
+    if stats.cached_output {
         note!(
             "llpar: the whole output from the cache (--cache-dir), wall {:.1} ms",
             stats.wall.as_secs_f64() * 1000.0
         );
-    } else if cli.stats {
-        print_stats(&stats, threads);
-        if options.remote.is_some() {
-            print_remote(&stats.remote);
-        }
-        match &stats.debug_units {
-            Some(Ok((before, after))) => note!(
-                "llpar: debug info: {before} compile units joined into {after}, one per source"
-            ),
-            Some(Err(why)) => note!("llpar: debug info: compile units kept per chunk: {why}"),
-            None => {}
-        }
-        if options.cache.is_some() {
-            let chunks: usize = stats.parallel_phases.iter().map(|p| p.chunks.len()).sum();
-            note!(
-                "llpar: cache: {} of {chunks} chunk results from the cache",
-                stats.cached_chunks
-            );
-        }
+        return;
     }
-    Ok(())
+    print_stats(stats, options.threads);
+    if options.remote.is_some() {
+        print_remote(&stats.remote);
+    }
+    match &stats.debug_units {
+        Some(Ok((before, after))) => {
+            note!("llpar: debug info: {before} compile units joined into {after}, one per source")
+        }
+        Some(Err(why)) => note!("llpar: debug info: compile units kept per chunk: {why}"),
+        None => {}
+    }
+    if options.cache.is_some() {
+        let chunks: usize = stats.parallel_phases.iter().map(|p| p.chunks.len()).sum();
+        note!(
+            "llpar: cache: {} of {chunks} chunk results from the cache",
+            stats.cached_chunks
+        );
+    }
 }
 
 /// The connection to `--remote-executor`, if asked for: unreachable, it is an error, or with
