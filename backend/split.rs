@@ -212,29 +212,8 @@ fn with_sole_callers(
 /// so that the inliner there sees its only caller, as in the whole module.
 pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpose) -> Split<'c> {
     let functions = llvm::functions(home);
-    let at: HashMap<GlobalRef, usize> =
-        functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
-    // Per function, the functions whose instructions use it; `None` if something else does.
-    let users: Vec<Option<Vec<usize>>> = functions
-        .iter()
-        .map(|f| {
-            let users = f.only_instruction_users()?;
-            users.iter().map(|u| at.get(u).copied()).collect()
-        })
-        .collect();
+    let uses = Uses::of(&functions);
     let sole = sole_users(&functions);
-    let discardable: Vec<bool> = functions
-        .iter()
-        .map(|f| {
-            matches!(
-                f.linkage(),
-                Linkage::LLVMLinkOnceAnyLinkage
-                    | Linkage::LLVMLinkOnceODRLinkage
-                    | Linkage::LLVMAvailableExternallyLinkage
-            )
-        })
-        .collect();
-    let local: Vec<bool> = functions.iter().map(|f| f.has_local_linkage()).collect();
     let mut waves = Vec::new();
     let mut calls_by_index = Vec::new();
     let mut split = prepare_planned(home, purpose, "", false, |costs, together, calls| {
@@ -252,90 +231,173 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpos
             chunk_of[i] = c;
         }
     }
-    let mut wave_of = vec![0; split.chunks.len()];
-    let mut start = 0;
-    for (w, wave) in waves.iter().enumerate() {
-        wave_of[start..start + wave.len()].fill(w);
-        start += wave.len();
-    }
-    let mut callees = vec![Vec::new(); split.chunks.len()];
-    let mut dep_calls: Vec<std::collections::BTreeMap<usize, Vec<usize>>> =
-        vec![Default::default(); split.chunks.len()];
-    // A callee in the same or a later wave (a member of a large SCC, see `plan::plan_walk`) is
-    // imported as it is before its own chunk's passes: what it uses, its chunk must not drop.
-    let mut exposed = vec![false; functions.len()];
-    for (caller, callee) in calls_by_index {
-        let (from, to) = (chunk_of[caller], chunk_of[callee]);
-        if from == to {
-            continue;
-        }
-        if wave_of[from] <= wave_of[to] {
-            callees[from].push(callee);
-            exposed[callee] = true;
-        } else {
-            dep_calls[from].entry(to).or_default().push(callee);
-        }
-    }
-    let deps: Vec<(Vec<usize>, Vec<Vec<String>>)> = dep_calls
-        .into_iter()
-        .map(|by_chunk| {
-            by_chunk
-                .into_iter()
-                .map(|(d, mut fs)| {
-                    fs.sort_unstable();
-                    fs.dedup();
-                    let names = fs
-                        .iter()
-                        .map(|&f| String::from_utf8_lossy(&functions[f].name()).into_owned())
-                        .collect();
-                    (d, names)
-                })
-                .unzip()
-        })
+    let wave_of: Vec<usize> = waves
+        .iter()
+        .enumerate()
+        .flat_map(|(w, wave)| std::iter::repeat_n(w, wave.len()))
         .collect();
-    let used_outside = |i: usize| match &users[i] {
-        Some(list) => list
-            .iter()
-            .any(|&u| chunk_of[u] != chunk_of[i] || exposed[u]),
-        None => true,
-    };
-    for list in &mut callees {
-        list.sort_unstable();
-        list.dedup();
-    }
-    let mut keep_alive = vec![Vec::new(); split.chunks.len()];
-    let mut droppable: Vec<(Vec<String>, Vec<usize>)> =
-        vec![Default::default(); split.chunks.len()];
-    let mut shared_locals = std::collections::HashSet::new();
-    for i in (0..functions.len()).filter(|&i| chunk_of[i] != usize::MAX && used_outside(i)) {
-        if local[i] {
-            shared_locals.insert(i);
-        } else if discardable[i] {
-            keep_alive[chunk_of[i]].push(i);
-        }
-        if let (true, Some(users)) = (local[i] || discardable[i], &users[i]) {
-            let (names, user_chunks) = &mut droppable[chunk_of[i]];
-            names.push(String::from_utf8_lossy(&functions[i].name()).into_owned());
-            user_chunks.extend(
-                users
-                    .iter()
-                    .map(|&u| chunk_of[u])
-                    .filter(|&c| c != usize::MAX),
-            );
-        }
-    }
-    let importers = importers(&deps, &callees, &chunk_of);
-    for (_, chunks) in &mut droppable {
+    let calls = CrossCalls::of(&calls_by_index, &chunk_of, &wave_of);
+    let deps = calls.named_deps(&functions);
+    let mut outside =
+        uses.outside_chunks(&functions, &chunk_of, split.chunks.len(), &calls.exposed);
+    let importers = importers(&deps, &calls.callees, &chunk_of);
+    for (_, chunks) in &mut outside.droppable {
         *chunks = closure(std::mem::take(chunks), &importers);
     }
     split.walk = Some(WalkPlan {
-        callees,
+        callees: calls.callees,
         deps,
-        keep_alive,
-        shared_locals,
-        droppable,
+        keep_alive: outside.keep_alive,
+        shared_locals: outside.shared_locals,
+        droppable: outside.droppable,
     });
     split
+}
+
+/// The calls between the walk's chunks, by function index.
+struct CrossCalls {
+    /// Per chunk, the callees in chunks of the same or a later wave (members of a large SCC,
+    /// see `plan::plan_walk`): imported as they are before their own chunk's passes.
+    callees: Vec<Vec<usize>>,
+    /// Per chunk, per chunk of an earlier wave it calls into, the callees there.
+    dep_calls: Vec<std::collections::BTreeMap<usize, Vec<usize>>>,
+    /// Per function, whether a chunk imports it as it is before the walk: what it uses, its
+    /// own chunk must not drop.
+    exposed: Vec<bool>,
+}
+
+impl CrossCalls {
+    fn of(calls: &[(usize, usize)], chunk_of: &[usize], wave_of: &[usize]) -> Self {
+        let chunks = wave_of.len();
+        let mut cross = CrossCalls {
+            callees: vec![Vec::new(); chunks],
+            dep_calls: vec![Default::default(); chunks],
+            exposed: vec![false; chunk_of.len()],
+        };
+        for &(caller, callee) in calls {
+            let (from, to) = (chunk_of[caller], chunk_of[callee]);
+            if from == to {
+                continue;
+            }
+            if wave_of[from] <= wave_of[to] {
+                cross.callees[from].push(callee);
+                cross.exposed[callee] = true;
+            } else {
+                cross.dep_calls[from].entry(to).or_default().push(callee);
+            }
+        }
+        for list in &mut cross.callees {
+            list.sort_unstable();
+            list.dedup();
+        }
+        cross
+    }
+
+    /// Per chunk, the chunks it depends on, and per such chunk the names of its callees there.
+    fn named_deps(&self, functions: &[GlobalRef]) -> Vec<(Vec<usize>, Vec<Vec<String>>)> {
+        let name = |f: usize| String::from_utf8_lossy(&functions[f].name()).into_owned();
+        self.dep_calls
+            .iter()
+            .map(|by_chunk| {
+                by_chunk
+                    .iter()
+                    .map(|(&d, fs)| {
+                        let mut fs = fs.clone();
+                        fs.sort_unstable();
+                        fs.dedup();
+                        (d, fs.into_iter().map(name).collect())
+                    })
+                    .unzip()
+            })
+            .collect()
+    }
+}
+
+/// Who uses each function, and whether its chunk may drop it.
+struct Uses {
+    /// Per function, the functions whose instructions use it; `None` if something else does.
+    users: Vec<Option<Vec<usize>>>,
+    /// `linkonce` and `available_externally` functions: dropped where unused.
+    discardable: Vec<bool>,
+    local: Vec<bool>,
+}
+
+impl Uses {
+    fn of(functions: &[GlobalRef]) -> Self {
+        let at: HashMap<GlobalRef, usize> =
+            functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
+        let users = functions
+            .iter()
+            .map(|f| {
+                let users = f.only_instruction_users()?;
+                users.iter().map(|u| at.get(u).copied()).collect()
+            })
+            .collect();
+        let discardable = functions
+            .iter()
+            .map(|f| {
+                matches!(
+                    f.linkage(),
+                    Linkage::LLVMLinkOnceAnyLinkage
+                        | Linkage::LLVMLinkOnceODRLinkage
+                        | Linkage::LLVMAvailableExternallyLinkage
+                )
+            })
+            .collect();
+        let local = functions.iter().map(|f| f.has_local_linkage()).collect();
+        Uses {
+            users,
+            discardable,
+            local,
+        }
+    }
+
+    /// For the functions used outside their chunk (or by a body another chunk imports): per
+    /// chunk those to keep alive (`linkonce`), the locals shared, and per chunk those it may
+    /// drop once unused, with the chunks whose users could still refer to them.
+    fn outside_chunks(
+        &self,
+        functions: &[GlobalRef],
+        chunk_of: &[usize],
+        chunks: usize,
+        exposed: &[bool],
+    ) -> Outside {
+        let used_outside = |i: usize| match &self.users[i] {
+            Some(list) => list
+                .iter()
+                .any(|&u| chunk_of[u] != chunk_of[i] || exposed[u]),
+            None => true,
+        };
+        let mut keep_alive = vec![Vec::new(); chunks];
+        let mut droppable: Vec<(Vec<String>, Vec<usize>)> = vec![Default::default(); chunks];
+        let mut shared_locals = std::collections::HashSet::new();
+        for i in (0..functions.len()).filter(|&i| chunk_of[i] != usize::MAX && used_outside(i)) {
+            let (local, discardable) = (self.local[i], self.discardable[i]);
+            if local {
+                shared_locals.insert(i);
+            } else if discardable {
+                keep_alive[chunk_of[i]].push(i);
+            }
+            if let (true, Some(users)) = (local || discardable, &self.users[i]) {
+                let (names, user_chunks) = &mut droppable[chunk_of[i]];
+                names.push(String::from_utf8_lossy(&functions[i].name()).into_owned());
+                let chunks = users.iter().map(|&u| chunk_of[u]);
+                user_chunks.extend(chunks.filter(|&c| c != usize::MAX));
+            }
+        }
+        Outside {
+            keep_alive,
+            shared_locals,
+            droppable,
+        }
+    }
+}
+
+/// Functions used outside their chunk (see `WalkPlan`'s fields of the same names).
+struct Outside {
+    keep_alive: Vec<Vec<usize>>,
+    shared_locals: std::collections::HashSet<usize>,
+    droppable: Vec<(Vec<String>, Vec<usize>)>,
 }
 
 /// Per chunk, the chunks that import bodies from it: from its walk's result (they depend on

@@ -42,8 +42,9 @@ use crate::llvm;
 use crate::merge::Merger;
 pub use crate::plan::Strategy;
 use crate::plan::{self, Glue};
-use crate::split::{self, Purpose};
+use crate::split::{self, Purpose, Split};
 use inkwell::context::Context;
+use inkwell::module::Module;
 use std::fmt;
 
 const RESTORE_METADATA: &std::ffi::CStr = c"llpar.split";
@@ -154,11 +155,37 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
         ))
     })?;
     let struct_types = llvm::struct_types(&home);
+    let salt = salt_of(input);
+    let (mut split, glue) = plan(&home, &salt, options);
+    let mut report = report(&split, &home, &glue, options.strategy);
+    let tag = UnitTag {
+        count: split.chunks.len(),
+        salt: &salt,
+        input_name,
+    };
+    let mut bitcode = extract_units(&split, &home, &tag)?;
+    split.remove_chunked_bodies(&mut home);
+    llvm::erase_unused_comdats(&mut home);
+    if let Some(first) = bitcode.first_mut() {
+        let first_unit = std::mem::take(first);
+        *first = unit_zero(&context, &mut home, first_unit, &split, &struct_types, &tag)?;
+    }
+    report.kept_local = split.unit_locals().len();
+    Ok(Units {
+        bitcode,
+        warnings: parsed.warning.into_iter().collect(),
+        report,
+    })
+}
+
+/// The units planned by `options.strategy`, with local symbols promoted (but those one unit
+/// alone uses), and the pairs of functions glued into one unit.
+fn plan<'c>(home: &Module<'c>, salt: &str, options: &SplitOptions) -> (Split<'c>, Vec<Glue>) {
     let mut glue: Vec<Glue> = Vec::new();
-    let mut split = split::prepare_planned(
-        &home,
+    let split = split::prepare_planned(
+        home,
         Purpose::Codegen,
-        &salt_of(input),
+        salt,
         true,
         |costs, together, calls| {
             let (units, g) = plan::plan_units(
@@ -173,14 +200,19 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
             units
         },
     );
-    let functions = llvm::functions(&home);
+    (split, glue)
+}
+
+/// What went where and why (`--report`); `kept_local` is filled in later.
+fn report(split: &Split, home: &Module, glue: &[Glue], strategy: Strategy) -> Report {
+    let functions = llvm::functions(home);
     let mut unit_of_function = std::collections::HashMap::new();
-    let mut summaries = Vec::new();
+    let mut units = Vec::new();
     for (u, chunk) in split.chunks.iter().enumerate() {
         for &i in &chunk.functions {
             unit_of_function.insert(functions[i], u);
         }
-        summaries.push(UnitSummary {
+        units.push(UnitSummary {
             functions: split.chunk_function_names(u),
             cost: chunk.cost,
         });
@@ -188,110 +220,131 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
     let glued = glue
         .iter()
         .map(|g| {
-            (
-                split.function_name(g.first),
-                split.function_name(g.second),
-                g.reason,
-            )
+            let (first, second) = (split.function_name(g.first), split.function_name(g.second));
+            (first, second, g.reason)
         })
         .collect();
-    let mut promoted = Vec::new();
-    for (name, own) in split.restore.promoted_names() {
-        let why = if name == own {
-            "named in module inline asm: promoted under its own name".to_string()
-        } else {
-            match llvm::named_global(&home, name) {
-                Some(g) if g.is_function() => match unit_of_function.get(&g) {
-                    Some(u) => format!(
-                        "local function defined in unit {u}, declared in the others that use it"
-                    ),
-                    None => "local function declaration".to_string(),
-                },
-                Some(g) if g.is_variable() => {
-                    "local variable: defined in unit 0 (or with its functions), copied or declared where used".to_string()
-                }
-                _ => "local alias or ifunc".to_string(),
-            }
-        };
-        promoted.push((
-            String::from_utf8_lossy(own).into_owned(),
-            String::from_utf8_lossy(name).into_owned(),
-            why,
-        ));
-    }
-
-    // Locals that one unit alone uses stay local there, under their own names.
-    let unit_locals = split.unit_locals();
-    let salt = salt_of(input);
-    let unit_count = split.chunks.len();
-    let finish = |index: usize, bitcode: &[u8]| -> Result<Vec<u8>> {
-        let unit_context = Context::create();
-        let module = llvm::parse(&unit_context, bitcode, &format!("unit {index}"))
-            .map_err(|e| Error::failure(format!("{input_name}: unit {index}: {e}")))?;
-        llvm::finish_chunk(&module);
-        llvm::set_named_string(
-            &module,
-            UNIT_METADATA,
-            &format!("{index} {unit_count} {salt}"),
-        );
-        // finish_chunk made every local function hidden, for the promoted ones' sake.
-        for (name, linkage) in &unit_locals {
-            if let Some(g) = llvm::named_global(&module, name).filter(|g| !g.is_declaration()) {
-                g.set_visibility(llvm::Visibility::LLVMDefaultVisibility);
-                g.set_linkage(*linkage);
-            }
-        }
-        llvm::verify(&module).map_err(|e| {
-            Error::failure(format!(
-                "{input_name}: unit {index} fails the verifier: {e}"
-            ))
-        })?;
-        Ok(llvm::write_bitcode(&module))
-    };
-    let mut bitcode = Vec::new();
-    {
-        let ranks = llvm::UseRanks::new(&home);
-        let (recipe, uses) = (split.recipe(), llvm::UseTable::new(&home));
-        for index in 0..split.chunks.len() {
-            let chunk = split.extract(&recipe, &home, &ranks, &uses, index);
-            bitcode.push(finish(index, &chunk.bitcode)?);
-        }
-    }
-    let kept_local = unit_locals.len();
-    split.remove_chunked_bodies(&mut home);
-    llvm::erase_unused_comdats(&mut home);
-    // Unit 0 is the home module with the first unit's functions linked in.
-    if let Some(first) = bitcode.first_mut() {
-        let mut merger = Merger::new(&context, &mut home);
-        merger
-            .accept(0, std::mem::take(first))
-            .map_err(|e| Error::failure(format!("{input_name}: unit 0: {e}")))?;
-        drop(merger);
-        // The first unit's functions brought their llvm.used entries, which unit 0 has already.
-        llvm::dedupe_used_lists(&mut home);
-        // Linking gave the first unit's copies of struct types suffixed names: give them back.
-        llvm::restore_struct_names(&home, &struct_types);
-        llvm::set_named_string(&home, RESTORE_METADATA, &split.restore.encode());
-        llvm::set_named_string(&home, UNIT_METADATA, &format!("0 {unit_count} {salt}"));
-        llvm::verify(&home)
-            .map_err(|e| Error::failure(format!("{input_name}: unit 0 fails the verifier: {e}")))?;
-        *first = llvm::write_bitcode(&home);
-    }
-    let costs: Vec<u64> = summaries.iter().map(|u| u.cost).collect();
+    let promoted = split
+        .restore
+        .promoted_names()
+        .map(|(name, own)| {
+            let why = why_promoted(home, name, own, &unit_of_function);
+            let own = String::from_utf8_lossy(own).into_owned();
+            (own, String::from_utf8_lossy(name).into_owned(), why)
+        })
+        .collect();
+    let costs: Vec<u64> = units.iter().map(|u| u.cost).collect();
     let mean = costs.iter().sum::<u64>() as f64 / costs.len().max(1) as f64;
     let balance = costs.iter().copied().max().unwrap_or(0) as f64 / mean.max(1.0);
-    Ok(Units {
-        bitcode,
-        warnings: parsed.warning.into_iter().collect(),
-        report: Report {
-            strategy: options.strategy,
-            units: summaries,
-            promoted,
-            kept_local,
-            glued,
-            balance,
+    Report {
+        strategy,
+        units,
+        promoted,
+        kept_local: 0,
+        glued,
+        balance,
+    }
+}
+
+fn why_promoted(
+    home: &Module,
+    name: &[u8],
+    own: &[u8],
+    unit_of_function: &std::collections::HashMap<llvm::GlobalRef, usize>,
+) -> String {
+    if name == own {
+        return "named in module inline asm: promoted under its own name".to_string();
+    }
+    match llvm::named_global(home, name) {
+        Some(g) if g.is_function() => match unit_of_function.get(&g) {
+            Some(u) => {
+                format!("local function defined in unit {u}, declared in the others that use it")
+            }
+            None => "local function declaration".to_string(),
         },
-    })
+        Some(g) if g.is_variable() => {
+            "local variable: defined in unit 0 (or with its functions), copied or declared where used".to_string()
+        }
+        _ => "local alias or ifunc".to_string(),
+    }
+}
+
+/// What every unit records of the split: how many units, and the salt of promoted names.
+struct UnitTag<'a> {
+    count: usize,
+    salt: &'a str,
+    input_name: &'a str,
+}
+
+/// Every unit extracted from `home`; unit 0 gets the home module's globals later.
+fn extract_units<'c>(split: &Split<'c>, home: &Module<'c>, tag: &UnitTag) -> Result<Vec<Vec<u8>>> {
+    // Locals that one unit alone uses stay local there, under their own names.
+    let unit_locals = split.unit_locals();
+    let ranks = llvm::UseRanks::new(home);
+    let (recipe, uses) = (split.recipe(), llvm::UseTable::new(home));
+    (0..split.chunks.len())
+        .map(|index| {
+            let chunk = split.extract(&recipe, home, &ranks, &uses, index);
+            finish_unit(index, &chunk.bitcode, &unit_locals, tag)
+        })
+        .collect()
+}
+
+/// A unit as it is written: tagged, its unit-local symbols local again, verified.
+fn finish_unit(
+    index: usize,
+    bitcode: &[u8],
+    unit_locals: &[(Vec<u8>, llvm::Linkage)],
+    tag: &UnitTag,
+) -> Result<Vec<u8>> {
+    let input_name = tag.input_name;
+    let unit_context = Context::create();
+    let module = llvm::parse(&unit_context, bitcode, &format!("unit {index}"))
+        .map_err(|e| Error::failure(format!("{input_name}: unit {index}: {e}")))?;
+    llvm::finish_chunk(&module);
+    let (count, salt) = (tag.count, tag.salt);
+    llvm::set_named_string(&module, UNIT_METADATA, &format!("{index} {count} {salt}"));
+    // finish_chunk made every local function hidden, for the promoted ones' sake.
+    for (name, linkage) in unit_locals {
+        if let Some(g) = llvm::named_global(&module, name).filter(|g| !g.is_declaration()) {
+            g.set_visibility(llvm::Visibility::LLVMDefaultVisibility);
+            g.set_linkage(*linkage);
+        }
+    }
+    llvm::verify(&module).map_err(|e| {
+        Error::failure(format!(
+            "{input_name}: unit {index} fails the verifier: {e}"
+        ))
+    })?;
+    Ok(llvm::write_bitcode(&module))
+}
+
+/// Unit 0: the home module (globals, declarations, the restore information) with the first
+/// unit's functions linked in.
+fn unit_zero<'c>(
+    context: &'c Context,
+    home: &mut Module<'c>,
+    first_unit: Vec<u8>,
+    split: &Split,
+    struct_types: &llvm::StructTypes<'c>,
+    tag: &UnitTag,
+) -> Result<Vec<u8>> {
+    let input_name = tag.input_name;
+    let mut merger = Merger::new(context, home);
+    merger
+        .accept(0, first_unit)
+        .map_err(|e| Error::failure(format!("{input_name}: unit 0: {e}")))?;
+    drop(merger);
+    // The first unit's functions brought their llvm.used entries, which unit 0 has already.
+    llvm::dedupe_used_lists(home);
+    // Linking gave the first unit's copies of struct types suffixed names: give them back.
+    llvm::restore_struct_names(home, struct_types);
+    llvm::set_named_string(home, RESTORE_METADATA, &split.restore.encode());
+    let (count, salt) = (tag.count, tag.salt);
+    llvm::set_named_string(home, UNIT_METADATA, &format!("0 {count} {salt}"));
+    llvm::verify(home)
+        .map_err(|e| Error::failure(format!("{input_name}: unit 0 fails the verifier: {e}")))?;
+    Ok(llvm::write_bitcode(home))
 }
 
 /// A unit `split` wrote: its debug info, if any, is valid, so a reader that would drop it as
