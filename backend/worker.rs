@@ -75,12 +75,16 @@ fn declared_functions(bitcode: &[u8]) -> Result<Vec<String>, String> {
 
 /// The chunk's bitcode with its imports (`Job::imports`) linked in, built in a context of its own.
 fn with_imports(job: &Job) -> Result<Vec<u8>, String> {
+    let _span = trace::span("import callees");
     let context = Context::create();
     let module = llvm::parse(&context, &job.bitcode, &format!("chunk{}", job.index))?;
-    for (dependency, names) in &job.imports {
-        llvm::import_from(&module, dependency, names, crate::split::IMPORT_LIMIT)
-            .map_err(|e| format!("importing callees: {e}"))?;
-    }
+    let dependencies: Vec<(&[u8], &[String])> = job
+        .imports
+        .iter()
+        .map(|(bytes, names)| (bytes.as_slice(), names.as_slice()))
+        .collect();
+    llvm::import_from(&module, &dependencies, crate::split::IMPORT_LIMIT)
+        .map_err(|e| format!("importing callees: {e}"))?;
     llvm::dedupe_debug_units(&module);
     Ok(llvm::write_bitcode(&module))
 }
@@ -319,46 +323,13 @@ pub fn work(
             Some(copy) if job.stage == 0 => copy.take(&ranks, &mut job),
             _ => Taken::already(),
         };
-        let (extracted, extract, read, input) =
-            (taken.result, taken.extract, taken.read, taken.input);
         let ticket = admission.admit(job.index, job.bitcode.len());
         let start = Instant::now();
         let span = trace::span(job.description.clone());
         llvm::set_current_names(&job.promoted_names);
-        let imported = match job.imports.is_empty() {
-            _ if extracted.is_err() => extracted,
-            true => Ok(()),
-            false => with_imports(&job).map(|bitcode| job.bitcode = bitcode),
-        };
-        let imported = match imported {
-            Ok(()) if !job.drop_unused.is_empty() => {
-                without_unused(&job.bitcode, &job.drop_unused, job.index)
-                    .map(|bitcode| job.bitcode = bitcode)
-            }
-            other => other,
-        };
-        let key = config
-            .cache
-            .as_ref()
-            .map(|_| chunk_key(config, &job.bitcode));
-        let hit = key.as_ref().and_then(|key| cached(config, key));
-        let cached = hit.is_some();
-        let mut remote = None;
-        let result = match (imported, hit, &config.remote) {
-            (Err(e), _, _) => Err(e),
-            (Ok(()), Some(output), _) => Ok(output),
-            (Ok(()), None, Some(server)) => {
-                let (result, times) = remotely(server, config, &machine, &mut job);
-                remote = Some(times);
-                result
-            }
-            (Ok(()), None, None) => compute(config, &machine, &mut job),
-        };
-        if let (Some(cache), Some(key), Ok(output), false) = (&config.cache, &key, &result, cached)
-        {
-            cache.put(key, &[&output.bytes, &output.remarks]);
-        }
-        let (result, remarks) = match result {
+        let ready = taken.result.and_then(|()| with_imports_and_drops(&mut job));
+        let produced = produce(config, &machine, &mut job, ready);
+        let (result, remarks) = match produced.result {
             Ok(output) => (Ok(output.bytes), output.remarks),
             Err(e) => (Err(llvm::with_own_names(&e)), Vec::new()),
         };
@@ -385,15 +356,71 @@ pub fn work(
             result: result.map_err(|e| format!("{}: {e}", job.description)),
             remarks,
             busy: start.elapsed(),
-            extract,
-            read,
-            input,
-            cached,
-            remote,
+            extract: taken.extract,
+            read: taken.read,
+            input: taken.input,
+            cached: produced.cached,
+            remote: produced.remote,
         };
         if results.send(done).is_err() {
             return;
         }
+    }
+}
+
+/// The job's bitcode with the bodies it imports from its dependencies' results, and without
+/// the functions no walk's result refers to any more (`Job::drop_unused`).
+fn with_imports_and_drops(job: &mut Job) -> Result<(), String> {
+    if !job.imports.is_empty() {
+        job.bitcode = with_imports(job)?;
+    }
+    if !job.drop_unused.is_empty() {
+        job.bitcode = without_unused(&job.bitcode, &job.drop_unused, job.index)?;
+    }
+    Ok(())
+}
+
+/// A job's output, and where it came from.
+struct Produced {
+    result: Result<Output, String>,
+    /// From the cache (`--cache-dir`).
+    cached: bool,
+    /// What the remote executor took, or why it failed, if it was asked to run the job.
+    remote: Option<Result<RemoteTimes, String>>,
+}
+
+/// The output of a job whose bitcode is `ready`: from the cache, the remote executor, or
+/// computed here; a computed one is stored in the cache.
+fn produce(
+    config: &WorkerConfig,
+    machine: &Result<Option<inkwell::targets::TargetMachine>, String>,
+    job: &mut Job,
+    ready: Result<(), String>,
+) -> Produced {
+    let key = config
+        .cache
+        .as_ref()
+        .map(|_| chunk_key(config, &job.bitcode));
+    let hit = key.as_ref().and_then(|key| cached(config, key));
+    let cached = hit.is_some();
+    let mut remote = None;
+    let result = match (ready, hit, &config.remote) {
+        (Err(e), _, _) => Err(e),
+        (Ok(()), Some(output), _) => Ok(output),
+        (Ok(()), None, Some(server)) => {
+            let (result, times) = remotely(server, config, machine, job);
+            remote = Some(times);
+            result
+        }
+        (Ok(()), None, None) => compute(config, machine, job),
+    };
+    if let (Some(cache), Some(key), Ok(output), false) = (&config.cache, &key, &result, cached) {
+        cache.put(key, &[&output.bytes, &output.remarks]);
+    }
+    Produced {
+        result,
+        cached,
+        remote,
     }
 }
 

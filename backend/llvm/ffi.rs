@@ -79,13 +79,14 @@ extern "C" {
     pub fn llpar_dedupe_debug_units(m: LLVMModuleRef);
     pub fn llpar_retain_shared_types(m: LLVMModuleRef);
     pub fn llpar_declare_shared_types(m: LLVMModuleRef);
-    pub fn llpar_import_from(
+    pub fn llpar_import_all(
         m: LLVMModuleRef,
-        bytes: *const c_char,
-        len: usize,
+        n_deps: usize,
+        bytes: *const *const c_char,
+        lens: *const usize,
         names: *const *const c_char,
         name_lens: *const usize,
-        n: usize,
+        names_per_dep: *const usize,
         limit: c_uint,
         error: *mut *mut c_char,
     ) -> c_int;

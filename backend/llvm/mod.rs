@@ -187,30 +187,38 @@ pub struct Parsed<'c> {
 }
 
 /// Readies an optimized chunk for linking: see `llpar_finish_chunk` in the shim.
-/// Imports into `module` from `dependency`, the bitcode of a finished chunk: the attributes of
-/// the functions `names`, and the bodies of those of at most `limit` instructions, as
-/// `available_externally` definitions that passes skip (see `llpar_import_from`).
+/// Imports into `module` from each of `dependencies` (the bitcode of a finished chunk, and
+/// the functions of it the module calls): the attributes of those functions, and the bodies of
+/// those of at most `limit` instructions, as `available_externally` definitions that passes
+/// skip (see `llpar_import_all`).
 pub fn import_from(
     module: &Module,
-    dependency: &[u8],
-    names: &[String],
+    dependencies: &[(&[u8], &[String])],
     limit: u64,
 ) -> Result<(), String> {
-    let pointers: Vec<*const c_char> = names.iter().map(|n| n.as_ptr().cast()).collect();
-    let lens: Vec<usize> = names.iter().map(String::len).collect();
+    let bytes: Vec<*const c_char> = dependencies
+        .iter()
+        .map(|(b, _)| b.as_ptr().cast())
+        .collect();
+    let lens: Vec<usize> = dependencies.iter().map(|(b, _)| b.len()).collect();
+    let all_names = dependencies.iter().flat_map(|(_, names)| names.iter());
+    let names: Vec<*const c_char> = all_names.clone().map(|n| n.as_ptr().cast()).collect();
+    let name_lens: Vec<usize> = all_names.map(String::len).collect();
+    let per_dep: Vec<usize> = dependencies.iter().map(|(_, names)| names.len()).collect();
     let mut error = std::ptr::null_mut();
-    // SAFETY: the module is alive and owned by the calling thread; the bytes and names outlive
-    // the call (names are passed with their lengths, not NUL-terminated); the shim reads the
-    // bytes lazily only during the call, and returns an error allocated with strdup, which
-    // take_message_malloc frees once.
+    // SAFETY: the module is alive and owned by the calling thread; the arrays, the bytes and
+    // the names they point to outlive the call, each array as long as the counts say (names
+    // with their lengths, not NUL-terminated); the shim reads the bytes lazily only during the
+    // call, and returns an error allocated with strdup, which take_message_malloc frees once.
     let rc = unsafe {
-        ffi::llpar_import_from(
+        ffi::llpar_import_all(
             module.as_mut_ptr(),
-            dependency.as_ptr().cast(),
-            dependency.len(),
-            pointers.as_ptr(),
+            dependencies.len(),
+            bytes.as_ptr(),
             lens.as_ptr(),
-            names.len(),
+            names.as_ptr(),
+            name_lens.as_ptr(),
+            per_dep.as_ptr(),
             limit.min(u64::from(u32::MAX)) as u32,
             &mut error,
         )
