@@ -35,7 +35,7 @@ thread_local! {
     static CURRENT_WORK: RefCell<String> = const { RefCell::new(String::new()) };
     /// Whether this thread has used `CURRENT_WORK` (so its destructor is registered already):
     /// without a destructor of its own, reading it registers nothing, as the crash handler needs.
-    static CURRENT_WORK_USED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static CURRENT_WORK_USED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Names what the current thread works on (a chunk, a phase) for LLVM's fatal error messages.
@@ -46,7 +46,7 @@ pub fn set_current_work(what: impl Into<String>) {
 
 /// Calls `f` with what the current thread works on, without allocating or registering a
 /// thread-local destructor (for the crash handler); false if that cannot be read.
-pub fn with_current_work_raw(f: impl FnOnce(&str)) -> bool {
+fn with_current_work_raw(f: impl FnOnce(&str)) -> bool {
     match CURRENT_WORK_USED.try_with(|u| u.get()) {
         // Never set on this thread: no work named.
         Ok(false) => {

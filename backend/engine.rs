@@ -75,14 +75,7 @@ fn run_uncached(input: &[u8], input_name: &str, options: &Options) -> Result<(Ve
     let start = Instant::now();
     let mut stats = Stats::default();
     let context = Context::create();
-    let mut module = parse(&context, input, input_name, &mut stats)?;
-    let mut remarks = match &options.remarks {
-        Some(filter) => Some(
-            llvm::RemarkStream::start(&context, filter)
-                .map_err(|e| Error::usage(format!("--pass-remarks-filter: {e}")))?,
-        ),
-        None => None,
-    };
+    let (mut module, mut remarks) = parse(&context, input, input_name, options, &mut stats)?;
     let triple = target_triple(&mut module, options);
     let machine = llvm::target_machine(&options.target, &triple).map_err(Error::failure)?;
     let stages = Stages::new(options, machine.as_ref())?;
@@ -99,7 +92,7 @@ fn run_uncached(input: &[u8], input_name: &str, options: &Options) -> Result<(Ve
             stats.remarks.extend(stream.take());
         }
     };
-    let run = Run {
+    let run = RunContext {
         options,
         input_name,
         triple: &triple,
@@ -125,13 +118,16 @@ fn finished(mut stats: Stats, start: Instant) -> Stats {
     stats
 }
 
-/// Reads `input` into a module of `context` and verifies it, as `opt` does.
+/// Reads `input` into a module of `context` and verifies it, as `opt` does; starts collecting
+/// the remarks (`--pass-remarks-output`) in between, so that a bad filter is a usage error
+/// even for an input that fails the verifier.
 fn parse<'c>(
     context: &'c Context,
     input: &[u8],
     input_name: &str,
+    options: &Options,
     stats: &mut Stats,
-) -> Result<Module<'c>> {
+) -> Result<(Module<'c>, Option<llvm::RemarkStream<'c>>)> {
     let t = Instant::now();
     let _span = trace::span("parse and verify");
     crash::set_current_work(format!("parsing {input_name}"));
@@ -142,6 +138,13 @@ fn parse<'c>(
             format!("{input_name}: {e}")
         })
     })?;
+    let remarks = match &options.remarks {
+        Some(filter) => Some(
+            llvm::RemarkStream::start(context, filter)
+                .map_err(|e| Error::usage(format!("--pass-remarks-filter: {e}")))?,
+        ),
+        None => None,
+    };
     stats.warnings.extend(parsed.warning);
     if !parsed.verified {
         llvm::verify(&parsed.module).map_err(|e| {
@@ -151,7 +154,7 @@ fn parse<'c>(
         })?;
     }
     stats.add("parse", t.elapsed());
-    Ok(parsed.module)
+    Ok((parsed.module, remarks))
 }
 
 /// The triple code is generated for: `--mtriple`, else the module's, else (as `llc` does for
@@ -247,7 +250,7 @@ impl Stages {
 }
 
 /// One run's fixed parts, which every segment reads.
-struct Run<'r> {
+struct RunContext<'r> {
     options: &'r Options,
     input_name: &'r str,
     triple: &'r str,
@@ -255,7 +258,7 @@ struct Run<'r> {
     stages: &'r Stages,
 }
 
-impl Run<'_> {
+impl RunContext<'_> {
     /// Runs `segment` on `module`; returns the object when the segment is the walk and went on
     /// to code generation chunk by chunk (nothing is left to run then).
     fn segment<'c>(
@@ -350,13 +353,13 @@ impl Run<'_> {
         let bytes = match self.options.emit {
             EmitKind::Bitcode => llvm::write_bitcode(module),
             EmitKind::Ir => llvm::print_ir(module).into_bytes(),
-            EmitKind::Asm | EmitKind::Object => self.code(module, stats)?,
+            EmitKind::Asm | EmitKind::Object => self.generate_code(module, stats)?,
         };
         stats.add("emit", t.elapsed());
         Ok(bytes)
     }
 
-    fn code(&self, module: &mut Module, stats: &mut Stats) -> Result<Vec<u8>> {
+    fn generate_code(&self, module: &mut Module, stats: &mut Stats) -> Result<Vec<u8>> {
         let input_name = self.input_name;
         let machine = self.machine.ok_or_else(|| {
             Error::failure(format!(

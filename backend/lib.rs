@@ -56,7 +56,7 @@ pub use options::{EmitKind, Options};
 pub use pipeline::PipelineRequest;
 pub use plan::{PlanOptions, Strategy};
 pub use remote::{Remote, RemoteSummary};
-pub use stats::{ParallelPhase, Stats};
+pub use stats::{Copies, ParallelPhase, Stats};
 
 /// Process setup for a program built on llpar, first thing in `main` (before any other thread
 /// exists): SIGINT, SIGTERM and SIGHUP remove the files registered with

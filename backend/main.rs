@@ -396,7 +396,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     let output = cli.output.clone().unwrap_or_else(|| "-".into());
     check_outputs(&cli, emit, &output)?;
     let input = read_input(&input_name)?;
-    let options = options(&cli, pipeline, emit)?;
+    let options = run_options(&cli, pipeline, emit)?;
     let display_name = if input_name == "-" {
         "<stdin>".to_string()
     } else {
@@ -542,7 +542,7 @@ fn plan_options(cli: &Cli) -> PlanOptions {
     }
 }
 
-fn options(cli: &Cli, pipeline: PipelineRequest, emit: EmitKind) -> Result<Options, Error> {
+fn run_options(cli: &Cli, pipeline: PipelineRequest, emit: EmitKind) -> Result<Options, Error> {
     let (threads, jobserver) = workers(cli);
     let isolate = match cli.isolate {
         true => Some(std::env::current_exe().map_err(|e| {
@@ -552,6 +552,7 @@ fn options(cli: &Cli, pipeline: PipelineRequest, emit: EmitKind) -> Result<Optio
         })?),
         false => None,
     };
+    let remote = remote_executor(cli)?;
     let cache = match &cli.cache_dir {
         Some(dir) => Some(std::sync::Arc::new(
             llpar::Cache::open(dir, cli.cache_max_size)
@@ -583,7 +584,7 @@ fn options(cli: &Cli, pipeline: PipelineRequest, emit: EmitKind) -> Result<Optio
             .pass_remarks_output
             .as_ref()
             .map(|_| cli.pass_remarks_filter.clone().unwrap_or_default()),
-        remote: remote_executor(cli)?,
+        remote,
         remote_fallback: cli.remote_fallback,
         cache,
     })

@@ -1,7 +1,6 @@
 //! What a run of llpar is asked to do: the options of `engine::run`, plain data that the
 //! engine, the parallel phases and code generation all read.
 use crate::cache::Cache;
-use crate::error::{Error, Result};
 use crate::llvm::TargetOptions;
 use crate::pipeline::PipelineRequest;
 use crate::plan::PlanOptions;
@@ -53,11 +52,4 @@ pub struct Options {
     pub remote: Option<std::sync::Arc<Remote>>,
     /// A chunk the server fails runs here instead (`--remote-fallback`).
     pub remote_fallback: bool,
-}
-
-/// Writes `bytes` as `name` in the `--save-temps` directory `dir`.
-pub(crate) fn save_temp(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .and_then(|_| std::fs::write(dir.join(name), bytes))
-        .map_err(|e| Error::failure(format!("{}: cannot write: {e}", dir.join(name).display())))
 }

@@ -11,7 +11,7 @@ use crate::admission::Admission;
 use crate::crash;
 use crate::error::{Error, Result};
 use crate::llvm::{self, UseTable};
-use crate::options::{save_temp, Options};
+use crate::options::Options;
 use crate::plan::Chunk;
 use crate::split::{ChunkModule, Recipe, Split};
 use crate::stats::{Copies, ParallelPhase, Stats};
@@ -186,6 +186,13 @@ fn isolated_failures(first: String, mut failed: Vec<usize>, total: usize) -> Err
         "{first}{also}; the other {} of {total} chunks were optimized and passed the verifier",
         total - failed.len()
     ))
+}
+
+/// Writes `bytes` as `name` in the `--save-temps` directory `dir`.
+fn save_temp(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .and_then(|_| std::fs::write(dir.join(name), bytes))
+        .map_err(|e| Error::failure(format!("{}: cannot write: {e}", dir.join(name).display())))
 }
 
 /// The `--save-temps` file of chunk `index` in the `phase`-th parallel phase of the run (a
@@ -518,7 +525,7 @@ where
     let home = phase
         .copies
         .then(|| phase.home_image(split, module, input_name));
-    let mut dag = Dag {
+    let mut scheduler = WalkScheduler {
         jobs: Some(job_tx),
         in_flight: 0,
         graph: Ready::new(deps),
@@ -548,30 +555,30 @@ where
                 None => Ok(phase.describe(split, c, input_name)),
             };
             phase.name_stages(c, n, stages);
-            dag.extracted(c, job);
+            scheduler.extracted(c, job);
         }
         drop(here);
-        dag.merge.start(&mut phase, || {
+        scheduler.merge.start(&mut phase, || {
             split.remove_bodies(module, 0..n);
             after_extraction(module)
         });
-        while dag.in_flight > 0 {
+        while scheduler.in_flight > 0 {
             let Ok(done) = done_rx.recv() else { break };
-            dag.in_flight -= 1;
-            dag.done(&mut phase, stats, done, &split.chunks);
+            scheduler.in_flight -= 1;
+            scheduler.done(&mut phase, stats, done, &split.chunks);
         }
         // Workers stop once no more jobs can come.
-        dag.jobs = None;
+        scheduler.jobs = None;
         admission.dispatch_done();
     });
-    if dag.merge.left_unmerged() {
-        dag.merge.fail(format!(
+    if scheduler.merge.left_unmerged() {
+        scheduler.merge.fail(format!(
             "{input_name}: internal error: a chunk's result was not merged"
         ));
     }
-    let all_deps = dag.later.all_deps(deps, stages);
+    let all_deps = scheduler.later.all_deps(deps, stages);
     phase.record(split, stats, &admission, start, all_deps);
-    match dag.merge.first_error {
+    match scheduler.merge.first_error {
         Some(e) => Err(Error::failure(e)),
         None => Ok(()),
     }
@@ -580,7 +587,7 @@ where
 /// The scheduler of chunks along the call graph, on the calling thread: hands out the jobs
 /// whose dependencies are done, then each walked chunk's later stages, and merges the last
 /// stage's results in chunk order.
-struct Dag<'d, A> {
+struct WalkScheduler<'d, A> {
     /// Where jobs go to the workers; `None` once none can come any more.
     jobs: Option<crossbeam_channel::Sender<Job>>,
     /// Jobs sent and not yet done.
@@ -593,7 +600,7 @@ struct Dag<'d, A> {
     stages: usize,
 }
 
-impl<A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>> Dag<'_, A> {
+impl<A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>> WalkScheduler<'_, A> {
     fn send(&mut self, jobs: impl IntoIterator<Item = Job>) {
         let Some(sender) = &self.jobs else { return };
         for job in jobs {

@@ -197,11 +197,7 @@ impl ParallelPhase {
 
 /// The makespan of `durations` on `workers` when each chunk starts once the chunks in its
 /// `deps` are done, the ready ones handed out largest first, as llpar does.
-pub(crate) fn makespan_with_deps(
-    durations: &[Duration],
-    deps: &[Vec<usize>],
-    workers: usize,
-) -> Duration {
+fn makespan_with_deps(durations: &[Duration], deps: &[Vec<usize>], workers: usize) -> Duration {
     let n = durations.len();
     let mut waiting: Vec<usize> = (0..n).map(|c| deps.get(c).map_or(0, Vec::len)).collect();
     let mut dependents = vec![Vec::new(); n];
@@ -235,7 +231,7 @@ pub(crate) fn makespan_with_deps(
 }
 
 /// The makespan of `durations` on `workers` when they are handed out largest first, each to the
-/// worker that frees up first (the model the tests check `makespan_in_order` against).
+/// worker that frees up first (the model the tests check `makespan_with_deps` against).
 #[cfg(test)]
 fn makespan(durations: &[Duration], workers: usize) -> Duration {
     let mut order: Vec<usize> = (0..durations.len()).collect();
@@ -246,7 +242,7 @@ fn makespan(durations: &[Duration], workers: usize) -> Duration {
 /// The makespan of `durations` on `workers` when they are handed out in `order`, each to the
 /// worker that frees up first, chunk `c` not before `ready(c)` (when the calling thread has
 /// extracted it).
-pub(crate) fn makespan_in_order(
+fn makespan_in_order(
     durations: &[Duration],
     order: &[usize],
     ready: impl Fn(usize) -> Duration,

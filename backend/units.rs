@@ -157,7 +157,7 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
     let struct_types = llvm::struct_types(&home);
     let salt = salt_of(input);
     let (mut split, glue) = plan(&home, &salt, options);
-    let mut report = report(&split, &home, &glue, options.strategy);
+    let report = report(&split, &home, &glue, options.strategy);
     let tag = UnitTag {
         count: split.chunks.len(),
         salt: &salt,
@@ -170,7 +170,6 @@ pub fn split(input: &[u8], input_name: &str, options: &SplitOptions) -> Result<U
         let first_unit = std::mem::take(first);
         *first = unit_zero(&context, &mut home, first_unit, &split, &struct_types, &tag)?;
     }
-    report.kept_local = split.unit_locals().len();
     Ok(Units {
         bitcode,
         warnings: parsed.warning.into_iter().collect(),
@@ -203,7 +202,7 @@ fn plan<'c>(home: &Module<'c>, salt: &str, options: &SplitOptions) -> (Split<'c>
     (split, glue)
 }
 
-/// What went where and why (`--report`); `kept_local` is filled in later.
+/// What went where and why (`--report`).
 fn report(split: &Split, home: &Module, glue: &[Glue], strategy: Strategy) -> Report {
     let functions = llvm::functions(home);
     let mut unit_of_function = std::collections::HashMap::new();
@@ -240,7 +239,7 @@ fn report(split: &Split, home: &Module, glue: &[Glue], strategy: Strategy) -> Re
         strategy,
         units,
         promoted,
-        kept_local: 0,
+        kept_local: split.unit_locals().len(),
         glued,
         balance,
     }

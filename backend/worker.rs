@@ -27,7 +27,7 @@ pub struct Job {
     /// (promoted name, own name) of the chunk's promoted functions, so messages use own names.
     pub promoted_names: Vec<(String, String)>,
     /// What to import before the passes: per finished chunk this one depends on, its result
-    /// and the functions of it this chunk calls (see `llvm::import_from`).
+    /// and the functions of it this chunk calls (see `llvm::import_all`).
     pub imports: Vec<(std::sync::Arc<Vec<u8>>, Vec<String>)>,
     /// Which of the phase's worker configurations does the work: 0, or 1 for the code
     /// generation that follows a chunk's call-graph walk (on the walk's result).
@@ -83,7 +83,7 @@ fn with_imports(job: &Job) -> Result<Vec<u8>, String> {
         .iter()
         .map(|(bytes, names)| (bytes.as_slice(), names.as_slice()))
         .collect();
-    llvm::import_from(&module, &dependencies, crate::split::IMPORT_LIMIT)
+    llvm::import_all(&module, &dependencies, crate::split::IMPORT_LIMIT)
         .map_err(|e| format!("importing callees: {e}"))?;
     llvm::dedupe_debug_units(&module);
     Ok(llvm::write_bitcode(&module))
@@ -327,8 +327,8 @@ pub fn work(
         let start = Instant::now();
         let span = trace::span(job.description.clone());
         llvm::set_current_names(&job.promoted_names);
-        let ready = taken.result.and_then(|()| with_imports_and_drops(&mut job));
-        let produced = produce(config, &machine, &mut job, ready);
+        let prepared = taken.result.and_then(|()| with_imports_and_drops(&mut job));
+        let produced = produce(config, &machine, &mut job, prepared);
         let (result, remarks) = match produced.result {
             Ok(output) => (Ok(output.bytes), output.remarks),
             Err(e) => (Err(llvm::with_own_names(&e)), Vec::new()),
@@ -389,13 +389,13 @@ struct Produced {
     remote: Option<Result<RemoteTimes, String>>,
 }
 
-/// The output of a job whose bitcode is `ready`: from the cache, the remote executor, or
+/// The output of a job whose bitcode is `prepared` (extracted, with its imports): from the cache, the remote executor, or
 /// computed here; a computed one is stored in the cache.
 fn produce(
     config: &WorkerConfig,
     machine: &Result<Option<inkwell::targets::TargetMachine>, String>,
     job: &mut Job,
-    ready: Result<(), String>,
+    prepared: Result<(), String>,
 ) -> Produced {
     let key = config
         .cache
@@ -404,7 +404,7 @@ fn produce(
     let hit = key.as_ref().and_then(|key| cached(config, key));
     let cached = hit.is_some();
     let mut remote = None;
-    let result = match (ready, hit, &config.remote) {
+    let result = match (prepared, hit, &config.remote) {
         (Err(e), _, _) => Err(e),
         (Ok(()), Some(output), _) => Ok(output),
         (Ok(()), None, Some(server)) => {

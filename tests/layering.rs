@@ -12,7 +12,9 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
     for dir in [backend.clone(), backend.join("llvm")] {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "rs") {
+            // The command and the build script are crates of their own, not library modules.
+            let library = !path.ends_with("main.rs") && !path.ends_with("build.rs");
+            if library && path.extension().is_some_and(|e| e == "rs") {
                 // Files under `llvm/` are one module.
                 let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
                 let module = if dir == backend { stem } else { "llvm".into() };
@@ -28,12 +30,23 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
             .unwrap_or_default();
         let names = graph.entry(module.clone()).or_default();
         for (at, _) in code.match_indices("crate::") {
-            let name: String = code[at + 7..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() && name != module {
-                names.insert(name);
+            let rest = &code[at + 7..];
+            // `crate::{a, b::c}` names every module of its group.
+            let named: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group[..group.find('}').unwrap_or(0)]
+                    .split(',')
+                    .map(|path| path.trim().split("::").next().unwrap_or_default())
+                    .collect(),
+                None => vec![rest],
+            };
+            for path in named {
+                let name: String = path
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() && name != module {
+                    names.insert(name);
+                }
             }
         }
     }

@@ -1257,7 +1257,7 @@ int llpar_fold_debug_units(LLVMModuleRef M, size_t n_original, const char **bare
   return 0;
 }
 
-// Folds the compile units that imports brought into a chunk (`llpar_import_from`) into the
+// Folds the compile units that imports brought into a chunk (`llpar_import_all`) into the
 // chunk's own: each unit of `llvm.dbg.cu` that matches an earlier one (same file, producer and
 // DWO id) is replaced by it everywhere, and dropped from the list. Without it, every chunk would
 // pass its dependencies' units on to the chunks that import from it.

@@ -186,12 +186,11 @@ pub struct Parsed<'c> {
     pub warning: Option<String>,
 }
 
-/// Readies an optimized chunk for linking: see `llpar_finish_chunk` in the shim.
 /// Imports into `module` from each of `dependencies` (the bitcode of a finished chunk, and
 /// the functions of it the module calls): the attributes of those functions, and the bodies of
 /// those of at most `limit` instructions, as `available_externally` definitions that passes
 /// skip (see `llpar_import_all`).
-pub fn import_from(
+pub fn import_all(
     module: &Module,
     dependencies: &[(&[u8], &[String])],
     limit: u64,
@@ -230,7 +229,7 @@ pub fn import_from(
     }
 }
 
-/// After `import_from`: the compile units the imports brought along are folded into the
+/// After `import_all`: the compile units the imports brought along are folded into the
 /// chunk's own (every reference repointed, the copies dropped from `llvm.dbg.cu`).
 pub fn dedupe_debug_units(module: &Module) {
     // SAFETY: the module is alive and owned by the calling thread.
@@ -252,6 +251,7 @@ pub fn declare_shared_types(module: &Module) {
     unsafe { ffi::llpar_declare_shared_types(module.as_mut_ptr()) }
 }
 
+/// Readies an optimized chunk for linking: see `llpar_finish_chunk` in the shim.
 pub fn finish_chunk(module: &Module) {
     // SAFETY: the module is alive and owned by the calling thread.
     unsafe { ffi::llpar_finish_chunk(module.as_mut_ptr()) }
