@@ -18,13 +18,21 @@ fn c_module(dir: &Path, functions: usize) -> PathBuf {
             m = i % 7 + 1
         ));
     }
-    let source = dir.join("module.c");
-    std::fs::write(&source, c).unwrap();
-    let bitcode = dir.join("module.bc");
+    front_end_bitcode(dir, "module", &c)
+}
+
+/// C `source` compiled by clang to unoptimized bitcode (`DIR/NAME.bc`), as a compiler front
+/// end hands it over: not yet `optnone`, so that llpar's passes do run on it.
+fn front_end_bitcode(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let (c, bitcode) = (
+        dir.join(format!("{name}.c")),
+        dir.join(format!("{name}.bc")),
+    );
+    std::fs::write(&c, source).unwrap();
     run_ok(
         Command::new(llvm_tool("clang"))
             .args(["-O0", "-Xclang", "-disable-O0-optnone", "-emit-llvm", "-c"])
-            .arg(&source)
+            .arg(&c)
             .arg("-o")
             .arg(&bitcode),
     );
@@ -177,17 +185,7 @@ fn call_tree_module(dir: &Path, functions: usize) -> PathBuf {
              s += a[k] * table[(a[k] + {i}) & 255];\n{calls}  }}\n  return s;\n}}\n"
         ));
     }
-    let source = dir.join("tree.c");
-    std::fs::write(&source, c).unwrap();
-    let bitcode = dir.join("tree.bc");
-    run_ok(
-        Command::new(llvm_tool("clang"))
-            .args(["-O0", "-Xclang", "-disable-O0-optnone", "-emit-llvm", "-c"])
-            .arg(&source)
-            .arg("-o")
-            .arg(&bitcode),
-    );
-    bitcode
+    front_end_bitcode(dir, "tree", &c)
 }
 
 /// The parallel walk's chunks wait for each other: in child processes (`--isolate`), one at
@@ -314,15 +312,7 @@ fn one_enormous_function() {
         }
     }
     c.push_str("  return s;\n}\nint small(int x) { return x + 1; }\n");
-    std::fs::write(dir.path().join("huge.c"), c).unwrap();
-    let module = dir.path().join("huge.bc");
-    run_ok(
-        Command::new(llvm_tool("clang"))
-            .args(["-O0", "-Xclang", "-disable-O0-optnone", "-emit-llvm", "-c"])
-            .arg(dir.path().join("huge.c"))
-            .arg("-o")
-            .arg(&module),
-    );
+    let module = front_end_bitcode(dir.path(), "huge", &c);
     let stats = optimize_with_stats(dir.path(), &module, &["-O2", "-j2"]);
     let critical = stats_line(&stats, "llpar: critical path: ");
     assert!(
