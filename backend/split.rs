@@ -165,27 +165,15 @@ pub fn prepare<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpose) ->
 /// hold back for it, LLVM's `CodeMetrics`), which a declaration in another chunk would not be.
 /// A callee used twice is no candidate, wherever it is.
 fn sole_callers(functions: &[GlobalRef]) -> Vec<(usize, usize)> {
-    let once = sole_users(functions);
+    let once = Uses::of(functions).sole_users(functions);
     once.into_iter()
         .filter(|&(_, callee)| functions[callee].has_one_use())
         .collect()
 }
 
-/// (user, callee) function indices of the local functions whose uses are all in one other
-/// function's instructions.
-fn sole_users(functions: &[GlobalRef]) -> Vec<(usize, usize)> {
-    let at: HashMap<GlobalRef, usize> =
-        functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
-    (0..functions.len())
-        .filter(|&i| functions[i].has_local_linkage() && !functions[i].is_declaration())
-        .filter_map(|i| {
-            let users = functions[i].only_instruction_users()?;
-            match users.as_slice() {
-                [caller] => Some((*at.get(caller)?, i)).filter(|&(c, _)| c != i),
-                _ => None,
-            }
-        })
-        .collect()
+/// Each global's position in `list`.
+fn positions_of<'m>(list: &[GlobalRef<'m>]) -> HashMap<GlobalRef<'m>, usize> {
+    list.iter().enumerate().map(|(i, &g)| (g, i)).collect()
 }
 
 /// `together` with the `sole` (caller, callee) pairs added, as positions in `costs`.
@@ -213,7 +201,7 @@ fn with_sole_callers(
 pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpose) -> Split<'c> {
     let functions = llvm::functions(home);
     let uses = Uses::of(&functions);
-    let sole = sole_users(&functions);
+    let sole = uses.sole_users(&functions);
     let mut waves = Vec::new();
     let mut calls_by_index = Vec::new();
     let mut split = prepare_planned(home, purpose, "", false, |costs, together, calls| {
@@ -324,8 +312,7 @@ struct Uses {
 
 impl Uses {
     fn of(functions: &[GlobalRef]) -> Self {
-        let at: HashMap<GlobalRef, usize> =
-            functions.iter().enumerate().map(|(i, &f)| (f, i)).collect();
+        let at = positions_of(functions);
         let users = functions
             .iter()
             .map(|f| {
@@ -350,6 +337,18 @@ impl Uses {
             discardable,
             local,
         }
+    }
+
+    /// (user, callee) function indices of the local functions whose uses are all in one
+    /// other function's instructions.
+    fn sole_users(&self, functions: &[GlobalRef]) -> Vec<(usize, usize)> {
+        (0..functions.len())
+            .filter(|&i| self.local[i] && !functions[i].is_declaration())
+            .filter_map(|i| match self.users[i].as_deref() {
+                Some(&[caller]) if caller != i => Some((caller, i)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// For the functions used outside their chunk (or by a body another chunk imports): per
@@ -757,11 +756,8 @@ impl Parts<'_> {
     fn into_split<'c>(self, home: &Module<'c>, chunks: Vec<Chunk>, purpose: Purpose) -> Split<'c> {
         let functions = &self.functions;
         let variables = llvm::variables(home);
-        fn at<'m>(list: &[GlobalRef<'m>]) -> HashMap<GlobalRef<'m>, usize> {
-            list.iter().enumerate().map(|(i, &g)| (g, i)).collect()
-        }
-        let (function_at, variable_at) = (at(functions), at(&variables));
-        let alias_at = at(&llvm::aliases_and_ifuncs(home));
+        let (function_at, variable_at) = (positions_of(functions), positions_of(&variables));
+        let alias_at = positions_of(&llvm::aliases_and_ifuncs(home));
         let positions = |globals: &[GlobalRef], at: &HashMap<GlobalRef, usize>| -> Vec<usize> {
             globals.iter().filter_map(|g| at.get(g).copied()).collect()
         };
