@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::llvm::{self, UseTable};
 use crate::options::Options;
 use crate::plan::Chunk;
-use crate::split::{ChunkModule, Recipe, Split};
+use crate::split::{ChunkModule, Listed, Recipe, Split};
 use crate::stats::{Copies, ParallelPhase, Stats};
 use crate::trace;
 use crate::worker::{self, Done, HomeImage, Job, WorkerConfig};
@@ -134,12 +134,12 @@ fn dispatch<'c>(
     phase.order.clone_from(&order);
     let here = extract_here.then(|| {
         let (ranks, uses) = (llvm::UseRanks::new(module), llvm::UseTable::new(module));
-        (split.recipe(), ranks, uses)
+        (split.recipe(), Listed::new(module), ranks, uses)
     });
     for index in order {
         let job = match &here {
-            Some((recipe, ranks, uses)) => {
-                phase.extract(split, (recipe, module, ranks, uses), index, input_name)?
+            Some((recipe, home, ranks, uses)) => {
+                phase.extract(split, (recipe, home, ranks, uses), index, input_name)?
             }
             None => phase.describe(split, index, input_name),
         };
@@ -248,7 +248,7 @@ impl<'o> Phase<'o> {
     fn extract<'m, 'c>(
         &mut self,
         split: &Split<'c>,
-        (recipe, home, ranks, uses): (&Recipe, &'m Module<'c>, &llvm::UseRanks<'m>, &UseTable),
+        (recipe, home, ranks, uses): (&Recipe, &Listed<'m, 'c>, &llvm::UseRanks<'m>, &UseTable),
         index: usize,
         input_name: &str,
     ) -> std::result::Result<Job, String> {
@@ -545,12 +545,12 @@ where
         // workers from their copies of it, written before the walk too.
         let here = home.is_none().then(|| {
             let (ranks, uses) = (llvm::UseRanks::new(module), llvm::UseTable::new(module));
-            (split.recipe(), ranks, uses)
+            (split.recipe(), Listed::new(module), ranks, uses)
         });
         for c in 0..n {
             let job = match &here {
-                Some((recipe, ranks, uses)) => {
-                    phase.extract(split, (recipe, module, ranks, uses), c, input_name)
+                Some((recipe, home, ranks, uses)) => {
+                    phase.extract(split, (recipe, home, ranks, uses), c, input_name)
                 }
                 None => Ok(phase.describe(split, c, input_name)),
             };

@@ -224,7 +224,8 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpos
         .enumerate()
         .flat_map(|(w, wave)| std::iter::repeat_n(w, wave.len()))
         .collect();
-    let calls = CrossCalls::of(&calls_by_index, &chunk_of, &wave_of);
+    let may_import = worth_importing_early(&functions, &sole);
+    let calls = CrossCalls::of(&calls_by_index, &chunk_of, &wave_of, may_import);
     let deps = calls.named_deps(&functions);
     let mut outside =
         uses.outside_chunks(&functions, &chunk_of, split.chunks.len(), &calls.exposed);
@@ -242,6 +243,44 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpos
     split
 }
 
+/// Per function, whether a chunk that calls it within its own wave (a member of a large SCC)
+/// may import its body as it is before the walk: a body small enough to inline (see
+/// `importable`; a local one is promoted for it), and without a local callee that it alone
+/// calls, once. `opt` inlines such a callee into it first (the last call of a local function
+/// costs almost nothing), so the body its callers weigh is larger than the one before the
+/// walk; and importing it would expose that callee to other chunks, which would make it
+/// external, and so no longer inlined for free in its own chunk. (Lua: `luaC_step`, whose
+/// `genstep` and `incstep` were left out of line.)
+fn worth_importing_early<'a>(
+    functions: &'a [GlobalRef],
+    sole: &[(usize, usize)],
+) -> impl FnMut(usize) -> bool + 'a {
+    let mut alone_calls_a_local = vec![false; functions.len()];
+    for &(user, callee) in sole {
+        alone_calls_a_local[user] |= functions[callee].has_one_use();
+    }
+    let mut known: Vec<Option<bool>> = vec![None; functions.len()];
+    move |i| {
+        *known[i].get_or_insert_with(|| {
+            let f = functions[i];
+            let (cost, block_addresses, _) = f.body_summary_with_calls();
+            let interposable = !f.has_local_linkage()
+                && !matches!(
+                    f.linkage(),
+                    Linkage::LLVMExternalLinkage
+                        | Linkage::LLVMLinkOnceODRLinkage
+                        | Linkage::LLVMWeakODRLinkage
+                        | Linkage::LLVMAvailableExternallyLinkage
+                );
+            !alone_calls_a_local[i]
+                && !f.is_declaration()
+                && !interposable
+                && cost <= IMPORT_LIMIT
+                && block_addresses.is_empty()
+        })
+    }
+}
+
 /// The calls between the walk's chunks, by function index.
 struct CrossCalls {
     /// Per chunk, the callees in chunks of the same or a later wave (members of a large SCC,
@@ -255,7 +294,12 @@ struct CrossCalls {
 }
 
 impl CrossCalls {
-    fn of(calls: &[(usize, usize)], chunk_of: &[usize], wave_of: &[usize]) -> Self {
+    fn of(
+        calls: &[(usize, usize)],
+        chunk_of: &[usize],
+        wave_of: &[usize],
+        mut may_import: impl FnMut(usize) -> bool,
+    ) -> Self {
         let chunks = wave_of.len();
         let mut cross = CrossCalls {
             callees: vec![Vec::new(); chunks],
@@ -268,8 +312,10 @@ impl CrossCalls {
                 continue;
             }
             if wave_of[from] <= wave_of[to] {
-                cross.callees[from].push(callee);
-                cross.exposed[callee] = true;
+                if may_import(callee) {
+                    cross.callees[from].push(callee);
+                    cross.exposed[callee] = true;
+                }
             } else {
                 cross.dep_calls[from].entry(to).or_default().push(callee);
             }
@@ -860,6 +906,28 @@ pub struct Recipe {
     for_codegen: bool,
 }
 
+/// A module that chunks are extracted from (the home module, or a worker's copy of it), with
+/// its globals listed once. Listing them for every chunk walked the whole module each time: on
+/// HiGHS, twice per chunk for 428 chunks over some 45,000 functions (`LLVMGetNextFunction` was
+/// 1.6% of a profile of the workers).
+pub struct Listed<'m, 'c> {
+    pub module: &'m Module<'c>,
+    pub functions: Vec<GlobalRef<'m>>,
+    variables: Vec<GlobalRef<'m>>,
+    aliases: Vec<GlobalRef<'m>>,
+}
+
+impl<'m, 'c> Listed<'m, 'c> {
+    pub fn new(module: &'m Module<'c>) -> Self {
+        Listed {
+            module,
+            functions: llvm::functions(module),
+            variables: llvm::variables(module),
+            aliases: llvm::aliases_and_ifuncs(module),
+        }
+    }
+}
+
 impl Recipe {
     /// The functions whose bodies chunk `index` copies: its own, and its imports.
     pub fn bodies(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
@@ -882,37 +950,35 @@ impl Recipe {
     /// are read), in bitcode. `ranks` are `home`'s; `uses` the home module's (see `UseTable`).
     pub fn extract<'m>(
         &self,
-        home: &'m Module,
+        home: &Listed<'m, '_>,
         ranks: &UseRanks<'m>,
         uses: &UseTable,
         index: usize,
     ) -> Vec<u8> {
-        let functions = llvm::functions(home);
-        let variables = llvm::variables(home);
-        let aliases = llvm::aliases_and_ifuncs(home);
+        let (functions, variables, aliases) = (&home.functions, &home.variables, &home.aliases);
         let pick = |list: &[GlobalRef<'m>], at: &[usize]| -> Vec<GlobalRef<'m>> {
             at.iter().filter_map(|&i| list.get(i).copied()).collect()
         };
         let per_chunk = |lists: &[Vec<usize>]| lists.get(index).cloned().unwrap_or_default();
-        let mut owned = pick(&functions, &self.functions[index]);
-        owned.extend(pick(&variables, &self.owned_variables[index]));
-        owned.extend(pick(&aliases, &self.owned_aliases[index]));
+        let mut owned = pick(functions, &self.functions[index]);
+        owned.extend(pick(variables, &self.owned_variables[index]));
+        owned.extend(pick(aliases, &self.owned_aliases[index]));
         let one_use = |i: usize| uses.0.get(i).is_some_and(|u| u.one_use);
         let extras = llvm::ChunkExtras {
-            copyable: pick(&variables, &self.copyable_variables),
+            copyable: pick(variables, &self.copyable_variables),
             local_functions: self
                 .local_functions
                 .iter()
                 .filter_map(|&(i, l)| Some((*functions.get(i)?, l, one_use(i))))
                 .collect(),
-            imports: pick(&functions, &per_chunk(&self.imports))
+            imports: pick(functions, &per_chunk(&self.imports))
                 .into_iter()
                 .filter(|f| importable(*f))
                 .collect(),
-            keep_alive: pick(&functions, &per_chunk(&self.keep_alive)),
+            keep_alive: pick(functions, &per_chunk(&self.keep_alive)),
         };
         let span = crate::trace::span("clone into the chunk");
-        let chunk = llvm::extract_chunk(home, ranks, &owned, &extras, self.for_codegen);
+        let chunk = llvm::extract_chunk(home.module, ranks, &owned, &extras, self.for_codegen);
         drop(span);
         let span = crate::trace::span("write the chunk's bitcode");
         let bitcode = llvm::write_bitcode(&chunk);
@@ -976,7 +1042,7 @@ impl<'c> Split<'c> {
     pub fn extract<'m>(
         &self,
         recipe: &Recipe,
-        home: &'m Module<'c>,
+        home: &Listed<'m, '_>,
         ranks: &UseRanks<'m>,
         uses: &UseTable,
         index: usize,

@@ -281,9 +281,10 @@ fn extract_units<'c>(split: &Split<'c>, home: &Module<'c>, tag: &UnitTag) -> Res
     let unit_locals = split.unit_locals();
     let ranks = llvm::UseRanks::new(home);
     let (recipe, uses) = (split.recipe(), llvm::UseTable::new(home));
+    let listed = split::Listed::new(home);
     (0..split.chunks.len())
         .map(|index| {
-            let chunk = split.extract(&recipe, home, &ranks, &uses, index);
+            let chunk = split.extract(&recipe, &listed, &ranks, &uses, index);
             finish_unit(index, &chunk.bitcode, &unit_locals, tag)
         })
         .collect()

@@ -9,7 +9,7 @@ use crate::cache::{Cache, Key, KeyBuilder};
 use crate::crash;
 use crate::llvm::{self, FunctionUses, LazyModule, RelocModel, TargetOptions, UseRanks, UseTable};
 use crate::remote::{Remote, RemoteError, RemoteTimes};
-use crate::split::Recipe;
+use crate::split::{Listed, Recipe};
 use crate::trace;
 use crossbeam_channel::{Receiver, Sender};
 use inkwell::context::Context;
@@ -126,10 +126,10 @@ impl Taken {
 
 impl<'c, 'h> Copy<'c, 'h> {
     /// Extracts `job`'s chunk into `job.bitcode` (see `extract`).
-    fn take<'m>(&'m self, ranks: &OnceCell<UseRanks<'m>>, job: &mut Job) -> Taken {
+    fn take<'m>(&'m self, copy_index: &OnceCell<CopyIndex<'m, 'c>>, job: &mut Job) -> Taken {
         let (mut read, start) = (Duration::ZERO, Instant::now());
         let result = self
-            .extract(ranks, job.index, &mut read)
+            .extract(copy_index, job.index, &mut read)
             .map(|bitcode| job.bitcode = bitcode);
         let input = (self.home.keep_chunks && result.is_ok()).then(|| job.bitcode.clone());
         Taken {
@@ -141,10 +141,10 @@ impl<'c, 'h> Copy<'c, 'h> {
     }
 
     /// Extracts chunk `index` from the copy, reading the copy first if this is the first chunk
-    /// (the time that took goes to `read`). `ranks` are the copy's, made on first use.
+    /// (the time that took goes to `read`). `copy_index` is the copy's, made on first use.
     fn extract<'m>(
         &'m self,
-        ranks: &OnceCell<UseRanks<'m>>,
+        copy_index: &OnceCell<CopyIndex<'m, 'c>>,
         index: usize,
         read: &mut Duration,
     ) -> Result<Vec<u8>, String> {
@@ -160,10 +160,13 @@ impl<'c, 'h> Copy<'c, 'h> {
         let copy = copy
             .as_ref()
             .map_err(|e| format!("reading the home module: {e}"))?;
-        let ranks = ranks.get_or_init(|| UseRanks::for_copy(copy));
+        let CopyIndex { ranks, listed } = copy_index.get_or_init(|| CopyIndex {
+            ranks: UseRanks::for_copy(copy),
+            listed: Listed::new(copy.module()),
+        });
         let _span = trace::span(format!("extract chunk {index}"));
         crash::set_current_work(format!("{}: extracting chunk {index}", home.input_name));
-        let functions = llvm::functions(copy.module());
+        let functions = &listed.functions;
         let no_uses = FunctionUses::default();
         for i in home.recipe.bodies(index) {
             let f = functions[i];
@@ -171,7 +174,7 @@ impl<'c, 'h> Copy<'c, 'h> {
                 .map_err(|e| format!("reading the home module: {e}"))?;
             ranks.add(f, home.uses.0.get(i).unwrap_or(&no_uses))?;
         }
-        let bitcode = home.recipe.extract(copy.module(), ranks, &home.uses, index);
+        let bitcode = home.recipe.extract(listed, ranks, &home.uses, index);
         // Each function belongs to one chunk: its body is not needed again, unless a chunk of
         // the call-graph walk imports it (see `bodies_done_with`). (The copy's ranks
         // keep the entries of the uses dropped with it; should a use of a later chunk get the
@@ -181,6 +184,13 @@ impl<'c, 'h> Copy<'c, 'h> {
         }
         Ok(bitcode)
     }
+}
+
+/// What a worker keeps of its copy of the home module from chunk to chunk: the copy's use
+/// ranks, which grow with each chunk extracted, and its globals.
+struct CopyIndex<'m, 'c> {
+    ranks: UseRanks<'m>,
+    listed: Listed<'m, 'c>,
 }
 
 /// A job's chunk as a worker extracted it from its copy (`Copy::take`): whether that worked, its
@@ -309,7 +319,7 @@ pub fn work(
         home,
         module: OnceCell::new(),
     });
-    let ranks = OnceCell::new();
+    let copy_index = OnceCell::new();
     loop {
         let Some(slot) = admission.slot(worker, || jobs.is_empty()) else {
             return;
@@ -320,7 +330,7 @@ pub fn work(
         let config = &configs[job.stage.min(configs.len() - 1)];
         // A later stage's job comes with its bitcode (the earlier stage's result).
         let taken = match &copy {
-            Some(copy) if job.stage == 0 => copy.take(&ranks, &mut job),
+            Some(copy) if job.stage == 0 => copy.take(&copy_index, &mut job),
             _ => Taken::already(),
         };
         let ticket = admission.admit(job.index, job.bitcode.len());

@@ -225,6 +225,35 @@ fn functions_every_caller_inlined_are_dropped() {
     );
 }
 
+/// A member of a large SCC whose body calls a local function once is not imported by the
+/// chunks that call it in their own wave: importing it made that local function external, so
+/// its own chunk no longer inlined it for free as its last call. In Lua, `luaC_step` (in the
+/// interpreter's SCC) kept `genstep` and `incstep` out of line, where `opt` inlines both.
+#[test]
+fn a_local_called_once_inside_a_large_scc_is_inlined_as_in_opt() {
+    let (_dir, ours, theirs) = beside_serial("lua");
+    let local_functions = |object: &Path| {
+        let out = run_ok(
+            Command::new(llvm_tool("llvm-nm"))
+                .args(["--defined-only", "--format=just-symbols"])
+                .arg(object),
+        );
+        String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let (ours, theirs) = (local_functions(&ours), local_functions(&theirs));
+    for name in ["genstep", "incstep"] {
+        let has = |list: &[String]| list.iter().any(|n| n == name);
+        assert!(!has(&theirs), "the serial build keeps {name}");
+        assert!(
+            !has(&ours),
+            "{name} is left out of line, not inlined into luaC_step"
+        );
+    }
+}
+
 /// `always-inline` runs on the whole module before the walk, as in `opt`, not in the walk's
 /// chunks: there, zstd's large `alwaysinline` templates stayed calls (`.text` 0.54 of `opt`'s),
 /// and with their bodies imported, each walked template had inlined its callees as if it were
