@@ -123,6 +123,21 @@ fn parallel_inliner_remarks_do_not_depend_on_jobs() {
     assert!(!inlined_pairs(&j1).is_empty());
 }
 
+/// In the parallel walk, a chunk imports with a callee's body the callees that body calls (in
+/// the dependencies it reads anyway), so that once the callee is inlined its calls are the
+/// inliner's next candidates, as in `opt`: `luaL_setfuncs` is inlined into `luaopen_base`,
+/// and then the `lua_pushcclosure` it calls.
+#[test]
+fn the_parallel_walk_inlines_the_calls_an_inlined_body_brings() {
+    let dir = scratch();
+    let args = ["-O2", "-j2", "--inliner=parallel", "--pass-remarks-filter=inline"];
+    let pairs = inlined_pairs(&llpar_remarks(dir.path(), "walk", &args));
+    for callee in ["luaL_setfuncs", "lua_pushcclosure"] {
+        let pair = ("luaopen_base".to_string(), callee.to_string());
+        assert!(pairs.contains(&pair), "{callee} not inlined into luaopen_base");
+    }
+}
+
 /// A guard, not the goal (`scripts/inline_pairs.py` measures that on sqlite3): the default
 /// inliner walks the whole module as `opt` does, so it takes most of `opt`'s decisions.
 #[test]

@@ -3,6 +3,7 @@
 #include "llvm-c/TargetMachine.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Linker/IRMover.h"
 #include "llvm/BinaryFormat/Dwarf.h"
 #include "llvm/IR/DebugInfoMetadata.h"
@@ -845,25 +846,53 @@ static int import_one(Module &chunk, IRMover &mover, const char *bytes, size_t l
   std::unique_ptr<Module> dep = std::move(*lazy);
   MDNode *tag = MDNode::get(chunk.getContext(), {});
   std::vector<GlobalValue *> bodies;
+  // Whether `theirs` (named for this chunk) is imported; the chunk's declaration of it, if any,
+  // takes its attributes.
+  auto import = [&](Function *theirs, Function *mine) -> Expected<bool> {
+    if (mine)
+      mine->setAttributes(theirs->getAttributes());
+    if (!(theirs->hasExternalLinkage() || theirs->hasLinkOnceODRLinkage() ||
+          theirs->hasWeakODRLinkage() || theirs->hasAvailableExternallyLinkage()))
+      return false;
+    if (Error e = theirs->materialize())
+      return std::move(e);
+    if (theirs->getInstructionCount() > limit || names_a_local_of(*theirs, chunk))
+      return false;
+    theirs->setLinkage(GlobalValue::AvailableExternallyLinkage);
+    theirs->setComdat(nullptr);
+    theirs->setMetadata("llpar.imported", tag);
+    bodies.push_back(theirs);
+    return true;
+  };
+  StringSet<> named;
+  for (size_t i = 0; i < n; ++i)
+    named.insert(StringRef(names[i], name_lens[i]));
   for (size_t i = 0; i < n; ++i) {
     StringRef name(names[i], name_lens[i]);
     Function *theirs = dep->getFunction(name), *mine = chunk.getFunction(name);
     if (!theirs || !mine || !mine->isDeclaration() || theirs->isDeclaration())
       continue;
-    mine->setAttributes(theirs->getAttributes());
-    if (!(theirs->hasExternalLinkage() || theirs->hasLinkOnceODRLinkage() ||
-          theirs->hasWeakODRLinkage() || theirs->hasAvailableExternallyLinkage()))
-      continue;
-    if (Error e = theirs->materialize()) {
-      *error = copy_message(toString(std::move(e)));
+    if (Expected<bool> done = import(theirs, mine); !done) {
+      *error = copy_message(toString(done.takeError()));
       return 1;
     }
-    if (theirs->getInstructionCount() > limit || names_a_local_of(*theirs, chunk))
-      continue;
-    theirs->setLinkage(GlobalValue::AvailableExternallyLinkage);
-    theirs->setComdat(nullptr);
-    theirs->setMetadata("llpar.imported", tag);
-    bodies.push_back(theirs);
+  }
+  // A named function that the chunk does not call itself is there for the bodies imported
+  // from here that call it: once such a body is inlined, its calls are the inliner's next
+  // candidates, as in `opt`. (Those in other dependencies are imported when their turn comes:
+  // the caller's body declares them by then, see `llpar_import_all`.)
+  for (size_t next = 0; next < bodies.size(); ++next) {
+    for (Instruction &i : instructions(cast<Function>(bodies[next]))) {
+      auto *call = dyn_cast<CallBase>(&i);
+      Function *theirs = call ? call->getCalledFunction() : nullptr;
+      if (!theirs || theirs->isDeclaration() || !named.contains(theirs->getName()) ||
+          theirs->getMetadata("llpar.imported") || chunk.getFunction(theirs->getName()))
+        continue;
+      if (Expected<bool> done = import(theirs, nullptr); !done) {
+        *error = copy_message(toString(done.takeError()));
+        return 1;
+      }
+    }
   }
   if (bodies.empty())
     return 0;
@@ -890,12 +919,15 @@ int llpar_import_all(LLVMModuleRef M, size_t n_deps, const char *const *bytes,
                      const size_t *names_per_dep, unsigned limit, char **error) {
   Module &chunk = *unwrap(M);
   IRMover mover(chunk);
-  size_t first = 0;
-  for (size_t d = 0; d < n_deps; ++d) {
-    if (import_one(chunk, mover, bytes[d], lens[d], names + first, name_lens + first,
+  std::vector<size_t> first(n_deps + 1, 0);
+  for (size_t d = 0; d < n_deps; ++d)
+    first[d + 1] = first[d] + names_per_dep[d];
+  // Last dependency first: callees come in chunks before their callers' (the walk's waves), so
+  // a body imported from a later chunk has declared the callees that an earlier one may bring.
+  for (size_t d = n_deps; d-- > 0;) {
+    if (import_one(chunk, mover, bytes[d], lens[d], names + first[d], name_lens + first[d],
                    names_per_dep[d], limit, error))
       return 1;
-    first += names_per_dep[d];
   }
   return 0;
 }
