@@ -263,20 +263,10 @@ fn worth_importing_early<'a>(
     move |i| {
         *known[i].get_or_insert_with(|| {
             let f = functions[i];
-            let (cost, block_addresses, _) = f.body_summary_with_calls();
-            let interposable = !f.has_local_linkage()
-                && !matches!(
-                    f.linkage(),
-                    Linkage::LLVMExternalLinkage
-                        | Linkage::LLVMLinkOnceODRLinkage
-                        | Linkage::LLVMWeakODRLinkage
-                        | Linkage::LLVMAvailableExternallyLinkage
-                );
             !alone_calls_a_local[i]
                 && !f.is_declaration()
-                && !interposable
-                && cost <= IMPORT_LIMIT
-                && block_addresses.is_empty()
+                && (f.has_local_linkage() || means_what_it_says(f))
+                && small_enough_to_import(f)
         })
     }
 }
@@ -320,7 +310,7 @@ impl CrossCalls {
                 cross.dep_calls[from].entry(to).or_default().push(callee);
             }
         }
-        cross.add_callees_of_imports(calls, chunk_of, wave_of);
+        cross.add_callees_of_imports(calls, chunk_of);
         for list in &mut cross.callees {
             list.sort_unstable();
             list.dedup();
@@ -328,34 +318,28 @@ impl CrossCalls {
         cross
     }
 
-    /// Names for each chunk the callees of the functions it imports from its dependencies: in
-    /// the same dependency, or in another of its dependencies that the callee's chunk waits
-    /// for (so done before it starts; not a member of the same large SCC in another chunk of
-    /// its wave). Once the inliner inlines an imported body, the calls it brings are its next
-    /// candidates, as in `opt`: in Lua, `luaL_setfuncs` inlined into each `luaopen_*` brought
-    /// `lua_pushcclosure`, which `opt` then inlined and a chunk could not. Only those that an
-    /// imported body calls are imported (`llpar_import_all`). Callees in chunks that are not
-    /// dependencies already are left out: reading one more result per chunk cost HiGHS 10-15%
-    /// more CPU time for 0.4% of .text.
-    fn add_callees_of_imports(
-        &mut self,
-        calls: &[(usize, usize)],
-        chunk_of: &[usize],
-        wave_of: &[usize],
-    ) {
+    /// Names for each chunk the callees of the functions it imports from its dependencies,
+    /// where they are in one of those dependencies (done before it starts, so what it imports
+    /// never depends on timing). Once the inliner inlines an imported body, the calls it
+    /// brings are its next candidates, as in `opt`: in Lua, `luaL_setfuncs` inlined into each
+    /// `luaopen_*` brought `lua_pushcclosure`, which `opt` then inlined and a chunk could not.
+    /// Only those that an imported body calls are imported (`llpar_import_all`). Callees in
+    /// other chunks are left out: reading their results too cost HiGHS 10-15% more CPU time,
+    /// for 0.4% more .text (one comparison).
+    fn add_callees_of_imports(&mut self, calls: &[(usize, usize)], chunk_of: &[usize]) {
         let mut callees_of: HashMap<usize, Vec<usize>> = HashMap::new();
         for &(caller, callee) in calls {
             callees_of.entry(caller).or_default().push(callee);
         }
         for deps in &mut self.dep_calls {
             let mut more: Vec<(usize, usize)> = Vec::new();
-            for (&to, imported) in deps.iter() {
+            for imported in deps.values() {
                 for g in imported
                     .iter()
                     .flat_map(|f| callees_of.get(f).into_iter().flatten())
                 {
                     let at = chunk_of[*g];
-                    if at == to || (deps.contains_key(&at) && wave_of[at] < wave_of[to]) {
+                    if deps.contains_key(&at) {
                         more.push((at, *g));
                     }
                 }
@@ -525,18 +509,24 @@ fn closure(start: Vec<usize>, importers: &[Vec<usize>]) -> Vec<usize> {
 /// the inliner: a definition small enough to be worth inlining, whose body means what it says
 /// (not interposable), and with no `blockaddress` ties.
 fn importable(f: GlobalRef) -> bool {
+    !f.is_declaration() && means_what_it_says(f) && small_enough_to_import(f)
+}
+
+/// Whether every caller of `f` gets the body `f` has here (its linkage lets no other
+/// definition replace it at link time).
+fn means_what_it_says(f: GlobalRef) -> bool {
     use Linkage::*;
-    if f.is_declaration()
-        || !matches!(
-            f.linkage(),
-            LLVMExternalLinkage
-                | LLVMLinkOnceODRLinkage
-                | LLVMWeakODRLinkage
-                | LLVMAvailableExternallyLinkage
-        )
-    {
-        return false;
-    }
+    matches!(
+        f.linkage(),
+        LLVMExternalLinkage
+            | LLVMLinkOnceODRLinkage
+            | LLVMWeakODRLinkage
+            | LLVMAvailableExternallyLinkage
+    )
+}
+
+/// Whether `f`'s body is small enough for a chunk to import, and has no `blockaddress` ties.
+fn small_enough_to_import(f: GlobalRef) -> bool {
     let (cost, block_addresses, _) = f.body_summary_with_calls();
     cost <= IMPORT_LIMIT && block_addresses.is_empty()
 }

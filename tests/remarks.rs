@@ -130,11 +130,19 @@ fn parallel_inliner_remarks_do_not_depend_on_jobs() {
 #[test]
 fn the_parallel_walk_inlines_the_calls_an_inlined_body_brings() {
     let dir = scratch();
-    let args = ["-O2", "-j2", "--inliner=parallel", "--pass-remarks-filter=inline"];
+    let args = [
+        "-O2",
+        "-j2",
+        "--inliner=parallel",
+        "--pass-remarks-filter=inline",
+    ];
     let pairs = inlined_pairs(&llpar_remarks(dir.path(), "walk", &args));
     for callee in ["luaL_setfuncs", "lua_pushcclosure"] {
         let pair = ("luaopen_base".to_string(), callee.to_string());
-        assert!(pairs.contains(&pair), "{callee} not inlined into luaopen_base");
+        assert!(
+            pairs.contains(&pair),
+            "{callee} not inlined into luaopen_base"
+        );
     }
 }
 
