@@ -21,18 +21,24 @@ fn llpar_object(input: &Path, jobs: &str, out: &Path) -> Vec<u8> {
 /// The object's defined global symbols, by name (which local functions are left depends on
 /// inlining decisions, in `opt` too).
 fn defined(object: &Path) -> Vec<String> {
-    let out = run_ok(
-        Command::new(llvm_tool("llvm-nm"))
-            .args(["--defined-only", "--extern-only", "--format=just-symbols"])
-            .arg(object),
-    );
-    let mut names: Vec<String> = String::from_utf8_lossy(&out)
-        .lines()
-        .filter(|n| !n.starts_with(".L"))
-        .map(str::to_string)
-        .collect();
+    let mut names: Vec<String> = nm(
+        object,
+        &["--defined-only", "--extern-only", "--format=just-symbols"],
+    )
+    .into_iter()
+    .filter(|n| !n.starts_with(".L"))
+    .collect();
     names.sort();
     names
+}
+
+/// The lines `llvm-nm ARGS OBJECT` prints.
+fn nm(object: &Path, args: &[&str]) -> Vec<String> {
+    let out = run_ok(Command::new(llvm_tool("llvm-nm")).args(args).arg(object));
+    String::from_utf8_lossy(&out)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// Links `object` with a workload driver and runs it with `args`.
@@ -208,13 +214,8 @@ fn beside_serial(module: &str) -> (tempfile::TempDir, std::path::PathBuf, std::p
 fn functions_every_caller_inlined_are_dropped() {
     let (_dir, ours, theirs) = beside_serial("lua");
     let functions = |object: &Path| {
-        let out = run_ok(
-            Command::new(llvm_tool("llvm-nm"))
-                .args(["--defined-only", "--format=posix"])
-                .arg(object),
-        );
-        String::from_utf8_lossy(&out)
-            .lines()
+        nm(object, &["--defined-only", "--format=posix"])
+            .iter()
             .filter(|l| matches!(l.split(' ').nth(1), Some("t" | "T")))
             .count()
     };
@@ -232,18 +233,8 @@ fn functions_every_caller_inlined_are_dropped() {
 #[test]
 fn a_local_called_once_inside_a_large_scc_is_inlined_as_in_opt() {
     let (_dir, ours, theirs) = beside_serial("lua");
-    let local_functions = |object: &Path| {
-        let out = run_ok(
-            Command::new(llvm_tool("llvm-nm"))
-                .args(["--defined-only", "--format=just-symbols"])
-                .arg(object),
-        );
-        String::from_utf8_lossy(&out)
-            .lines()
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
-    let (ours, theirs) = (local_functions(&ours), local_functions(&theirs));
+    let symbols = |object: &Path| nm(object, &["--defined-only", "--format=just-symbols"]);
+    let (ours, theirs) = (symbols(&ours), symbols(&theirs));
     for name in ["genstep", "incstep"] {
         let has = |list: &[String]| list.iter().any(|n| n == name);
         assert!(!has(&theirs), "the serial build keeps {name}");

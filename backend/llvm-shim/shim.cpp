@@ -888,6 +888,8 @@ static int import_one(Module &chunk, IRMover &mover, const char *bytes, size_t l
       if (!theirs || theirs->isDeclaration() || !named.contains(theirs->getName()) ||
           theirs->getMetadata("llpar.imported") || chunk.getFunction(theirs->getName()))
         continue;
+      // Weighed once: a body too large to import is not read again for its next caller.
+      named.erase(theirs->getName());
       if (Expected<bool> done = import(theirs, nullptr); !done) {
         *error = copy_message(toString(done.takeError()));
         return 1;
