@@ -209,14 +209,20 @@ fn merge_smallest(mut chunks: Vec<Chunk>, most: usize) -> Vec<Chunk> {
     chunks
 }
 
+/// The number of workers the walk's plan makes room for: a chain of groups costing more than
+/// this share of the module is cut into small chunks (see `plan_walk`).
+const CHAIN_WORKERS: u64 = 16;
+
 /// Plans the chunks of the parallel call-graph walk of `-O<n>` over `functions` (definitions
 /// in module order), level by level of the call graph, leaves first: every callee of a chunk's
 /// functions (`calls`: caller and callee positions) is in the same chunk or on a lower level,
 /// so a chunk can start once the chunks it calls into are done, and see its callees already
 /// simplified. Recursion (a call-graph SCC, unless it is large) and the `together` pairs stay
-/// in one group; a level's groups call no other group of their level, and are cut in module
-/// order at about half of `min_chunk_cost` per chunk. Depends only on its arguments, never on
-/// the thread count.
+/// in one group; a level's groups call no other group of their level. They are cut in module
+/// order at about half of `min_chunk_cost` per chunk, except the groups on chains that would
+/// keep the walk from using `CHAIN_WORKERS` workers: those come first, in chunks of a
+/// sixteenth of that.
+/// Depends only on its arguments, never on the thread count.
 pub fn plan_walk(
     functions: &[FunctionCost],
     together: &[(usize, usize)],
@@ -229,12 +235,29 @@ pub fn plan_walk(
     let target = (options.min_chunk_cost / 2).max(1);
     let calls = &without_large_cycles(functions, calls, 2 * target);
     let (members, group_of) = acyclic_groups(functions.len(), together, calls);
-    let level = group_levels(&members, &group_of, calls);
+    let graph = GroupGraph::new(&members, &group_of, calls);
+    let level = graph.levels();
+    let through = graph.chain_through(functions, &members);
+    // A chunk on the chain of dependent chunks holds up every chunk after it for all of its
+    // work, its own chain's or not: on sqlite3, chunks cut in module order made a chain of 35
+    // chunks of 7-103 functions each. A group on a chain that costs more than a sixteenth of
+    // the module would bound the walk below 16 workers: such groups get small chunks.
+    let total = group_cost(functions, &(0..functions.len()).collect::<Vec<_>>());
+    let target_of = |g: usize| {
+        if through[g].saturating_mul(CHAIN_WORKERS) >= total {
+            (target / 16).max(1)
+        } else {
+            target
+        }
+    };
     let top = level.iter().copied().max().unwrap_or(0);
     (0..=top)
         .map(|l| {
-            let groups: Vec<usize> = (0..members.len()).filter(|&g| level[g] == l).collect();
-            pack_level(functions, &members, &groups, target)
+            let mut groups: Vec<usize> = (0..members.len()).filter(|&g| level[g] == l).collect();
+            // Those on long chains first; module order otherwise, which keeps the members of a
+            // large SCC (and a file's static functions) together where they are not on one.
+            groups.sort_by_key(|&g| target_of(g));
+            pack_level(functions, &members, &groups, target_of)
         })
         .filter(|chunks| !chunks.is_empty())
         .collect()
@@ -301,57 +324,101 @@ fn acyclic_groups(
     (members, group_of)
 }
 
-/// Each group's level in the (acyclic) call graph of groups: 0 for a group that calls no
-/// other, else one more than its highest callee.
-fn group_levels(
-    members: &[Vec<usize>],
-    group_of: &[usize],
-    calls: &[(usize, usize)],
-) -> Vec<usize> {
-    let n = members.len();
-    let mut callers: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut pending = vec![0usize; n];
-    let mut seen = std::collections::HashSet::new();
-    for &(a, b) in calls {
-        let (ga, gb) = (group_of[a], group_of[b]);
-        if ga != gb && seen.insert((ga, gb)) {
-            callers[gb].push(ga);
-            pending[ga] += 1;
-        }
-    }
-    let mut level = vec![0; n];
-    let mut ready: Vec<usize> = (0..n).filter(|&g| pending[g] == 0).collect();
-    while let Some(g) = ready.pop() {
-        for &c in &callers[g] {
-            level[c] = level[c].max(level[g] + 1);
-            pending[c] -= 1;
-            if pending[c] == 0 {
-                ready.push(c);
-            }
-        }
-    }
-    level
+/// The acyclic call graph of groups: each group's callers and callees (distinct groups).
+struct GroupGraph {
+    callers: Vec<Vec<usize>>,
+    callees: Vec<Vec<usize>>,
 }
 
-/// The chunks of one level: its groups (which do not call each other) in module order, cut at
-/// about `target` per chunk.
+impl GroupGraph {
+    fn new(members: &[Vec<usize>], group_of: &[usize], calls: &[(usize, usize)]) -> Self {
+        let n = members.len();
+        let (mut callers, mut callees) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+        let mut seen = std::collections::HashSet::new();
+        for &(a, b) in calls {
+            let (ga, gb) = (group_of[a], group_of[b]);
+            if ga != gb && seen.insert((ga, gb)) {
+                callers[gb].push(ga);
+                callees[ga].push(gb);
+            }
+        }
+        GroupGraph { callers, callees }
+    }
+
+    /// The groups, callees before their callers.
+    fn bottom_up(&self) -> Vec<usize> {
+        let n = self.callers.len();
+        let mut pending: Vec<usize> = self.callees.iter().map(Vec::len).collect();
+        let mut ready: Vec<usize> = (0..n).filter(|&g| pending[g] == 0).collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(g) = ready.pop() {
+            order.push(g);
+            for &c in &self.callers[g] {
+                pending[c] -= 1;
+                if pending[c] == 0 {
+                    ready.push(c);
+                }
+            }
+        }
+        order
+    }
+
+    /// Each group's level: 0 for a group that calls no other, else one more than its highest
+    /// callee.
+    fn levels(&self) -> Vec<usize> {
+        let mut level = vec![0; self.callers.len()];
+        for g in self.bottom_up() {
+            level[g] = self.callees[g]
+                .iter()
+                .map(|&c| level[c] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+        level
+    }
+
+    /// The cost of the costliest chain of groups through each group: from a leaf, up through
+    /// the group's callers, to a group nobody calls.
+    fn chain_through(&self, functions: &[FunctionCost], members: &[Vec<usize>]) -> Vec<u64> {
+        let order = self.bottom_up();
+        let cost: Vec<u64> = members.iter().map(|m| group_cost(functions, m)).collect();
+        let (mut below, mut above) = (vec![0u64; cost.len()], vec![0u64; cost.len()]);
+        for &g in &order {
+            below[g] = cost[g] + self.callees[g].iter().map(|&c| below[c]).max().unwrap_or(0);
+        }
+        for &g in order.iter().rev() {
+            above[g] = self.callers[g]
+                .iter()
+                .map(|&c| cost[c] + above[c])
+                .max()
+                .unwrap_or(0);
+        }
+        below.iter().zip(&above).map(|(b, a)| b + a).collect()
+    }
+}
+
+/// The chunks of one level: its groups (which do not call each other) in the order given, cut
+/// at about the target of each chunk's first group (`target_of`), and where that target
+/// changes: a chunk that a long chain passes through does not also hold cheap groups.
 fn pack_level(
     functions: &[FunctionCost],
     members: &[Vec<usize>],
     groups: &[usize],
-    target: u64,
+    target_of: impl Fn(usize) -> u64,
 ) -> Vec<Chunk> {
     let mut chunks: Vec<Chunk> = Vec::new();
-    let mut current: Vec<usize> = Vec::new();
+    let (mut current, mut have, mut target) = (Vec::new(), 0, 0);
     for &g in groups {
-        let (have, add) = (
-            group_cost(functions, &current),
-            group_cost(functions, &members[g]),
-        );
-        if !current.is_empty() && (have >= target || have + add / 2 > target) {
+        let add = group_cost(functions, &members[g]);
+        let full = have >= target || have + add / 2 > target;
+        if !current.is_empty() && (full || target_of(g) != target) {
             chunks.push(chunk_of_positions(functions, std::mem::take(&mut current)));
         }
+        if current.is_empty() {
+            (have, target) = (0, target_of(g));
+        }
         current.extend(&members[g]);
+        have += add;
     }
     if !current.is_empty() {
         chunks.push(chunk_of_positions(functions, current));
@@ -818,5 +885,28 @@ mod tests {
         let big: std::collections::HashSet<usize> = (0..4).map(|i| at[i].0).collect();
         assert_eq!(big.len(), 4, "{waves:?}");
         assert_eq!(at[4].0, at[5].0);
+    }
+
+    #[test]
+    fn walk_keeps_the_longest_chain_apart_from_cheap_functions() {
+        let options = PlanOptions {
+            min_chunk_cost: 2000,
+            max_chunks: 32,
+            large_chunk_cost: u64::MAX,
+        };
+        // Cheap leaves nobody calls (0-9, 11-19), and a chain 10 <- 20 <- 21 <- 22 of 50
+        // instructions each, whose leaf sits among the cheap ones in module order.
+        let mut c = vec![5; 20];
+        c[10] = 50;
+        c.extend([50, 50, 50]);
+        let f = costs(&c);
+        let calls = [(20, 10), (21, 20), (22, 21)];
+        let waves = plan_walk(&f, &[], &calls, options);
+        let at = walk_positions(&waves, f.len());
+        let with_leaf = (0..20).filter(|&p| at[p].0 == at[10].0).count();
+        assert_eq!(with_leaf, 1, "the chain's leaf shares its chunk: {waves:?}");
+        let cheap: std::collections::HashSet<usize> =
+            (0..20).filter(|&p| p != 10).map(|p| at[p].0).collect();
+        assert_eq!(cheap.len(), 1, "the cheap leaves are one chunk: {waves:?}");
     }
 }

@@ -225,7 +225,23 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpos
         .flat_map(|(w, wave)| std::iter::repeat_n(w, wave.len()))
         .collect();
     let may_import = worth_importing_early(&functions, &sole);
-    let calls = CrossCalls::of(&calls_by_index, &chunk_of, &wave_of, may_import);
+    // A chunk's result this small costs little to read: the chunks of long call chains (see
+    // `plan::plan_walk`), and the last of a level's.
+    let small_result = options.min_chunk_cost / 8;
+    let chunk_cost: Vec<u64> = waves.iter().flatten().map(|c| c.cost).collect();
+    let mut known = vec![None; functions.len()];
+    let cheap_import = |i: usize| {
+        *known[i].get_or_insert_with(|| {
+            chunk_cost[chunk_of[i]] <= small_result && importable(functions[i])
+        })
+    };
+    let calls = CrossCalls::of(
+        &calls_by_index,
+        &chunk_of,
+        &wave_of,
+        may_import,
+        cheap_import,
+    );
     let deps = calls.named_deps(&functions);
     let mut outside =
         uses.outside_chunks(&functions, &chunk_of, split.chunks.len(), &calls.exposed);
@@ -289,6 +305,7 @@ impl CrossCalls {
         chunk_of: &[usize],
         wave_of: &[usize],
         mut may_import: impl FnMut(usize) -> bool,
+        cheap_import: impl FnMut(usize) -> bool,
     ) -> Self {
         let chunks = wave_of.len();
         let mut cross = CrossCalls {
@@ -310,7 +327,7 @@ impl CrossCalls {
                 cross.dep_calls[from].entry(to).or_default().push(callee);
             }
         }
-        cross.add_callees_of_imports(calls, chunk_of);
+        cross.add_callees_of_imports(calls, chunk_of, cheap_import);
         for list in &mut cross.callees {
             list.sort_unstable();
             list.dedup();
@@ -319,27 +336,42 @@ impl CrossCalls {
     }
 
     /// Names for each chunk the callees of the functions it imports from its dependencies,
-    /// where they are in one of those dependencies (done before it starts, so what it imports
-    /// never depends on timing). Once the inliner inlines an imported body, the calls it
-    /// brings are its next candidates, as in `opt`: in Lua, `luaL_setfuncs` inlined into each
-    /// `luaopen_*` brought `lua_pushcclosure`, which `opt` then inlined and a chunk could not.
-    /// Only those that an imported body calls are imported (`llpar_import_all`). Callees in
-    /// other chunks are left out: reading their results too cost HiGHS 10-15% more CPU time,
-    /// for 0.4% more .text (one comparison).
-    fn add_callees_of_imports(&mut self, calls: &[(usize, usize)], chunk_of: &[usize]) {
+    /// where they are in one of those dependencies or, when `cheap_import` (small enough to
+    /// import, from a small result), in a dependency of the dependency that the calling body
+    /// comes from: either is done before the chunk starts, so what it imports never depends on
+    /// timing. Once the inliner inlines an imported body, the calls it brings are its next
+    /// candidates, as in `opt`: in Lua, `luaL_setfuncs` inlined into each `luaopen_*` brought
+    /// `lua_pushcclosure`, which `opt` then inlined and a chunk could not; in sqlite3,
+    /// `sqlite3VdbeChangeP4` brings `freeP4`, whose long chain of callers gives it a small
+    /// chunk of its own. Only those that an imported body calls are imported
+    /// (`llpar_import_all`). Other callees are left out: reading every result that holds one
+    /// cost HiGHS 10-15% more CPU time, for 0.2-0.4% more .text (two comparisons).
+    fn add_callees_of_imports(
+        &mut self,
+        calls: &[(usize, usize)],
+        chunk_of: &[usize],
+        mut cheap_import: impl FnMut(usize) -> bool,
+    ) {
         let mut callees_of: HashMap<usize, Vec<usize>> = HashMap::new();
         for &(caller, callee) in calls {
             callees_of.entry(caller).or_default().push(callee);
         }
+        let done_before: Vec<Vec<usize>> = self
+            .dep_calls
+            .iter()
+            .map(|deps| deps.keys().copied().collect())
+            .collect();
         for deps in &mut self.dep_calls {
             let mut more: Vec<(usize, usize)> = Vec::new();
-            for imported in deps.values() {
+            for (&from, imported) in deps.iter() {
                 for g in imported
                     .iter()
                     .flat_map(|f| callees_of.get(f).into_iter().flatten())
                 {
                     let at = chunk_of[*g];
-                    if deps.contains_key(&at) {
+                    if deps.contains_key(&at)
+                        || (done_before[from].binary_search(&at).is_ok() && cheap_import(*g))
+                    {
                         more.push((at, *g));
                     }
                 }
