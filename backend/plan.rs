@@ -213,6 +213,9 @@ fn merge_smallest(mut chunks: Vec<Chunk>, most: usize) -> Vec<Chunk> {
 /// this share of the module is cut into small chunks (see `plan_walk`).
 const CHAIN_WORKERS: u64 = 16;
 
+/// How much smaller than the usual chunks the chunks of such a chain are.
+const CHAIN_CHUNK_DIVISOR: u64 = 16;
+
 /// Plans the chunks of the parallel call-graph walk of `-O<n>` over `functions` (definitions
 /// in module order), level by level of the call graph, leaves first: every callee of a chunk's
 /// functions (`calls`: caller and callee positions) is in the same chunk or on a lower level,
@@ -220,8 +223,8 @@ const CHAIN_WORKERS: u64 = 16;
 /// simplified. Recursion (a call-graph SCC, unless it is large) and the `together` pairs stay
 /// in one group; a level's groups call no other group of their level. They are cut in module
 /// order at about half of `min_chunk_cost` per chunk, except the groups on chains that would
-/// keep the walk from using `CHAIN_WORKERS` workers: those come first, in chunks of a
-/// sixteenth of that.
+/// keep the walk from using `CHAIN_WORKERS` workers: those come first, in chunks
+/// `CHAIN_CHUNK_DIVISOR` times smaller.
 /// Depends only on its arguments, never on the thread count.
 pub fn plan_walk(
     functions: &[FunctionCost],
@@ -235,17 +238,17 @@ pub fn plan_walk(
     let target = (options.min_chunk_cost / 2).max(1);
     let calls = &without_large_cycles(functions, calls, 2 * target);
     let (members, group_of) = acyclic_groups(functions.len(), together, calls);
-    let graph = GroupGraph::new(&members, &group_of, calls);
+    let graph = GroupGraph::new(functions, &members, &group_of, calls);
     let level = graph.levels();
-    let through = graph.chain_through(functions, &members);
+    let through = graph.chain_through();
     // A chunk on the chain of dependent chunks holds up every chunk after it for all of its
     // work, its own chain's or not: on sqlite3, chunks cut in module order made a chain of 35
     // chunks of 7-103 functions each. A group on a chain that costs more than a sixteenth of
     // the module would bound the walk below 16 workers: such groups get small chunks.
-    let total = group_cost(functions, &(0..functions.len()).collect::<Vec<_>>());
+    let total: u64 = graph.cost.iter().sum();
     let target_of = |g: usize| {
         if through[g].saturating_mul(CHAIN_WORKERS) >= total {
-            (target / 16).max(1)
+            (target / CHAIN_CHUNK_DIVISOR).max(1)
         } else {
             target
         }
@@ -324,14 +327,21 @@ fn acyclic_groups(
     (members, group_of)
 }
 
-/// The acyclic call graph of groups: each group's callers and callees (distinct groups).
+/// The acyclic call graph of groups: each group's callers and callees (distinct groups), and
+/// its cost.
 struct GroupGraph {
     callers: Vec<Vec<usize>>,
     callees: Vec<Vec<usize>>,
+    cost: Vec<u64>,
 }
 
 impl GroupGraph {
-    fn new(members: &[Vec<usize>], group_of: &[usize], calls: &[(usize, usize)]) -> Self {
+    fn new(
+        functions: &[FunctionCost],
+        members: &[Vec<usize>],
+        group_of: &[usize],
+        calls: &[(usize, usize)],
+    ) -> Self {
         let n = members.len();
         let (mut callers, mut callees) = (vec![Vec::new(); n], vec![Vec::new(); n]);
         let mut seen = std::collections::HashSet::new();
@@ -342,7 +352,12 @@ impl GroupGraph {
                 callees[ga].push(gb);
             }
         }
-        GroupGraph { callers, callees }
+        let cost = members.iter().map(|m| group_cost(functions, m)).collect();
+        GroupGraph {
+            callers,
+            callees,
+            cost,
+        }
     }
 
     /// The groups, callees before their callers.
@@ -379,9 +394,8 @@ impl GroupGraph {
 
     /// The cost of the costliest chain of groups through each group: from a leaf, up through
     /// the group's callers, to a group nobody calls.
-    fn chain_through(&self, functions: &[FunctionCost], members: &[Vec<usize>]) -> Vec<u64> {
-        let order = self.bottom_up();
-        let cost: Vec<u64> = members.iter().map(|m| group_cost(functions, m)).collect();
+    fn chain_through(&self) -> Vec<u64> {
+        let (order, cost) = (self.bottom_up(), &self.cost);
         let (mut below, mut above) = (vec![0u64; cost.len()], vec![0u64; cost.len()]);
         for &g in &order {
             below[g] = cost[g] + self.callees[g].iter().map(|&c| below[c]).max().unwrap_or(0);

@@ -228,13 +228,9 @@ pub fn prepare_walk<'c>(home: &Module<'c>, options: PlanOptions, purpose: Purpos
     // A chunk's result this small costs little to read: the chunks of long call chains (see
     // `plan::plan_walk`), and the last of a level's.
     let small_result = options.min_chunk_cost / 8;
-    let chunk_cost: Vec<u64> = waves.iter().flatten().map(|c| c.cost).collect();
-    let mut known = vec![None; functions.len()];
-    let cheap_import = |i: usize| {
-        *known[i].get_or_insert_with(|| {
-            chunk_cost[chunk_of[i]] <= small_result && importable(functions[i])
-        })
-    };
+    let cheap_import = memoized(functions.len(), |i| {
+        split.chunks[chunk_of[i]].cost <= small_result && importable(functions[i])
+    });
     let calls = CrossCalls::of(
         &calls_by_index,
         &chunk_of,
@@ -275,16 +271,19 @@ fn worth_importing_early<'a>(
     for &(user, callee) in sole {
         alone_calls_a_local[user] |= functions[callee].has_one_use();
     }
-    let mut known: Vec<Option<bool>> = vec![None; functions.len()];
-    move |i| {
-        *known[i].get_or_insert_with(|| {
-            let f = functions[i];
-            !alone_calls_a_local[i]
-                && !f.is_declaration()
-                && (f.has_local_linkage() || means_what_it_says(f))
-                && small_enough_to_import(f)
-        })
-    }
+    memoized(functions.len(), move |i| {
+        let f = functions[i];
+        !alone_calls_a_local[i]
+            && !f.is_declaration()
+            && (f.has_local_linkage() || means_what_it_says(f))
+            && small_enough_to_import(f)
+    })
+}
+
+/// `predicate` over `0..n`, each answer computed once (the import rules read function bodies).
+fn memoized(n: usize, mut predicate: impl FnMut(usize) -> bool) -> impl FnMut(usize) -> bool {
+    let mut known: Vec<Option<bool>> = vec![None; n];
+    move |i| *known[i].get_or_insert_with(|| predicate(i))
 }
 
 /// The calls between the walk's chunks, by function index.
