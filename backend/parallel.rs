@@ -14,7 +14,7 @@ use crate::llvm::{self, UseTable};
 use crate::options::Options;
 use crate::plan::Chunk;
 use crate::split::{ChunkModule, Listed, Recipe, Split};
-use crate::stats::{Copies, ParallelPhase, Stats};
+use crate::stats::{self, Copies, ParallelPhase, Stats};
 use crate::trace;
 use crate::worker::{self, Done, HomeImage, Job, WorkerConfig};
 use inkwell::module::Module;
@@ -525,13 +525,26 @@ where
     let home = phase
         .copies
         .then(|| phase.home_image(split, module, input_name));
+    let later = Later::new(split, stages);
+    let all_deps = later.all_deps(deps, stages);
+    let weights: Vec<u64> = (0..stages)
+        .flat_map(|_| split.chunks.iter().map(|c| c.cost))
+        .collect();
+    phase.order = stats::handout_order(&weights, &all_deps);
+    let mut rank = vec![0; phase.order.len()];
+    for (place, &job) in phase.order.iter().enumerate() {
+        rank[job] = place;
+    }
     let mut scheduler = WalkScheduler {
         jobs: Some(job_tx),
         in_flight: 0,
+        workers: threads,
+        ready: Default::default(),
+        rank,
         graph: Ready::new(deps),
         merge: InOrder::new(n, configs[stages - 1].task.temp_suffix()),
         names: Vec::new(),
-        later: Later::new(split, stages),
+        later,
         stages,
     };
     std::thread::scope(|scope| {
@@ -547,6 +560,11 @@ where
             let (ranks, uses) = (llvm::UseRanks::new(module), llvm::UseTable::new(module));
             (split.recipe(), Listed::new(module), ranks, uses)
         });
+        // Extracting here, this thread hears of no finished job until every chunk is
+        // extracted: until then every ready job goes out at once, in chunk order.
+        if here.is_some() {
+            scheduler.workers = usize::MAX;
+        }
         for c in 0..n {
             let job = match &here {
                 Some((recipe, home, ranks, uses)) => {
@@ -558,6 +576,7 @@ where
             scheduler.extracted(c, job);
         }
         drop(here);
+        scheduler.workers = threads;
         scheduler.merge.start(&mut phase, || {
             split.remove_bodies(module, 0..n);
             after_extraction(module)
@@ -566,6 +585,7 @@ where
             let Ok(done) = done_rx.recv() else { break };
             scheduler.in_flight -= 1;
             scheduler.done(&mut phase, stats, done, &split.chunks);
+            scheduler.send([]);
         }
         // Workers stop once no more jobs can come.
         scheduler.jobs = None;
@@ -576,7 +596,6 @@ where
             "{input_name}: internal error: a chunk's result was not merged"
         ));
     }
-    let all_deps = scheduler.later.all_deps(deps, stages);
     phase.record(split, stats, &admission, start, all_deps);
     match scheduler.merge.first_error {
         Some(e) => Err(Error::failure(e)),
@@ -590,8 +609,14 @@ where
 struct WalkScheduler<'d, A> {
     /// Where jobs go to the workers; `None` once none can come any more.
     jobs: Option<crossbeam_channel::Sender<Job>>,
-    /// Jobs sent and not yet done.
+    /// Jobs sent and not yet done: at most one per worker, so that the job sent next is the
+    /// one preferred when a worker is free, not when the job became ready.
     in_flight: usize,
+    workers: usize,
+    /// Jobs ready to start, by their place in the handout order (`stats::handout_order`).
+    ready: std::collections::BTreeMap<usize, Job>,
+    /// Per job (`c + stage * n`), its place in the handout order.
+    rank: Vec<usize>,
     graph: Ready<'d>,
     merge: InOrder<A>,
     /// Per chunk, its description and promoted names, for its later stages' jobs.
@@ -601,9 +626,16 @@ struct WalkScheduler<'d, A> {
 }
 
 impl<A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>> WalkScheduler<'_, A> {
+    /// Queues `jobs`, ready to start, and hands out the preferred ready jobs to free workers.
     fn send(&mut self, jobs: impl IntoIterator<Item = Job>) {
-        let Some(sender) = &self.jobs else { return };
         for job in jobs {
+            let chunks = self.rank.len() / self.stages;
+            let place = self.rank[job.index + job.stage * chunks];
+            self.ready.insert(place, job);
+        }
+        let Some(sender) = &self.jobs else { return };
+        while self.in_flight < self.workers {
+            let Some((_, job)) = self.ready.pop_first() else { break };
             let _ = sender.send(job);
             self.in_flight += 1;
         }
@@ -639,7 +671,7 @@ impl<A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>> WalkScheduler<
         phase.worked(stats, &mut done);
         if stage == 0 {
             if let Ok(bytes) = &done.result {
-                let ready = self.graph.finished(c, bytes, chunks);
+                let ready = self.graph.finished(c, bytes);
                 self.send(ready);
             }
         }
@@ -811,21 +843,16 @@ impl<'d> Ready<'d> {
     }
 
     /// Chunk `done` succeeded with `result`: returns the jobs of the chunks it was the last
-    /// dependency of, largest first, so that the last chunks to finish are small.
-    fn finished(&mut self, done: usize, result: &[u8], chunks: &[crate::plan::Chunk]) -> Vec<Job> {
+    /// dependency of.
+    fn finished(&mut self, done: usize, result: &[u8]) -> Vec<Job> {
         self.outputs[done] = Some(std::sync::Arc::new(result.to_vec()));
-        let mut ready: Vec<usize> = Vec::new();
+        let mut jobs = Vec::new();
         for &c in &self.dependents[done] {
             self.waiting[c] -= 1;
             if self.waiting[c] == 0 {
-                ready.push(c);
-            }
-        }
-        ready.sort_by_key(|&c| (std::cmp::Reverse(chunks[c].cost), c));
-        let mut jobs = Vec::new();
-        for c in ready {
-            if let Some(job) = self.jobs[c].take() {
-                jobs.push(self.with_imports(c, job));
+                if let Some(job) = self.jobs[c].take() {
+                    jobs.push(self.with_imports(c, job));
+                }
             }
         }
         jobs

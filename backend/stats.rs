@@ -53,7 +53,8 @@ pub struct ParallelPhase {
     pub deps: Vec<Vec<usize>>,
     /// Per chunk, the time its extraction took (on the calling thread, or in a worker).
     pub extract: Vec<Duration>,
-    /// The order in which the chunks were handed out (largest first); empty with `deps`.
+    /// The order in which the chunks were handed out (largest first); with `deps`, the order
+    /// of preference among the chunks ready to start (see `handout_order`).
     pub order: Vec<usize>,
     /// Where workers extracted the chunks from copies of the home module: what the copies cost.
     pub copies: Option<Copies>,
@@ -140,6 +141,15 @@ impl ParallelPhase {
         order
     }
 
+    /// Per chunk, its place in the handout order (see `handout_order`).
+    fn rank(&self, cost: &[Duration]) -> Vec<usize> {
+        let mut rank = vec![0; cost.len()];
+        for (place, c) in self.handout_order(cost).into_iter().enumerate() {
+            rank[c] = place;
+        }
+        rank
+    }
+
     /// As `predicted`, where workers extract the chunks from their own copies of the home
     /// module: every worker starts once the home module is written and it has read its copy,
     /// then each chunk costs its extraction and its work, handed out in the same order (or, in
@@ -163,7 +173,7 @@ impl ParallelPhase {
             let order = self.handout_order(&work);
             makespan_in_order(&work, &order, |_| Duration::ZERO, workers)
         } else {
-            makespan_with_deps(&work, &self.deps, workers)
+            makespan_with_deps(&work, &self.deps, &self.rank(&work), workers)
         };
         (self.main_thread + copies.write).max(copies.write + read + span)
     }
@@ -179,8 +189,9 @@ impl ParallelPhase {
         }
         if !self.deps.is_empty() {
             let extract: Duration = self.extract.iter().sum();
+            let rank = self.rank(&busy);
             return (self.main_thread + extract)
-                .max(makespan_with_deps(&busy, &self.deps, workers));
+                .max(makespan_with_deps(&busy, &self.deps, &rank, workers));
         }
         // The calling thread extracts the chunks one after the other, in the order handed out.
         let order = self.handout_order(&busy);
@@ -196,8 +207,13 @@ impl ParallelPhase {
 }
 
 /// The makespan of `durations` on `workers` when each chunk starts once the chunks in its
-/// `deps` are done, the ready ones handed out largest first, as llpar does.
-fn makespan_with_deps(durations: &[Duration], deps: &[Vec<usize>], workers: usize) -> Duration {
+/// `deps` are done, the ready one of least `rank` handed out first, as llpar does.
+fn makespan_with_deps(
+    durations: &[Duration],
+    deps: &[Vec<usize>],
+    rank: &[usize],
+    workers: usize,
+) -> Duration {
     let n = durations.len();
     let mut waiting: Vec<usize> = (0..n).map(|c| deps.get(c).map_or(0, Vec::len)).collect();
     let mut dependents = vec![Vec::new(); n];
@@ -211,7 +227,7 @@ fn makespan_with_deps(durations: &[Duration], deps: &[Vec<usize>], workers: usiz
     let mut running: Vec<(Duration, usize)> = Vec::new();
     let mut now = Duration::ZERO;
     loop {
-        ready.sort_by_key(|&c| (durations[c], std::cmp::Reverse(c)));
+        ready.sort_by_key(|&c| std::cmp::Reverse((rank[c], c)));
         while running.len() < workers.max(1) {
             let Some(c) = ready.pop() else { break };
             running.push((now + durations[c], c));
@@ -228,6 +244,35 @@ fn makespan_with_deps(durations: &[Duration], deps: &[Vec<usize>], workers: usiz
             }
         }
     }
+}
+
+/// The order in which the scheduler of dependent jobs prefers the jobs that are ready to start:
+/// the longest path of `weights` from a job to the end of the phase (itself and the jobs that
+/// wait for it, `deps` naming what each waits for) first, ties in job order. Largest first
+/// would leave the small chunks of a long call chain behind every larger one ready with them,
+/// each time one of them becomes ready, and the chain bounds the phase (critical-path list
+/// scheduling).
+pub fn handout_order(weights: &[u64], deps: &[Vec<usize>]) -> Vec<usize> {
+    let n = weights.len();
+    let mut dependents_left = vec![0usize; n];
+    for d in deps.iter().flatten().filter(|&&d| d < n) {
+        dependents_left[*d] += 1;
+    }
+    // A job's path is final once every job waiting for it has its own.
+    let mut path: Vec<u64> = weights.to_vec();
+    let mut done: Vec<usize> = (0..n).filter(|&j| dependents_left[j] == 0).collect();
+    while let Some(j) = done.pop() {
+        for &d in deps.get(j).into_iter().flatten().filter(|&&d| d < n) {
+            path[d] = path[d].max(weights[d] + path[j]);
+            dependents_left[d] -= 1;
+            if dependents_left[d] == 0 {
+                done.push(d);
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&j| (std::cmp::Reverse(path[j]), j));
+    order
 }
 
 /// The makespan of `durations` on `workers` when they are handed out largest first, each to the
@@ -376,19 +421,49 @@ mod tests {
         };
         // 2 waits for 0 and 1; 3 waits for 2: a chain of 5 + 1 + 1 whatever the workers.
         let deps = vec![vec![], vec![], vec![0, 1], vec![2]];
+        let rank = [0, 1, 2, 3];
         assert_eq!(
-            makespan_with_deps(&ms(&[5, 4, 1, 1]), &deps, 8),
+            makespan_with_deps(&ms(&[5, 4, 1, 1]), &deps, &rank, 8),
             Duration::from_millis(7)
         );
         assert_eq!(
-            makespan_with_deps(&ms(&[5, 4, 1, 1]), &deps, 1),
+            makespan_with_deps(&ms(&[5, 4, 1, 1]), &deps, &rank, 1),
             Duration::from_millis(11)
         );
-        // Without dependencies it is the plain makespan.
+        // Without dependencies, ranked largest first, it is the plain makespan.
         let none = vec![vec![]; 5];
         assert_eq!(
-            makespan_with_deps(&ms(&[5, 4, 3, 3, 3]), &none, 2),
+            makespan_with_deps(&ms(&[5, 4, 3, 3, 3]), &none, &[0, 1, 2, 3, 4], 2),
             makespan(&ms(&[5, 4, 3, 3, 3]), 2)
+        );
+    }
+
+    #[test]
+    fn the_chain_that_bounds_the_phase_goes_first() {
+        // Chunks 0 -> 1 -> 2 form a chain (2 waits for 1, 1 for 0); 3 and 4 are independent.
+        // The head of a chain of small chunks (a path of 3) goes before larger chunks (2).
+        let weights = [1, 1, 1, 2, 2];
+        let deps = vec![vec![], vec![0], vec![1], vec![], vec![]];
+        assert_eq!(handout_order(&weights, &deps), vec![0, 1, 3, 4, 2]);
+        let long_chain = [4, 4, 4, 3, 3];
+        assert_eq!(handout_order(&long_chain, &deps), vec![0, 1, 2, 3, 4]);
+        let ms = |v: &[u64]| v.iter().map(|&x| Duration::from_millis(x)).collect::<Vec<_>>();
+        let rank_of = |order: &[usize]| {
+            let mut rank = vec![0; order.len()];
+            order.iter().enumerate().for_each(|(i, &c)| rank[c] = i);
+            rank
+        };
+        let by_path = rank_of(&handout_order(&long_chain, &deps));
+        let largest_first = rank_of(&[3, 4, 0, 1, 2]);
+        let durations = ms(&long_chain);
+        // Two workers: the chain (12) from the start beside 3 and 4 (6), against 3 and 4 first.
+        assert_eq!(
+            makespan_with_deps(&durations, &deps, &by_path, 2),
+            Duration::from_millis(12)
+        );
+        assert_eq!(
+            makespan_with_deps(&durations, &deps, &largest_first, 2),
+            Duration::from_millis(15)
         );
     }
 }
