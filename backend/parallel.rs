@@ -635,7 +635,9 @@ impl<A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>> WalkScheduler<
         }
         let Some(sender) = &self.jobs else { return };
         while self.in_flight < self.workers {
-            let Some((_, job)) = self.ready.pop_first() else { break };
+            let Some((_, job)) = self.ready.pop_first() else {
+                break;
+            };
             let _ = sender.send(job);
             self.in_flight += 1;
         }

@@ -216,6 +216,10 @@ const CHAIN_WORKERS: u64 = 16;
 /// How much smaller than the usual chunks the chunks of such a chain are.
 const CHAIN_CHUNK_DIVISOR: u64 = 16;
 
+/// How many times the plan looks for a chain of chunks that the groups' chains miss (see
+/// `GroupGraph::widen_chain`), each time after cutting the chunks again.
+const CHAIN_ROUNDS: usize = 8;
+
 /// Plans the chunks of the parallel call-graph walk of `-O<n>` over `functions` (definitions
 /// in module order), level by level of the call graph, leaves first: every callee of a chunk's
 /// functions (`calls`: caller and callee positions) is in the same chunk or on a lower level,
@@ -224,7 +228,9 @@ const CHAIN_CHUNK_DIVISOR: u64 = 16;
 /// in one group; a level's groups call no other group of their level. They are cut in module
 /// order at about half of `min_chunk_cost` per chunk, except the groups on chains that would
 /// keep the walk from using `CHAIN_WORKERS` workers: those come first, in chunks
-/// `CHAIN_CHUNK_DIVISOR` times smaller.
+/// `CHAIN_CHUNK_DIVISOR` times smaller. Then, up to `CHAIN_ROUNDS` times, the groups that tie
+/// a costly chain of dependent chunks together where it passes through usual-size chunks join
+/// them (`GroupGraph::widen_chain`), and the levels are cut again.
 /// Depends only on its arguments, never on the thread count.
 pub fn plan_walk(
     functions: &[FunctionCost],
@@ -246,21 +252,52 @@ pub fn plan_walk(
     // chunks of 7-103 functions each. A group on a chain that costs more than a sixteenth of
     // the module would bound the walk below 16 workers: such groups get small chunks.
     let total: u64 = graph.cost.iter().sum();
-    let target_of = |g: usize| {
-        if through[g].saturating_mul(CHAIN_WORKERS) >= total {
-            (target / CHAIN_CHUNK_DIVISOR).max(1)
-        } else {
-            target
+    let mut on_chain: Vec<bool> = through
+        .iter()
+        .map(|&t| t.saturating_mul(CHAIN_WORKERS) >= total)
+        .collect();
+    let small = (target / CHAIN_CHUNK_DIVISOR).max(1);
+    let mut waves = pack_waves(functions, &members, &level, &on_chain, target);
+    for _ in 0..CHAIN_ROUNDS {
+        if !graph.widen_chain(&waves, &mut on_chain, total, small) {
+            break;
         }
+        waves = pack_waves(functions, &members, &level, &on_chain, target);
+    }
+    waves
+        .into_iter()
+        .map(|wave| {
+            wave.into_iter()
+                .map(|groups| {
+                    let positions = groups.iter().flat_map(|&g| members[g].iter().copied());
+                    chunk_of_positions(functions, positions.collect())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Per level of the call graph, leaves first, its chunks, each a list of groups: the groups on
+/// a long chain (`on_chain`) first, in chunks of `target / CHAIN_CHUNK_DIVISOR`, the others in
+/// module order, which keeps the members of a large SCC (and a file's static functions)
+/// together where they are not on one.
+fn pack_waves(
+    functions: &[FunctionCost],
+    members: &[Vec<usize>],
+    level: &[usize],
+    on_chain: &[bool],
+    target: u64,
+) -> Vec<Vec<Vec<usize>>> {
+    let target_of = |g: usize| match on_chain[g] {
+        true => (target / CHAIN_CHUNK_DIVISOR).max(1),
+        false => target,
     };
     let top = level.iter().copied().max().unwrap_or(0);
     (0..=top)
         .map(|l| {
             let mut groups: Vec<usize> = (0..members.len()).filter(|&g| level[g] == l).collect();
-            // Those on long chains first; module order otherwise, which keeps the members of a
-            // large SCC (and a file's static functions) together where they are not on one.
             groups.sort_by_key(|&g| target_of(g));
-            pack_level(functions, &members, &groups, target_of)
+            pack_level(functions, members, &groups, target_of)
         })
         .filter(|chunks| !chunks.is_empty())
         .collect()
@@ -409,6 +446,106 @@ impl GroupGraph {
         }
         below.iter().zip(&above).map(|(b, a)| b + a).collect()
     }
+
+    /// Finds the costliest chain of dependent chunks of `waves` (chunks of groups, see
+    /// `pack_waves`; `overhead` counted per chunk) that passes through a chunk of usual size,
+    /// and, if it costs a `CHAIN_WORKERS`th of the module and at least three quarters of the
+    /// costliest chain of all, marks `on_chain` the groups that tie it together at such chunks:
+    /// for each call from a chunk on the chain into the one before it, the caller and the
+    /// callee. Returns whether it marked any. (Marking only the groups that carry the chain
+    /// through a chunk, called from the chunk after it and calling into the one before, left
+    /// sqlite3's prediction at 16 workers at 4.68x with 403 chunks, against 5.40x with 469.) A chain of cheap groups passes through a full chunk on every level, whatever else
+    /// that chunk holds (sqlite3: chunks of 46-160 functions, 80-180 ms each, on a chain of
+    /// 22), and `chain_through`, which counts the groups' own costs, misses it.
+    fn widen_chain(
+        &self,
+        waves: &[Vec<Vec<usize>>],
+        on_chain: &mut [bool],
+        total: u64,
+        overhead: u64,
+    ) -> bool {
+        let chunks: Vec<&Vec<usize>> = waves.iter().flatten().collect();
+        let mut chunk_of = vec![0; self.cost.len()];
+        for (c, groups) in chunks.iter().enumerate() {
+            for &g in groups.iter() {
+                chunk_of[g] = c;
+            }
+        }
+        let usual: Vec<bool> = chunks
+            .iter()
+            .map(|gs| gs.iter().any(|&g| !on_chain[g]))
+            .collect();
+        let Some((with_usual, all, path)) =
+            self.costliest_chains(&chunks, &chunk_of, &usual, overhead)
+        else {
+            return false;
+        };
+        if with_usual.saturating_mul(CHAIN_WORKERS) < total || with_usual * 4 < all * 3 {
+            return false;
+        }
+        let mut marked = false;
+        for pair in path.windows(2).filter(|p| usual[p[0]] || usual[p[1]]) {
+            let (before, c) = (pair[0], pair[1]);
+            for &g in chunks[c].iter() {
+                for &h in self.callees[g].iter().filter(|&&h| chunk_of[h] == before) {
+                    for x in [g, h] {
+                        marked |= !on_chain[x];
+                        on_chain[x] = true;
+                    }
+                }
+            }
+        }
+        marked
+    }
+
+    /// The cost of the costliest chain of dependent `chunks` (of groups; `chunk_of` each
+    /// group's) that passes through a chunk of usual size (`usual`), the cost of the costliest
+    /// chain of all, and the chunks of the first, leaf first; `overhead` counted per chunk.
+    fn costliest_chains(
+        &self,
+        chunks: &[&Vec<usize>],
+        chunk_of: &[usize],
+        usual: &[bool],
+        overhead: u64,
+    ) -> Option<(u64, u64, Vec<usize>)> {
+        // Per chunk, the costliest chain ending in it without [0] and with [1] a chunk of
+        // usual size on it, and where it comes from (the chunk before it, in which state).
+        // Chunks come level by level, so each comes after the chunks it calls into.
+        type Best = Option<(u64, Option<(usize, usize)>)>;
+        let mut best: Vec<[Best; 2]> = Vec::with_capacity(chunks.len());
+        for (c, groups) in chunks.iter().enumerate() {
+            let own: u64 = groups.iter().map(|&g| self.cost[g]).sum::<u64>() + overhead;
+            let mut here: [Best; 2] = [None, None];
+            here[usize::from(usual[c])] = Some((own, None));
+            let before = groups
+                .iter()
+                .flat_map(|&g| self.callees[g].iter().map(|&h| chunk_of[h]));
+            for d in before.filter(|&d| d != c) {
+                for (was, prior) in best[d].iter().enumerate() {
+                    let Some((cost, _)) = *prior else { continue };
+                    let slot = &mut here[was | usize::from(usual[c])];
+                    if slot.is_none_or(|(have, _)| own + cost > have) {
+                        *slot = Some((own + cost, Some((d, was))));
+                    }
+                }
+            }
+            best.push(here);
+        }
+        let costliest = |state: usize| {
+            (0..best.len())
+                .filter_map(|c| Some((best[c][state]?.0, std::cmp::Reverse(c))))
+                .max()
+        };
+        let (with_usual, std::cmp::Reverse(mut last)) = costliest(1)?;
+        let all = costliest(0).map_or(0, |(cost, _)| cost).max(with_usual);
+        let (mut path, mut state) = (vec![last], 1);
+        while let Some((_, Some((previous, was)))) = best[last][state] {
+            path.push(previous);
+            (last, state) = (previous, was);
+        }
+        path.reverse();
+        Some((with_usual, all, path))
+    }
 }
 
 /// The chunks of one level: its groups (which do not call each other) in the order given, cut
@@ -419,23 +556,23 @@ fn pack_level(
     members: &[Vec<usize>],
     groups: &[usize],
     target_of: impl Fn(usize) -> u64,
-) -> Vec<Chunk> {
-    let mut chunks: Vec<Chunk> = Vec::new();
+) -> Vec<Vec<usize>> {
+    let mut chunks: Vec<Vec<usize>> = Vec::new();
     let (mut current, mut have, mut target) = (Vec::new(), 0, 0);
     for &g in groups {
         let add = group_cost(functions, &members[g]);
         let full = have >= target || have + add / 2 > target;
         if !current.is_empty() && (full || target_of(g) != target) {
-            chunks.push(chunk_of_positions(functions, std::mem::take(&mut current)));
+            chunks.push(std::mem::take(&mut current));
         }
         if current.is_empty() {
             (have, target) = (0, target_of(g));
         }
-        current.extend(&members[g]);
+        current.push(g);
         have += add;
     }
     if !current.is_empty() {
-        chunks.push(chunk_of_positions(functions, current));
+        chunks.push(current);
     }
     chunks
 }
@@ -899,6 +1036,64 @@ mod tests {
         let big: std::collections::HashSet<usize> = (0..4).map(|i| at[i].0).collect();
         assert_eq!(big.len(), 4, "{waves:?}");
         assert_eq!(at[4].0, at[5].0);
+    }
+
+    #[test]
+    fn walk_cuts_a_chain_of_cheap_groups_that_full_chunks_carry() {
+        let options = PlanOptions {
+            min_chunk_cost: 2000,
+            max_chunks: 32,
+            large_chunk_cost: u64::MAX,
+        };
+        // Six levels of 33 fillers (30 instructions each), filler j of a level calling filler
+        // j of the level below, and among them, in module order, a spine of 10 instructions
+        // per level calling the spine below. No chain of groups costs a sixteenth of the
+        // module (180 of 6,000 instructions), but cut in module order each level is one full
+        // chunk waiting for the one below: a chain of six chunks of 1,000 instructions.
+        let (levels, fillers) = (6, 33);
+        let mut c = Vec::new();
+        let mut calls = Vec::new();
+        let mut spine = Vec::new();
+        for l in 0..levels {
+            for j in 0..fillers {
+                if j == fillers / 2 {
+                    if let Some(&below) = spine.last() {
+                        calls.push((c.len(), below));
+                    }
+                    spine.push(c.len());
+                    c.push(10);
+                }
+                if l > 0 {
+                    calls.push((c.len(), c.len() - fillers - 1));
+                }
+                c.push(30);
+            }
+        }
+        let f = costs(&c);
+        let waves = plan_walk(&f, &[], &calls, options);
+        let at = walk_positions(&waves, f.len());
+        let chunks: Vec<&Chunk> = waves.iter().flatten().collect();
+        let top = chunks[at[*spine.last().unwrap()].0];
+        assert!(
+            top.cost <= 125,
+            "the spine's last group is in a chunk of {}",
+            top.cost
+        );
+        // The costliest chain of dependent chunks, by their costs.
+        let mut chain = vec![0u64; chunks.len()];
+        for (k, chunk) in chunks.iter().enumerate() {
+            let before = calls
+                .iter()
+                .filter(|&&(a, b)| at[a].0 == k && at[b].0 != k)
+                .map(|&(_, b)| chain[at[b].0])
+                .max();
+            chain[k] = chunk.cost + before.unwrap_or(0);
+        }
+        let longest = chain.iter().max().copied().unwrap_or(0);
+        assert!(
+            longest <= 6000 / 8,
+            "a chain of chunks costs {longest}: {waves:?}"
+        );
     }
 
     #[test]

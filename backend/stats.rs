@@ -447,7 +447,11 @@ mod tests {
         assert_eq!(handout_order(&weights, &deps), vec![0, 1, 3, 4, 2]);
         let long_chain = [4, 4, 4, 3, 3];
         assert_eq!(handout_order(&long_chain, &deps), vec![0, 1, 2, 3, 4]);
-        let ms = |v: &[u64]| v.iter().map(|&x| Duration::from_millis(x)).collect::<Vec<_>>();
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&x| Duration::from_millis(x))
+                .collect::<Vec<_>>()
+        };
         let rank_of = |order: &[usize]| {
             let mut rank = vec![0; order.len()];
             order.iter().enumerate().for_each(|(i, &c)| rank[c] = i);
