@@ -531,10 +531,7 @@ where
         .flat_map(|_| split.chunks.iter().map(|c| c.cost))
         .collect();
     phase.order = stats::handout_order(&weights, &all_deps);
-    let mut rank = vec![0; phase.order.len()];
-    for (place, &job) in phase.order.iter().enumerate() {
-        rank[job] = place;
-    }
+    let rank = stats::places(&phase.order);
     let mut scheduler = WalkScheduler {
         jobs: Some(job_tx),
         in_flight: 0,
@@ -612,6 +609,7 @@ struct WalkScheduler<'d, A> {
     /// Jobs sent and not yet done: at most one per worker, so that the job sent next is the
     /// one preferred when a worker is free, not when the job became ready.
     in_flight: usize,
+    /// The most jobs in flight: the workers (unlimited while the calling thread extracts).
     workers: usize,
     /// Jobs ready to start, by their place in the handout order (`stats::handout_order`).
     ready: std::collections::BTreeMap<usize, Job>,

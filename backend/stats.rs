@@ -143,11 +143,7 @@ impl ParallelPhase {
 
     /// Per chunk, its place in the handout order (see `handout_order`).
     fn rank(&self, cost: &[Duration]) -> Vec<usize> {
-        let mut rank = vec![0; cost.len()];
-        for (place, c) in self.handout_order(cost).into_iter().enumerate() {
-            rank[c] = place;
-        }
-        rank
+        places(&self.handout_order(cost))
     }
 
     /// As `predicted`, where workers extract the chunks from their own copies of the home
@@ -244,6 +240,15 @@ fn makespan_with_deps(
             }
         }
     }
+}
+
+/// Per job of `order` (a permutation of `0..order.len()`), its place in it.
+pub fn places(order: &[usize]) -> Vec<usize> {
+    let mut place = vec![0; order.len()];
+    for (at, &job) in order.iter().enumerate() {
+        place[job] = at;
+    }
+    place
 }
 
 /// The order in which the scheduler of dependent jobs prefers the jobs that are ready to start:
@@ -452,13 +457,8 @@ mod tests {
                 .map(|&x| Duration::from_millis(x))
                 .collect::<Vec<_>>()
         };
-        let rank_of = |order: &[usize]| {
-            let mut rank = vec![0; order.len()];
-            order.iter().enumerate().for_each(|(i, &c)| rank[c] = i);
-            rank
-        };
-        let by_path = rank_of(&handout_order(&long_chain, &deps));
-        let largest_first = rank_of(&[3, 4, 0, 1, 2]);
+        let by_path = places(&handout_order(&long_chain, &deps));
+        let largest_first = places(&[3, 4, 0, 1, 2]);
         let durations = ms(&long_chain);
         // Two workers: the chain (12) from the start beside 3 and 4 (6), against 3 and 4 first.
         assert_eq!(
