@@ -530,7 +530,7 @@ where
     let weights: Vec<u64> = (0..stages)
         .flat_map(|_| split.chunks.iter().map(|c| c.cost))
         .collect();
-    phase.order = stats::handout_order(&weights, &all_deps);
+    phase.order = stats::critical_path_order(&weights, &all_deps);
     let rank = stats::places(&phase.order);
     let mut scheduler = WalkScheduler {
         jobs: Some(job_tx),
@@ -611,7 +611,7 @@ struct WalkScheduler<'d, A> {
     in_flight: usize,
     /// The most jobs in flight: the workers (unlimited while the calling thread extracts).
     workers: usize,
-    /// Jobs ready to start, by their place in the handout order (`stats::handout_order`).
+    /// Jobs ready to start, by their place in the handout order (`stats::critical_path_order`).
     ready: std::collections::BTreeMap<usize, Job>,
     /// Per job (`c + stage * n`), its place in the handout order.
     rank: Vec<usize>,
@@ -626,8 +626,8 @@ struct WalkScheduler<'d, A> {
 impl<A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>> WalkScheduler<'_, A> {
     /// Queues `jobs`, ready to start, and hands out the preferred ready jobs to free workers.
     fn send(&mut self, jobs: impl IntoIterator<Item = Job>) {
+        let chunks = self.rank.len() / self.stages;
         for job in jobs {
-            let chunks = self.rank.len() / self.stages;
             let place = self.rank[job.index + job.stage * chunks];
             self.ready.insert(place, job);
         }

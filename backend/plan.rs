@@ -256,13 +256,13 @@ pub fn plan_walk(
         .iter()
         .map(|&t| t.saturating_mul(CHAIN_WORKERS) >= total)
         .collect();
-    let small = (target / CHAIN_CHUNK_DIVISOR).max(1);
-    let mut waves = pack_waves(functions, &members, &level, &on_chain, target);
+    let targets = (target, (target / CHAIN_CHUNK_DIVISOR).max(1));
+    let mut waves = pack_waves(&graph.cost, &level, &on_chain, targets);
     for _ in 0..CHAIN_ROUNDS {
-        if !graph.widen_chain(&waves, &mut on_chain, total, small) {
+        if !graph.widen_chain(&waves, &mut on_chain, total, targets.1) {
             break;
         }
-        waves = pack_waves(functions, &members, &level, &on_chain, target);
+        waves = pack_waves(&graph.cost, &level, &on_chain, targets);
     }
     waves
         .into_iter()
@@ -277,27 +277,23 @@ pub fn plan_walk(
         .collect()
 }
 
-/// Per level of the call graph, leaves first, its chunks, each a list of groups: the groups on
-/// a long chain (`on_chain`) first, in chunks of `target / CHAIN_CHUNK_DIVISOR`, the others in
-/// module order, which keeps the members of a large SCC (and a file's static functions)
-/// together where they are not on one.
+/// Per level of the call graph, leaves first, its chunks, each a list of groups (of `cost`):
+/// the groups on a long chain (`on_chain`) first, in chunks of the second of `targets`, the
+/// others in module order, in chunks of the first, which keeps the members of a large SCC
+/// (and a file's static functions) together where they are not on one.
 fn pack_waves(
-    functions: &[FunctionCost],
-    members: &[Vec<usize>],
+    cost: &[u64],
     level: &[usize],
     on_chain: &[bool],
-    target: u64,
+    (usual, small): (u64, u64),
 ) -> Vec<Vec<Vec<usize>>> {
-    let target_of = |g: usize| match on_chain[g] {
-        true => (target / CHAIN_CHUNK_DIVISOR).max(1),
-        false => target,
-    };
+    let target_of = |g: usize| if on_chain[g] { small } else { usual };
     let top = level.iter().copied().max().unwrap_or(0);
     (0..=top)
         .map(|l| {
-            let mut groups: Vec<usize> = (0..members.len()).filter(|&g| level[g] == l).collect();
+            let mut groups: Vec<usize> = (0..cost.len()).filter(|&g| level[g] == l).collect();
             groups.sort_by_key(|&g| target_of(g));
-            pack_level(functions, members, &groups, target_of)
+            pack_level(cost, &groups, target_of)
         })
         .filter(|chunks| !chunks.is_empty())
         .collect()
@@ -452,11 +448,12 @@ impl GroupGraph {
     /// and, if it costs a `CHAIN_WORKERS`th of the module and at least three quarters of the
     /// costliest chain of all, marks `on_chain` the groups that tie it together at such chunks:
     /// for each call from a chunk on the chain into the one before it, the caller and the
-    /// callee. Returns whether it marked any. (Marking only the groups that carry the chain
-    /// through a chunk, called from the chunk after it and calling into the one before, left
-    /// sqlite3's prediction at 16 workers at 4.68x with 403 chunks, against 5.40x with 469.) A chain of cheap groups passes through a full chunk on every level, whatever else
-    /// that chunk holds (sqlite3: chunks of 46-160 functions, 80-180 ms each, on a chain of
-    /// 22), and `chain_through`, which counts the groups' own costs, misses it.
+    /// callee. Returns whether it marked any. A chain of cheap groups passes through a full
+    /// chunk on every level, whatever else that chunk holds (sqlite3: chunks of 46-160
+    /// functions, 80-180 ms each, on a chain of 22), and `chain_through`, which counts the
+    /// groups' own costs, misses it. (Marking only the groups that carry the chain through a
+    /// chunk, called from the chunk after it and calling into the one before, left sqlite3's
+    /// prediction at 16 workers at 4.68x with 403 chunks, against 5.40x with 469.)
     fn widen_chain(
         &self,
         waves: &[Vec<Vec<usize>>],
@@ -551,16 +548,11 @@ impl GroupGraph {
 /// The chunks of one level: its groups (which do not call each other) in the order given, cut
 /// at about the target of each chunk's first group (`target_of`), and where that target
 /// changes: a chunk that a long chain passes through does not also hold cheap groups.
-fn pack_level(
-    functions: &[FunctionCost],
-    members: &[Vec<usize>],
-    groups: &[usize],
-    target_of: impl Fn(usize) -> u64,
-) -> Vec<Vec<usize>> {
+fn pack_level(cost: &[u64], groups: &[usize], target_of: impl Fn(usize) -> u64) -> Vec<Vec<usize>> {
     let mut chunks: Vec<Vec<usize>> = Vec::new();
     let (mut current, mut have, mut target) = (Vec::new(), 0, 0);
     for &g in groups {
-        let add = group_cost(functions, &members[g]);
+        let add = cost[g];
         let full = have >= target || have + add / 2 > target;
         if !current.is_empty() && (full || target_of(g) != target) {
             chunks.push(std::mem::take(&mut current));

@@ -54,7 +54,7 @@ pub struct ParallelPhase {
     /// Per chunk, the time its extraction took (on the calling thread, or in a worker).
     pub extract: Vec<Duration>,
     /// The order in which the chunks were handed out (largest first); with `deps`, the order
-    /// of preference among the chunks ready to start (see `handout_order`).
+    /// of preference among the chunks ready to start (see `critical_path_order`).
     pub order: Vec<usize>,
     /// Where workers extracted the chunks from copies of the home module: what the copies cost.
     pub copies: Option<Copies>,
@@ -257,7 +257,7 @@ pub fn places(order: &[usize]) -> Vec<usize> {
 /// would leave the small chunks of a long call chain behind every larger one ready with them,
 /// each time one of them becomes ready, and the chain bounds the phase (critical-path list
 /// scheduling).
-pub fn handout_order(weights: &[u64], deps: &[Vec<usize>]) -> Vec<usize> {
+pub fn critical_path_order(weights: &[u64], deps: &[Vec<usize>]) -> Vec<usize> {
     let n = weights.len();
     let mut dependents_left = vec![0usize; n];
     for d in deps.iter().flatten().filter(|&&d| d < n) {
@@ -449,15 +449,15 @@ mod tests {
         // The head of a chain of small chunks (a path of 3) goes before larger chunks (2).
         let weights = [1, 1, 1, 2, 2];
         let deps = vec![vec![], vec![0], vec![1], vec![], vec![]];
-        assert_eq!(handout_order(&weights, &deps), vec![0, 1, 3, 4, 2]);
+        assert_eq!(critical_path_order(&weights, &deps), vec![0, 1, 3, 4, 2]);
         let long_chain = [4, 4, 4, 3, 3];
-        assert_eq!(handout_order(&long_chain, &deps), vec![0, 1, 2, 3, 4]);
+        assert_eq!(critical_path_order(&long_chain, &deps), vec![0, 1, 2, 3, 4]);
         let ms = |v: &[u64]| {
             v.iter()
                 .map(|&x| Duration::from_millis(x))
                 .collect::<Vec<_>>()
         };
-        let by_path = places(&handout_order(&long_chain, &deps));
+        let by_path = places(&critical_path_order(&long_chain, &deps));
         let largest_first = places(&[3, 4, 0, 1, 2]);
         let durations = ms(&long_chain);
         // Two workers: the chain (12) from the start beside 3 and 4 (6), against 3 and 4 first.
