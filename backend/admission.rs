@@ -71,6 +71,11 @@ impl<'a> Admission<'a> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether a memory cap is set (`--max-memory`).
+    pub fn capped(&self) -> bool {
+        self.memory_budget.is_some()
+    }
+
     /// Every chunk has been handed out: workers waiting for a token may stop once the queue
     /// is empty.
     pub fn dispatch_done(&self) {

@@ -70,6 +70,7 @@ pub fn emit_object(
     stats.add("split", t.elapsed());
     let config = WorkerConfig {
         task: Task::Codegen(pipeline),
+        before_imports: None,
         target: target.clone(),
         triple: triple.to_string(),
         verify: options.verify_each,
@@ -155,6 +156,7 @@ pub fn emit_object_along_walk(
     // The output is verified chunk by chunk (it never exists as one module).
     let codegen = WorkerConfig {
         task: Task::Codegen(Some(pipeline)),
+        before_imports: None,
         inline_level: None,
         verify: true,
         ..walk.clone()

@@ -321,8 +321,13 @@ impl RunContext<'_> {
 
     fn worker_config(&self, passes: &str, walk: bool) -> WorkerConfig {
         let options = self.options;
+        let (before_imports, passes) = match walk {
+            true => pipeline::before_imports(passes),
+            false => (None, passes.to_string()),
+        };
         WorkerConfig {
-            task: Task::Optimize(passes.to_string()),
+            task: Task::Optimize(passes),
+            before_imports,
             target: options.target.clone(),
             triple: self.triple.to_string(),
             verify: options.verify_each,

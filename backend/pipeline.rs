@@ -321,6 +321,23 @@ fn runs_before_the_walk(element: &str) -> bool {
         )
 }
 
+/// A walk segment's passes (`Segment::Walk`) cut in two: the function groups that lead it, which
+/// a chunk runs before it imports anything from its dependencies, and the rest. In `opt` that
+/// group runs before any attribute is inferred; run after the imports, its `instcombine` sees
+/// the callees' attributes as their own walk inferred them, and erases a call whose result is
+/// unused to a callee that does nothing observable (sqlite3's `memdbEnter`, empty in that build)
+/// before the inliner ever weighs it. `None` when the walk starts with something else.
+pub fn before_imports(walk: &str) -> (Option<String>, String) {
+    let Ok(elements) = top_level_elements(walk) else {
+        return (None, walk.to_string());
+    };
+    let lead = elements.iter().take_while(|e| is_function_group(e)).count();
+    if lead == 0 || lead == elements.len() {
+        return (None, walk.to_string());
+    }
+    (Some(elements[..lead].join(",")), elements[lead..].join(","))
+}
+
 /// With `--inliner=parallel` and code generation to follow (`segments` and the per-chunk
 /// pipeline before code generation as `fuse_with_codegen` leaves them): the pipeline each chunk
 /// runs after its walk, in a job of its own, when nothing but module passes comes between the
@@ -410,6 +427,19 @@ pub fn fuse_with_codegen(mut segments: Vec<Segment>) -> (Vec<Segment>, Option<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_walk_runs_its_leading_function_group_before_the_imports() {
+        let walk = "function<eager-inv>(mem2reg,instcombine<x>),require<globals-aa>,function(invalidate<aa>),cgscc(inline)";
+        assert_eq!(
+            before_imports(walk),
+            (
+                Some("function<eager-inv>(mem2reg,instcombine<x>)".to_string()),
+                "require<globals-aa>,function(invalidate<aa>),cgscc(inline)".to_string()
+            )
+        );
+        assert_eq!(before_imports("cgscc(inline)"), (None, "cgscc(inline)".to_string()));
+    }
 
     #[test]
     fn splits_at_top_level_commas_only() {
