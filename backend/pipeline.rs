@@ -438,7 +438,10 @@ mod tests {
                 "require<globals-aa>,function(invalidate<aa>),cgscc(inline)".to_string()
             )
         );
-        assert_eq!(before_imports("cgscc(inline)"), (None, "cgscc(inline)".to_string()));
+        assert_eq!(
+            before_imports("cgscc(inline)"),
+            (None, "cgscc(inline)".to_string())
+        );
     }
 
     #[test]

@@ -79,7 +79,7 @@ fn declared_functions(bitcode: &[u8]) -> Result<Vec<String>, String> {
 /// context of its own; and the remarks of those passes.
 fn with_imports(
     config: &WorkerConfig,
-    machine: Option<&TargetMachine>,
+    machine: &Result<Option<TargetMachine>, String>,
     job: &Job,
 ) -> Result<(Vec<u8>, Vec<u8>), String> {
     let context = Context::create();
@@ -106,25 +106,55 @@ fn with_imports(
 /// runs its pipeline: with a reproducer ready in case LLVM fails, and its remarks collected.
 fn before_imports<'c>(
     config: &WorkerConfig,
-    machine: Option<&TargetMachine>,
+    machine: &Result<Option<TargetMachine>, String>,
     context: &'c Context,
     module: &mut inkwell::module::Module<'c>,
     job: &Job,
     passes: &str,
 ) -> Result<Vec<u8>, String> {
-    crash::set_current_work(format!("{} running '{passes}'", job.description));
-    let _reproducer = crash::reproducer_for(
-        std::sync::Arc::new(job.bitcode.clone()),
-        &crash::reproducer_path(&config.crash_dir, job.index),
-        crash::replay_hint(Some(passes), false),
-    );
-    let mut remarks = match &config.remarks {
+    let machine = machine.as_ref().map_err(String::clone)?.as_ref();
+    let doing = format!("{} running '{passes}'", job.description);
+    let bitcode = std::sync::Arc::new(job.bitcode.clone());
+    let replay = crash::replay_hint(Some(passes), false);
+    let ((), remarks) = guarded(config, job.index, doing, bitcode, replay, || {
+        with_remarks(config, context, || {
+            llvm::run_passes(module, passes, machine, config.inline_level)
+                .map_err(|e| format!("pipeline '{passes}': {e}"))
+        })
+    })?;
+    Ok(remarks)
+}
+
+/// Runs `work`, LLVM's work on the chunk `bitcode` (job `index`), with what the thread does named
+/// for a crash report and a reproducer of the chunk ready in case LLVM fails.
+fn guarded<T>(
+    config: &WorkerConfig,
+    index: usize,
+    doing: String,
+    bitcode: std::sync::Arc<Vec<u8>>,
+    replay: String,
+    work: impl FnOnce() -> T,
+) -> T {
+    crash::set_current_work(doing);
+    let path = crash::reproducer_path(&config.crash_dir, index);
+    let _reproducer = crash::reproducer_for(bitcode, &path, replay);
+    trace::llvm_passes(work)
+}
+
+/// Runs `work` on a module of `context`, with the remarks LLVM emits meanwhile collected if
+/// they were asked for.
+fn with_remarks<T>(
+    config: &WorkerConfig,
+    context: &Context,
+    work: impl FnOnce() -> Result<T, String>,
+) -> Result<(T, Vec<u8>), String> {
+    let mut stream = match &config.remarks {
         Some(filter) => Some(llvm::RemarkStream::start(context, filter)?),
         None => None,
     };
-    trace::llvm_passes(|| llvm::run_passes(module, passes, machine, config.inline_level))
-        .map_err(|e| format!("pipeline '{passes}': {e}"))?;
-    Ok(remarks.as_mut().map(llvm::RemarkStream::take).unwrap_or_default())
+    let value = work()?;
+    let remarks = stream.as_mut().map(llvm::RemarkStream::take);
+    Ok((value, remarks.unwrap_or_default()))
 }
 
 /// The home module in bitcode, for workers that extract their chunks themselves: each worker
@@ -381,10 +411,9 @@ pub fn work(
         let start = Instant::now();
         let span = trace::span(job.description.clone());
         llvm::set_current_names(&job.promoted_names);
-        let prepared = taken.result.and_then(|()| match &machine {
-            Ok(machine) => with_imports_and_drops(config, machine.as_ref(), &mut job),
-            Err(e) => Err(e.clone()),
-        });
+        let prepared = taken
+            .result
+            .and_then(|()| with_imports_and_drops(config, &machine, &mut job));
         let (prepared, mut remarks) = match prepared {
             Ok(remarks) => (Ok(()), remarks),
             Err(e) => (Err(e), Vec::new()),
@@ -442,7 +471,7 @@ pub fn work(
 /// to any more (`Job::drop_unused`); the remarks of those passes.
 fn with_imports_and_drops(
     config: &WorkerConfig,
-    machine: Option<&TargetMachine>,
+    machine: &Result<Option<TargetMachine>, String>,
     job: &mut Job,
 ) -> Result<Vec<u8>, String> {
     let mut remarks = Vec::new();
@@ -571,14 +600,16 @@ fn compute(
     match (&config.isolate, machine) {
         (Some(program), _) => run_in_child(program, config, job),
         (None, Ok(machine)) => {
-            crash::set_current_work(format!("{} {}", job.description, config.doing()));
+            let doing = format!("{} {}", job.description, config.doing());
             let bitcode = std::sync::Arc::new(std::mem::take(&mut job.bitcode));
-            let _reproducer = crash::reproducer_for(
+            guarded(
+                config,
+                job.index,
+                doing,
                 bitcode.clone(),
-                &crash::reproducer_path(&config.crash_dir, job.index),
                 config.replay_hint(),
-            );
-            trace::llvm_passes(|| optimize_chunk(config, machine.as_ref(), &bitcode, job.index))
+                || optimize_chunk(config, machine.as_ref(), &bitcode, job.index),
+            )
         }
         (None, Err(e)) => Err(e.clone()),
     }
@@ -598,16 +629,10 @@ fn optimize_chunk(
     index: usize,
 ) -> Result<Output, String> {
     let context = Context::create();
-    let mut remarks = match &config.remarks {
-        Some(filter) => Some(llvm::RemarkStream::start(&context, filter)?),
-        None => None,
-    };
-    let bytes = chunk_work(config, machine, &context, bitcode, index)?;
-    let remarks = remarks.as_mut().map(llvm::RemarkStream::take);
-    Ok(Output {
-        bytes,
-        remarks: remarks.unwrap_or_default(),
-    })
+    let (bytes, remarks) = with_remarks(config, &context, || {
+        chunk_work(config, machine, &context, bitcode, index)
+    })?;
+    Ok(Output { bytes, remarks })
 }
 
 /// Runs the pipeline on the chunk in `context`, then writes its bitcode or generates its code.
