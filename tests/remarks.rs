@@ -146,6 +146,37 @@ fn the_parallel_walk_inlines_the_calls_an_inlined_body_brings() {
     }
 }
 
+/// The parallel walk runs the function group before the inliner ahead of a chunk's imports, as
+/// `opt` runs it before any attribute is inferred: run after them, its `instcombine` saw the
+/// empty `memdbEnter` as its own chunk's walk left it (no side effects) and erased the calls to
+/// it, which the inliner then never weighed; `opt` inlines them.
+#[test]
+fn the_parallel_walk_weighs_calls_the_group_before_it_keeps() {
+    let dir = scratch();
+    let remarks = dir.path().join("sqlite3.yaml");
+    run_ok(
+        llpar()
+            .arg(corpus("sqlite3.bc"))
+            .args([
+                "-O2",
+                "-j2",
+                "--inliner=parallel",
+                "--pass-remarks-filter=inline",
+            ])
+            .args(["--emit=obj", "-o"])
+            .arg(dir.path().join("sqlite3.o"))
+            .arg(format!("--pass-remarks-output={}", remarks.display())),
+    );
+    let pairs = inlined_pairs(&std::fs::read_to_string(&remarks).unwrap());
+    for caller in ["memdbClose", "memdbRead", "memdbWrite"] {
+        let pair = (caller.to_string(), "memdbEnter".to_string());
+        assert!(
+            pairs.contains(&pair),
+            "memdbEnter not inlined into {caller}"
+        );
+    }
+}
+
 /// A guard, not the goal (`scripts/inline_pairs.py` measures that on sqlite3): the default
 /// inliner walks the whole module as `opt` does, so it takes most of `opt`'s decisions.
 #[test]
