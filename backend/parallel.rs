@@ -669,11 +669,9 @@ impl<A: FnMut(usize, Vec<u8>) -> std::result::Result<(), String>> WalkScheduler<
         let (c, stage) = (done.index, done.stage);
         done.index = c + stage * n;
         phase.worked(stats, &mut done);
-        if stage == 0 {
-            if let Ok(bytes) = &done.result {
-                let ready = self.graph.finished(c, bytes);
-                self.send(ready);
-            }
+        if stage == 0 && done.result.is_ok() {
+            let ready = self.graph.finished(c, std::mem::take(&mut done.exports));
+            self.send(ready);
         }
         if stage + 1 == self.stages {
             for c in self.merge.offer(phase, c, done.result) {
@@ -842,10 +840,10 @@ impl<'d> Ready<'d> {
         Job { imports, ..job }
     }
 
-    /// Chunk `done` succeeded with `result`: returns the jobs of the chunks it was the last
-    /// dependency of.
-    fn finished(&mut self, done: usize, result: &[u8]) -> Vec<Job> {
-        self.outputs[done] = Some(std::sync::Arc::new(result.to_vec()));
+    /// Chunk `done` succeeded, and `exports` is what its dependents import from (see
+    /// `Done::exports`): returns the jobs of the chunks it was the last dependency of.
+    fn finished(&mut self, done: usize, exports: Vec<u8>) -> Vec<Job> {
+        self.outputs[done] = Some(std::sync::Arc::new(exports));
         let mut jobs = Vec::new();
         for &c in &self.dependents[done] {
             self.waiting[c] -= 1;

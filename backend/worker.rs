@@ -67,11 +67,48 @@ fn declared_functions(bitcode: &[u8]) -> Result<Vec<String>, String> {
     let _span = trace::span("list the walk result's declarations");
     let context = Context::create();
     let lazy = LazyModule::read(&context, bitcode)?;
-    Ok(llvm::functions(lazy.module())
+    Ok(declarations(lazy.module()))
+}
+
+fn declarations(module: &inkwell::module::Module) -> Vec<String> {
+    llvm::functions(module)
         .iter()
         .filter(|f| f.is_declaration())
         .map(|f| String::from_utf8_lossy(&f.name()).into_owned())
-        .collect())
+        .collect()
+}
+
+/// What a walk's result gives the rest of the walk besides its bytes.
+struct Walked {
+    /// The functions the result declares: those of other chunks it still refers to (see
+    /// `Done::declared`).
+    declared: Vec<String>,
+    /// The bitcode that the chunks importing from the result read (`llvm::exports`). Part of
+    /// the chunk's output wherever the chunk runs (a child process, the cache and remote
+    /// workers keep it beside the result), so that importers read the same bytes however the
+    /// result was made: made again from the result's bytes, it differs in the order of use
+    /// lists and symbol tables.
+    exports: Vec<u8>,
+}
+
+impl Walked {
+    /// Of the walk's result `module`, which this turns into its exports.
+    fn of(module: &mut inkwell::module::Module) -> Self {
+        let declared = declarations(module);
+        llvm::exports(module, crate::split::IMPORT_LIMIT);
+        Walked {
+            declared,
+            exports: llvm::write_bitcode(module),
+        }
+    }
+
+    /// Of the walk's result `bitcode`, whose `exports` came with it.
+    fn with(bitcode: &[u8], exports: Vec<u8>) -> Result<Self, String> {
+        Ok(Walked {
+            declared: declared_functions(bitcode)?,
+            exports,
+        })
+    }
 }
 
 /// The chunk's bitcode after the passes that come before its imports
@@ -278,6 +315,8 @@ pub struct Done {
     pub stage: usize,
     /// For a walk followed by a later stage: the functions its result declares.
     pub declared: Vec<String>,
+    /// For a walk: what the chunks that import from it read (empty if it failed).
+    pub exports: Vec<u8>,
     pub result: Result<Vec<u8>, String>,
     /// The chunk's optimization remarks (YAML), when `WorkerConfig::remarks` asks for them.
     pub remarks: Vec<u8>,
@@ -419,16 +458,17 @@ pub fn work(
             Err(e) => (Err(e), Vec::new()),
         };
         let produced = produce(config, &machine, &mut job, prepared);
-        let result = match produced.result {
+        let (result, walked) = match produced.result {
             Ok(output) => {
                 remarks.extend(output.remarks);
-                Ok(output.bytes)
+                (Ok(output.bytes), output.walked)
             }
-            Err(e) => Err(llvm::with_own_names(&e)),
+            Err(e) => (Err(llvm::with_own_names(&e)), None),
         };
         drop(span);
         crash::set_current_work("");
         llvm::set_current_names(&[]);
+        let (declared, exports) = walked.map_or_else(Default::default, |w| (w.declared, w.exports));
         // Under a memory cap, give the memory of the chunk's context back to the system before
         // the next chunk is admitted: each thread allocates from its own malloc arena, and the
         // cap counts what is resident. Without a cap, the thread's next chunk reuses that
@@ -440,17 +480,11 @@ pub fn work(
         }
         drop(ticket);
         drop(slot);
-        let (result, declared) = match result {
-            Ok(bytes) if job.stage + 1 < configs.len() => match declared_functions(&bytes) {
-                Ok(declared) => (Ok(bytes), declared),
-                Err(e) => (Err(format!("reading the walk's result: {e}")), Vec::new()),
-            },
-            other => (other, Vec::new()),
-        };
         let done = Done {
             index: job.index,
             stage: job.stage,
             declared,
+            exports,
             result: result.map_err(|e| format!("{}: {e}", job.description)),
             remarks,
             busy: start.elapsed(),
@@ -519,7 +553,7 @@ fn produce(
         (Ok(()), None, None) => compute(config, machine, job),
     };
     if let (Some(cache), Some(key), Ok(output), false) = (&config.cache, &key, &result, cached) {
-        cache.put(key, &[&output.bytes, &output.remarks]);
+        cache.put(key, &output.parts(config));
     }
     Produced {
         result,
@@ -542,13 +576,10 @@ fn chunk_key(config: &WorkerConfig, bitcode: &[u8]) -> Key {
         .finish()
 }
 
-/// A chunk's result from the cache: its bytes and its remarks, as `put` stored them.
+/// A chunk's result from the cache: its parts, as `put` stored them (`Output::parts`).
 fn cached(config: &WorkerConfig, key: &Key) -> Option<Output> {
-    let mut parts = config.cache.as_ref()?.get(key)?.into_iter();
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(bytes), Some(remarks), None) => Some(Output { bytes, remarks }),
-        _ => None,
-    }
+    let parts = config.cache.as_ref()?.get(key)?;
+    Output::of_parts(config, parts).ok()
 }
 
 /// Does a chunk's work on the remote executor, or here when the cluster gives no trustworthy
@@ -577,7 +608,7 @@ fn remotely(
                 ),
             };
             trace::record(label, start + times.upload, rest);
-            (child_output(bytes, config.remarks.is_some()), Ok(times))
+            (child_output(bytes, config), Ok(times))
         }
         // An unreachable cluster is the user's to know about, unless they allowed a local run.
         Err(RemoteError::Unavailable(e)) if !config.remote_fallback => {
@@ -620,6 +651,49 @@ fn compute(
 struct Output {
     bytes: Vec<u8>,
     remarks: Vec<u8>,
+    /// For a walk, what the walk's result gives the rest of the walk.
+    walked: Option<Walked>,
+}
+
+impl Output {
+    /// What leaves a child process, or goes into the cache: the bytes, the remarks if
+    /// `WorkerConfig::remarks` asks for them, and a walk's exports.
+    fn parts(&self, config: &WorkerConfig) -> Vec<&[u8]> {
+        let mut parts = vec![&self.bytes[..]];
+        if config.remarks.is_some() {
+            parts.push(&self.remarks);
+        }
+        if let Some(walked) = &self.walked {
+            parts.push(&walked.exports);
+        }
+        parts
+    }
+
+    fn part_count(config: &WorkerConfig) -> usize {
+        1 + usize::from(config.remarks.is_some()) + usize::from(config.inline_level.is_some())
+    }
+
+    /// The output whose `parts` are these, for a chunk done with `config`.
+    fn of_parts(config: &WorkerConfig, parts: Vec<Vec<u8>>) -> Result<Self, String> {
+        if parts.len() != Output::part_count(config) {
+            return Err("a chunk's output has the wrong number of parts".to_string());
+        }
+        let mut parts = parts.into_iter();
+        let bytes = parts.next().unwrap_or_default();
+        let remarks = match config.remarks {
+            Some(_) => parts.next().unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let walked = match parts.next() {
+            Some(exports) => Some(Walked::with(&bytes, exports)?),
+            None => None,
+        };
+        Ok(Output {
+            bytes,
+            remarks,
+            walked,
+        })
+    }
 }
 
 fn optimize_chunk(
@@ -629,20 +703,25 @@ fn optimize_chunk(
     index: usize,
 ) -> Result<Output, String> {
     let context = Context::create();
-    let (bytes, remarks) = with_remarks(config, &context, || {
+    let ((bytes, walked), remarks) = with_remarks(config, &context, || {
         chunk_work(config, machine, &context, bitcode, index)
     })?;
-    Ok(Output { bytes, remarks })
+    Ok(Output {
+        bytes,
+        remarks,
+        walked,
+    })
 }
 
-/// Runs the pipeline on the chunk in `context`, then writes its bitcode or generates its code.
+/// Runs the pipeline on the chunk in `context`, then writes its bitcode (and, for a walk, what
+/// its importers read) or generates its code.
 fn chunk_work(
     config: &WorkerConfig,
     machine: Option<&inkwell::targets::TargetMachine>,
     context: &Context,
     bitcode: &[u8],
     index: usize,
-) -> Result<Vec<u8>, String> {
+) -> Result<(Vec<u8>, Option<Walked>), String> {
     let mut module = llvm::parse(context, bitcode, &format!("chunk{index}"))?;
     if let Some(pipeline) = config.pipeline() {
         llvm::run_passes(&mut module, pipeline, machine, config.inline_level)
@@ -659,11 +738,17 @@ fn chunk_work(
         llvm::verify(&module).map_err(|e| format!("optimized chunk fails the verifier: {e}"))?;
     }
     match &config.task {
-        Task::Optimize(_) => Ok(llvm::write_bitcode(&module)),
+        Task::Optimize(_) => {
+            let bytes = llvm::write_bitcode(&module);
+            let walked = config.inline_level.map(|_| Walked::of(&mut module));
+            Ok((bytes, walked))
+        }
         Task::Codegen(_) => {
             let machine = machine.ok_or("no target triple to generate code for (use --mtriple)")?;
             llvm::declare_shared_types(&module);
-            llvm::emit(&mut module, machine, true).map_err(|e| format!("code generation: {e}"))
+            let object = llvm::emit(&mut module, machine, true)
+                .map_err(|e| format!("code generation: {e}"))?;
+            Ok((object, None))
         }
     }
 }
@@ -692,7 +777,7 @@ fn run_in_child(program: &Path, config: &WorkerConfig, job: &Job) -> Result<Outp
         .wait_with_output()
         .map_err(|e| format!("cannot wait for {}: {e}", program.display()))?;
     if output.status.success() {
-        return child_output(output.stdout, config.remarks.is_some());
+        return child_output(output.stdout, config);
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let reason = match output.status.signal() {
@@ -718,26 +803,23 @@ fn run_in_child(program: &Path, config: &WorkerConfig, job: &Job) -> Result<Outp
     Err(format!("{reason}{reproducer}"))
 }
 
-/// Reads a child's standard output: the result alone, or, with remarks, the result's length
-/// (8 bytes, little-endian), the result and the remarks.
-fn child_output(stdout: Vec<u8>, with_remarks: bool) -> Result<Output, String> {
-    if !with_remarks {
-        return Ok(Output {
-            bytes: stdout,
-            remarks: Vec::new(),
-        });
+/// Reads a child's standard output (see `frame_output`).
+fn child_output(stdout: Vec<u8>, config: &WorkerConfig) -> Result<Output, String> {
+    let mut parts = Vec::new();
+    let mut rest = &stdout[..];
+    for _ in 1..Output::part_count(config) {
+        let framed = rest
+            .get(..8)
+            .map(|len| u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize)
+            .filter(|&len| len <= rest.len() - 8);
+        let Some(len) = framed else {
+            return Err("the chunk's process wrote a truncated result".to_string());
+        };
+        parts.push(rest[8..8 + len].to_vec());
+        rest = &rest[8 + len..];
     }
-    let framed = stdout
-        .get(..8)
-        .map(|len| u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize)
-        .filter(|&len| len <= stdout.len() - 8);
-    let Some(len) = framed else {
-        return Err("the chunk's process wrote a truncated result".to_string());
-    };
-    Ok(Output {
-        bytes: stdout[8..8 + len].to_vec(),
-        remarks: stdout[8 + len..].to_vec(),
-    })
+    parts.push(rest.to_vec());
+    Output::of_parts(config, parts)
 }
 
 /// What a chunk worker process is asked to do (see `child_main`).
@@ -872,7 +954,7 @@ pub fn child_main(args: &[String]) -> i32 {
         .and_then(|machine| optimize_chunk(config, machine.as_ref(), &bitcode, child.index));
     match result {
         Ok(output) => {
-            let bytes = frame_output(output, config.remarks.is_some());
+            let bytes = frame_output(&output, config);
             let written = match &child.output {
                 Some(path) => std::fs::write(path, &bytes),
                 None => {
@@ -895,14 +977,15 @@ pub fn child_main(args: &[String]) -> i32 {
     }
 }
 
-/// A chunk worker's result as it leaves the process: the result alone, or, with remarks, the
-/// result's length (8 bytes, little-endian), the result and the remarks (see `child_output`).
-fn frame_output(output: Output, with_remarks: bool) -> Vec<u8> {
-    if !with_remarks {
-        return output.bytes;
+/// A chunk worker's output as it leaves the process: its parts (`Output::parts`), each but the
+/// last after its length (8 bytes, little-endian); a result alone is just its bytes.
+fn frame_output(output: &Output, config: &WorkerConfig) -> Vec<u8> {
+    let parts = output.parts(config);
+    let mut framed = Vec::new();
+    for part in &parts[..parts.len() - 1] {
+        framed.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        framed.extend_from_slice(part);
     }
-    let mut framed = (output.bytes.len() as u64).to_le_bytes().to_vec();
-    framed.extend_from_slice(&output.bytes);
-    framed.extend_from_slice(&output.remarks);
+    framed.extend_from_slice(parts[parts.len() - 1]);
     framed
 }

@@ -787,13 +787,6 @@ LLVMModuleRef llpar_extract_chunk(LLVMModuleRef M, void *use_ranks, LLVMValueRef
   return wrap(chunk.release());
 }
 
-// Imports into chunk `M` from `bytes`, the bitcode of a finished chunk it depends on, read lazily
-// into M's context: each of the `n` named functions gives its attributes (as its chunk's passes
-// inferred them) to M's declaration of it, and one of at most `limit` instructions whose body
-// means what it says comes along as an `available_externally` definition tagged
-// `llpar.imported`, for the inliner (see `import_bodies`). The dependency's compile units come
-// along; `llpar_dedupe_debug_units` folds them into the chunk's own once every import is done.
-// Returns 0, or 1 with `*error`.
 // Whether `f`'s body (its operands and their metadata), or the initializer of a variable it
 // uses, names a global that `chunk`
 // holds under the same name as a local one: the IR mover would keep the two apart and rename
@@ -832,13 +825,88 @@ static bool names_a_local_of(const Function &f, const Module &chunk) {
   return false;
 }
 
-// Imports from one dependency's bitcode (see `llpar_import_all`) with `mover`, whose
-// destination is `chunk`.
+// Whether a function of this linkage may be imported as an `available_externally` copy: its
+// definition is the one every caller sees.
+static bool importable_linkage(const Function &f) {
+  return f.hasExternalLinkage() || f.hasLinkOnceODRLinkage() || f.hasWeakODRLinkage() ||
+         f.hasAvailableExternallyLinkage();
+}
+
+// Turns a walk's result `M` into what the chunks that import from it read
+// (`llpar_import_all`): the bodies that may be imported (importable linkage, at most `limit`
+// instructions), declarations with their attributes for the other functions it defines, and
+// only what those bodies reach. Every dependency read parses the module-level records of what
+// it reads; the whole result, with the bodies and debug types no importer takes, made the
+// imports most of the walk's serial work on sqlite3 and doubled its time with `-g`. Bodies an
+// alias or ifunc refers to stay, as an alias may not name a declaration.
+void llpar_exports(LLVMModuleRef M, unsigned limit) {
+  Module &m = *unwrap(M);
+  // The mover appends every named metadata of a dependency to the chunk's. The shared debug
+  // types a result reached are its own list (for its code generation), not its importers':
+  // passed on, each chunk's list would hold its dependencies' lists, and theirs, down the walk.
+  if (NamedMDNode *shared = m.getNamedMetadata("llpar.shared_types"))
+    m.eraseNamedMetadata(shared);
+  for (GlobalAlias &a : make_early_inc_range(m.aliases()))
+    if (a.use_empty())
+      a.eraseFromParent();
+  for (GlobalIFunc &i : make_early_inc_range(m.ifuncs()))
+    if (i.use_empty())
+      i.eraseFromParent();
+  SmallPtrSet<const GlobalObject *, 8> aliased;
+  for (GlobalAlias &a : m.aliases())
+    aliased.insert(a.getAliaseeObject());
+  for (GlobalIFunc &i : m.ifuncs())
+    aliased.insert(i.getResolverFunction());
+  SmallPtrSet<const Function *, 32> owned;
+  for (Function &f : m) {
+    if (f.isDeclaration())
+      continue;
+    owned.insert(&f);
+    if (aliased.contains(&f) ||
+        (importable_linkage(f) && f.getInstructionCount() <= limit))
+      continue;
+    f.deleteBody();
+    f.setComdat(nullptr);
+  }
+  // What no body left refers to, down to a fixed point (an unused variable's initializer may
+  // hold the last use of another). A global that metadata names (`!callees`) stays, so that
+  // the bodies keep their metadata as it is. Constants that nothing uses any more (left by the
+  // passes or by the deleted bodies) are not uses.
+  auto unused = [](GlobalValue &g) {
+    g.removeDeadConstantUsers();
+    return g.use_empty() && !g.isUsedByMetadata();
+  };
+  for (bool erased = true; erased;) {
+    erased = false;
+    for (GlobalVariable &v : make_early_inc_range(m.globals()))
+      if (unused(v)) {
+        v.eraseFromParent();
+        erased = true;
+      }
+    for (Function &f : make_early_inc_range(m))
+      if (!owned.contains(&f) && unused(f)) {
+        f.eraseFromParent();
+        erased = true;
+      }
+  }
+}
+
+// Imports into `chunk` from `bytes`, what a finished chunk it depends on exports
+// (`llpar_exports`), read lazily into the chunk's context, with `mover`, whose destination is
+// `chunk`: each of the `n` named functions gives its attributes (as its chunk's passes
+// inferred them) to the chunk's declaration of it, and one of at most `limit` instructions
+// whose body means what it says comes along as an `available_externally` definition tagged
+// `llpar.imported`, for the inliner (see `import_bodies`). The dependency's compile units come
+// along; `llpar_dedupe_debug_units` folds them into the chunk's own once every import is done.
+// Returns 0, or 1 with `*error`.
 static int import_one(Module &chunk, IRMover &mover, const char *bytes, size_t len,
                       const char *const *names, const size_t *name_lens, size_t n,
                       unsigned limit, char **error) {
   auto buffer = MemoryBuffer::getMemBuffer(StringRef(bytes, len), "dependency", false);
-  Expected<std::unique_ptr<Module>> lazy = getLazyBitcodeModule(*buffer, chunk.getContext());
+  // Metadata is read only when a body is imported (the mover reads it all then): a third of
+  // the reads bring attributes only, and with `-g` the debug types are most of what they read.
+  Expected<std::unique_ptr<Module>> lazy =
+      getLazyBitcodeModule(*buffer, chunk.getContext(), /*ShouldLazyLoadMetadata=*/true);
   if (!lazy) {
     *error = copy_message(toString(lazy.takeError()));
     return 1;
@@ -851,8 +919,7 @@ static int import_one(Module &chunk, IRMover &mover, const char *bytes, size_t l
   auto import = [&](Function *theirs, Function *mine) -> Expected<bool> {
     if (mine)
       mine->setAttributes(theirs->getAttributes());
-    if (!(theirs->hasExternalLinkage() || theirs->hasLinkOnceODRLinkage() ||
-          theirs->hasWeakODRLinkage() || theirs->hasAvailableExternallyLinkage()))
+    if (theirs->isDeclaration() || !importable_linkage(*theirs))
       return false;
     if (Error e = theirs->materialize())
       return std::move(e);
@@ -869,8 +936,10 @@ static int import_one(Module &chunk, IRMover &mover, const char *bytes, size_t l
     named.insert(StringRef(names[i], name_lens[i]));
   for (size_t i = 0; i < n; ++i) {
     StringRef name(names[i], name_lens[i]);
+    // `dep` owns the functions named for it: a declaration there is a body left out of its
+    // exports (`llpar_exports`), which still gives its attributes.
     Function *theirs = dep->getFunction(name), *mine = chunk.getFunction(name);
-    if (!theirs || !mine || !mine->isDeclaration() || theirs->isDeclaration())
+    if (!theirs || !mine || !mine->isDeclaration())
       continue;
     if (Expected<bool> done = import(theirs, mine); !done) {
       *error = copy_message(toString(done.takeError()));
@@ -898,11 +967,6 @@ static int import_one(Module &chunk, IRMover &mover, const char *bytes, size_t l
   }
   if (bodies.empty())
     return 0;
-  // The mover appends every named metadata of `dep` to the chunk's. The shared debug types
-  // the dependency reached are its own list (for its code generation), not the chunk's: passed
-  // on, each chunk's list would hold its dependencies' lists, and theirs, down the whole walk.
-  if (NamedMDNode *shared = dep->getNamedMetadata("llpar.shared_types"))
-    dep->eraseNamedMetadata(shared);
   if (Error e = mover.move(std::move(dep), bodies, [](GlobalValue &, IRMover::ValueAdder) {},
                            /*IsPerformingImport=*/false)) {
     *error = copy_message(toString(std::move(e)));

@@ -76,6 +76,7 @@ extern "C" {
     pub fn llpar_alias_target(v: LLVMValueRef) -> LLVMValueRef;
     pub fn llpar_alias_to_declaration(v: LLVMValueRef);
     pub fn llpar_finish_chunk(m: LLVMModuleRef);
+    pub fn llpar_exports(m: LLVMModuleRef, limit: c_uint);
     pub fn llpar_dedupe_debug_units(m: LLVMModuleRef);
     pub fn llpar_retain_shared_types(m: LLVMModuleRef);
     pub fn llpar_declare_shared_types(m: LLVMModuleRef);

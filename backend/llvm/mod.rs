@@ -251,6 +251,14 @@ pub fn declare_shared_types(module: &Module) {
     unsafe { ffi::llpar_declare_shared_types(module.as_mut_ptr()) }
 }
 
+/// Turns a walk's result into what the chunks importing from it read: see `llpar_exports` in
+/// the shim.
+pub fn exports(module: &mut Module, limit: u64) {
+    // SAFETY: the module is alive and owned by the calling thread (`&mut`), and no Rust handle
+    // to a global it may erase outlives the call.
+    unsafe { ffi::llpar_exports(module.as_mut_ptr(), limit.min(u64::from(u32::MAX)) as u32) }
+}
+
 /// Readies an optimized chunk for linking: see `llpar_finish_chunk` in the shim.
 pub fn finish_chunk(module: &Module) {
     // SAFETY: the module is alive and owned by the calling thread.
