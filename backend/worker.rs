@@ -121,6 +121,7 @@ fn with_imports(
 ) -> Result<(Vec<u8>, Vec<u8>), String> {
     let context = Context::create();
     let mut module = llvm::parse(&context, &job.bitcode, &format!("chunk{}", job.index))?;
+    llvm::declare_shared_types(&module);
     let remarks = match &config.before_imports {
         Some(passes) => before_imports(config, machine, &context, &mut module, job, passes)?,
         None => Vec::new(),
@@ -723,6 +724,7 @@ fn chunk_work(
     index: usize,
 ) -> Result<(Vec<u8>, Option<Walked>), String> {
     let mut module = llvm::parse(context, bitcode, &format!("chunk{index}"))?;
+    llvm::declare_shared_types(&module);
     if let Some(pipeline) = config.pipeline() {
         llvm::run_passes(&mut module, pipeline, machine, config.inline_level)
             .map_err(|e| format!("pipeline '{pipeline}': {e}"))?;
@@ -745,7 +747,6 @@ fn chunk_work(
         }
         Task::Codegen(_) => {
             let machine = machine.ok_or("no target triple to generate code for (use --mtriple)")?;
-            llvm::declare_shared_types(&module);
             let object = llvm::emit(&mut module, machine, true)
                 .map_err(|e| format!("code generation: {e}"))?;
             Ok((object, None))

@@ -1407,7 +1407,7 @@ void llpar_dedupe_debug_units(LLVMModuleRef M) {
 // differently (two files' own `struct node`), its definitions stay in every chunk.
 // `llpar_retain_shared_types` lists the shared types in the home module's `llpar.shared_types`,
 // extraction for code generation passes on to each chunk those it reaches, and
-// `llpar_declare_shared_types` turns them into declarations before the chunk's code generation.
+// `llpar_declare_shared_types` turns them into declarations in the chunk.
 
 static const char *const SHARED_TYPES = "llpar.shared_types";
 
@@ -1541,8 +1541,13 @@ static void pass_on_shared_types(Module &home, Module &chunk, ValueToValueMapTy 
         ->addOperand(MDTuple::get(chunk.getContext(), reached));
 }
 
-// Before a chunk's code generation: the types its `llpar.shared_types` lists become
-// declarations (size kept, for the variables' fragments), the home object having them.
+// Once a chunk is read in its own context, before its passes: the types its
+// `llpar.shared_types` lists become declarations (size kept, for the variables' fragments), the
+// home object having them. Before the passes, not just before code generation: no pass reads a
+// type's members, and the chunk then no longer carries every type its types reach through
+// theirs (with `-g`, most of what the parallel walk's chunks parsed, imported and wrote again
+// at each step). Not at extraction: the chunk still shares distinct nodes with the module it
+// is cloned from there, which the mapper below changes in place.
 void llpar_declare_shared_types(LLVMModuleRef M) {
   Module &m = *unwrap(M);
   NamedMDNode *list = m.getNamedMetadata(SHARED_TYPES);

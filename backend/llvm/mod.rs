@@ -244,8 +244,8 @@ pub fn retain_shared_types(module: &Module) {
     unsafe { ffi::llpar_retain_shared_types(module.as_mut_ptr()) }
 }
 
-/// Before a chunk's code generation: the named types the home object defines (see
-/// `retain_shared_types`) are only declared in the chunk's debug info.
+/// Once a chunk for code generation is read, before its passes: the named types the home
+/// object defines (see `retain_shared_types`) are only declared in the chunk's debug info.
 pub fn declare_shared_types(module: &Module) {
     // SAFETY: the module is alive and owned by the calling thread.
     unsafe { ffi::llpar_declare_shared_types(module.as_mut_ptr()) }
