@@ -314,7 +314,7 @@ pub struct Done {
     pub index: usize,
     /// The job's `stage`.
     pub stage: usize,
-    /// For a walk followed by a later stage: the functions its result declares.
+    /// For a walk: the functions its result declares (what a later stage waits on).
     pub declared: Vec<String>,
     /// For a walk: what the chunks that import from it read (empty if it failed).
     pub exports: Vec<u8>,
